@@ -1,0 +1,45 @@
+"""deltaflow: forward propagation and backpropagation, made transparent.
+
+``import deltaflow as dl`` gives a PyTorch-like API over NumPy (CuPy on GPU): tensors with
+reverse-mode autodiff, ``dl.nn``, ``dl.optim``, ``dl.data``, a trainer and diagnostics that
+show and check what backprop did.
+"""
+from . import autograd, backend
+from .autograd import enable_grad, no_grad, set_grad_enabled, inference_mode, is_grad_enabled
+from .backend import (bool_, cuda_available, double, float, float16, float32, float64, half,
+                      int32, int64, long, uint8)
+from .backend import int as int  # noqa: PLC0414
+from .creation import *  # noqa: F401,F403
+from .functional import *  # noqa: F401,F403
+from .functional import (abs, max, min, pow, sum, values_indices)  # noqa: A004
+from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .tensor import Tensor
+
+bool = bool_  # noqa: A001 - torch.bool
+
+from . import nn, optim  # noqa: E402  (nn builds on everything above)
+from . import data  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def save(obj, path):
+    """Save a state dict (name → Tensor/array) as safetensors. See :mod:`deltaflow.io`."""
+    from .io import save as _save
+    return _save(obj, path)
+
+
+def load(path, map_location=None):
+    """Load a state dict saved by :func:`save` (safetensors: never executes code)."""
+    from .io import load as _load
+    return _load(path, map_location=map_location)
+
+
+class cuda:  # noqa: N801 - mirrors torch.cuda
+    """``dl.cuda.is_available()`` like ``torch.cuda.is_available()``."""
+
+    is_available = staticmethod(cuda_available)

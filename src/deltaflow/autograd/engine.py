@@ -1,0 +1,141 @@
+"""The backward engine: reverse-mode accumulation over the recorded graph.
+
+``run_backward`` orders the Functions reachable from the roots in reverse topological
+order with an explicit stack (no recursion limit: a chain of 100 000 ops is fine), calls
+each ``backward`` once with the summed gradient of its outputs, reduces broadcast
+gradients back to each input's shape, and accumulates into ``.grad`` of leaf tensors.
+Unless ``retain_graph`` is set, each node frees what it saved as soon as it has run.
+
+Gradient arrays are treated as immutable: accumulation makes new arrays, so one array may
+be shared by several ``.grad`` fields without harm.
+"""
+from __future__ import annotations
+
+from .grad_mode import state
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``."""
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if grad.shape != tuple(shape):
+        grad = grad.reshape(shape)
+    return grad
+
+
+def topological_order(roots):
+    """Functions reachable from ``roots``, each after every Function that consumes its output."""
+    order, visited = [], set()
+    for root in roots:
+        if root in visited:
+            continue
+        visited.add(root)
+        stack = [(root, 0)]
+        while stack:
+            fn, i = stack[-1]
+            parents = fn.parents
+            while i < len(parents):
+                ctx = parents[i]._ctx
+                i += 1
+                if ctx is not None and ctx not in visited:
+                    visited.add(ctx)
+                    stack[-1] = (fn, i)
+                    stack.append((ctx, 0))
+                    break
+            else:
+                stack.pop()
+                order.append(fn)
+    order.reverse()
+    return order
+
+
+def _accumulate_leaf(tensor, grad, accumulate):
+    from ..tensor import Tensor
+
+    if tensor._hooks:
+        for hook in tensor._hooks:
+            out = hook(Tensor._make(grad, False, None, 0))
+            if out is not None:
+                grad = out.data
+    if not accumulate:
+        return
+    if not grad.flags.writeable:
+        grad = grad.copy()
+    if tensor.grad is None:
+        tensor.grad = Tensor._make(grad, False, None, 0)
+    else:
+        tensor.grad.data = tensor.grad.data + grad
+
+
+def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
+    """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors) through the graph."""
+    from ..tensor import Tensor
+
+    pending = {}
+    fns = []
+    for t, g in zip(roots, root_grads):
+        if t._ctx is None:
+            _accumulate_leaf(t, g, accumulate)
+            continue
+        slots = pending.setdefault(t._ctx, [None] * t._ctx.n_outputs)
+        slots[t._idx] = g if slots[t._idx] is None else slots[t._idx] + g
+        fns.append(t._ctx)
+    anomaly = state.anomaly_enabled
+    for fn in topological_order(fns):
+        grads = pending.pop(fn, None)
+        if grads is None:
+            continue
+        if fn.released:
+            raise RuntimeError(
+                f"backward: trying to backward through the graph a second time (at "
+                f"'{fn.op_name()}'); its saved values were freed after the first backward. "
+                "Pass retain_graph=True to the first backward() to keep them.")
+        if fn.out_hooks:
+            for i, hooks in fn.out_hooks.items():
+                for hook in hooks:
+                    if grads[i] is not None:
+                        out = hook(Tensor._make(grads[i], False, None, 0))
+                        if out is not None:
+                            grads[i] = out.data
+        if fn.n_outputs > 1:
+            for i, g in enumerate(grads):
+                if g is None:
+                    shape, dtype = fn.out_meta[i]
+                    grads[i] = _zeros_like_parent(fn, shape, dtype)
+        in_grads = fn.backward(*grads)
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        if anomaly:
+            from . import anomaly as _anomaly
+            _anomaly.on_backward(fn, grads, in_grads)
+        parents = fn.parents
+        if not retain_graph:
+            fn.release()
+        for t, g in zip(parents, in_grads):
+            if g is None or not t.requires_grad:
+                continue
+            data = t.data
+            if g.shape != data.shape:
+                g = unbroadcast(g, data.shape)
+            if g.dtype != data.dtype:
+                g = g.astype(data.dtype)
+            ctx = t._ctx
+            if ctx is None:
+                _accumulate_leaf(t, g, accumulate)
+            else:
+                slots = pending.get(ctx)
+                if slots is None:
+                    slots = pending[ctx] = [None] * ctx.n_outputs
+                i = t._idx
+                slots[i] = g if slots[i] is None else slots[i] + g
+
+
+def _zeros_like_parent(fn, shape, dtype):
+    from ..backend import xp_of
+
+    xp = xp_of(fn.parents[0].data) if fn.parents else __import__("numpy")
+    return xp.zeros(shape, dtype=dtype)

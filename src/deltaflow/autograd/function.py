@@ -1,0 +1,76 @@
+"""``Function``: one differentiable operation, a node of the define-by-run graph.
+
+An op subclasses :class:`Function` and writes two methods on raw arrays (NumPy or CuPy):
+
+* ``forward(self, *arrays, **options) -> array`` (or a tuple of arrays), saving on ``self``
+  only what backward needs;
+* ``backward(self, *grad_outputs) -> grad`` (one array, or a tuple with one entry per
+  input; ``None`` for inputs that get no gradient).
+
+``Op.apply(*tensors, **options)`` runs forward and, when grad mode is on and an input
+requires grad, records the node: the output's ``_ctx`` is the Function and the Function's
+``parents`` are the input Tensors. Gradients of broadcast inputs are reduced back to the
+input's shape by the engine, so ``backward`` may return them in the broadcast shape.
+"""
+from __future__ import annotations
+
+from .grad_mode import state
+
+
+class Function:
+    __slots__ = ("parents", "needs_input_grad", "released", "n_outputs", "out_meta",
+                 "out_hooks", "trace", "module_path", "__dict__", "__weakref__")
+
+    #: name used in error messages and diagnostics (defaults to the class name, lower-cased)
+    name: str = ""
+
+    def forward(self, *arrays, **options):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def op_name(cls) -> str:
+        return cls.name or cls.__name__.lower()
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        from ..tensor import Tensor
+
+        fn = cls.__new__(cls)
+        record = state.grad_enabled and any(t.requires_grad for t in inputs)
+        fn.needs_input_grad = tuple(t.requires_grad for t in inputs) if record else None
+        try:
+            out = fn.forward(*[t.data for t in inputs], **options)
+        except ValueError as err:
+            shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
+            raise ValueError(f"{cls.op_name()}: invalid input with shapes {shapes}: {err}") from None
+        if state.anomaly_enabled:
+            from . import anomaly
+            anomaly.on_forward(fn, inputs, out)
+        if type(out) is tuple:
+            outs = tuple(Tensor._make(o, record, fn if record else None, i)
+                         for i, o in enumerate(out))
+            if record:
+                fn.parents = inputs
+                fn.n_outputs = len(out)
+                fn.out_meta = tuple((o.shape, o.dtype) for o in out)
+                fn.out_hooks = None
+                fn.released = False
+            return outs
+        if record:
+            fn.parents = inputs
+            fn.n_outputs = 1
+            fn.out_hooks = None
+            fn.released = False
+            return Tensor._make(out, True, fn, 0)
+        return Tensor._make(out, False, None, 0)
+
+    def release(self) -> None:
+        """Drop what forward saved; a second backward through this node then fails clearly."""
+        self.__dict__.clear()
+        self.released = True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} backward>"

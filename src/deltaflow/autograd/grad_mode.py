@@ -1,0 +1,66 @@
+"""Grad mode: whether new operations are recorded in the graph.
+
+``no_grad()`` and ``enable_grad()`` work as context managers and as decorators.
+"""
+from __future__ import annotations
+
+import functools
+
+
+class _State:
+    grad_enabled = True
+    anomaly_enabled = False
+
+
+state = _State()
+
+
+def is_grad_enabled() -> bool:
+    return state.grad_enabled
+
+
+class _GradMode:
+    enabled: bool
+
+    def __enter__(self):
+        self._prev = state.grad_enabled
+        state.grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Do not record operations: results have ``requires_grad=False``."""
+    enabled = False
+
+
+class enable_grad(_GradMode):
+    """Record operations again inside a ``no_grad`` block."""
+    enabled = True
+
+
+class set_grad_enabled(_GradMode):
+    def __init__(self, mode: bool = True):
+        self.enabled = bool(mode)
+
+    def __call__(self, fn):  # pragma: no cover - rarely used as decorator
+        mode = self.enabled
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+inference_mode = no_grad

@@ -1,0 +1,113 @@
+"""Finite-difference gradient checking.
+
+For a scalar-valued ``f`` of inputs ``x``, the analytic gradient from backprop is compared
+with central differences  ∂f/∂xᵢ ≈ (f(x + εeᵢ) − f(x − εeᵢ)) / 2ε  in float64.  Non-scalar
+outputs are reduced as ``Σ f(x) ⊙ v`` with a fixed random ``v``, which checks the full
+vector–Jacobian product.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class GradcheckResult:
+    """Outcome of :func:`gradcheck`; truthy when every checked element agrees."""
+
+    passed: bool
+    max_abs_error: float = 0.0
+    max_rel_error: float = 0.0
+    worst: str = ""
+    details: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        text = (f"gradcheck {verdict}: max abs error {self.max_abs_error:.3g}, "
+                f"max rel error {self.max_rel_error:.3g}")
+        return text + (f"; worst: {self.worst}" if self.worst else "")
+
+
+def _as_list(inputs):
+    from ..tensor import Tensor
+    if isinstance(inputs, Tensor):
+        return [inputs]
+    return list(inputs)
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=False, seed=0):
+    """Compare backprop gradients of ``fn(*inputs)`` with float64 central differences.
+
+    Inputs that require grad are checked; they must be float64 (promote them first, e.g.
+    ``x.double()``). Returns a :class:`GradcheckResult` naming the worst element on failure;
+    with ``raise_exception=True`` a failure raises ``AssertionError`` instead.
+    """
+    from ..tensor import Tensor
+
+    inputs = _as_list(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; gradcheck needs "
+                            "float64 inputs (call .double())")
+    out = fn(*inputs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    outs = [o for o in outs if isinstance(o, Tensor) and o.requires_grad]
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal(o.shape) for o in outs]
+
+    def scalar(values):
+        vs = values if isinstance(values, (tuple, list)) else (values,)
+        vs = [v for v in vs if isinstance(v, Tensor) and np.issubdtype(v.dtype, np.floating)]
+        return float(sum(float(np.sum(np.asarray(v.numpy(), dtype=np.float64) * w))
+                         for v, w in zip(vs, weights)))
+
+    for i in checked:
+        inputs[i].grad = None
+    if not outs:
+        raise ValueError("gradcheck: fn returned no tensor that requires grad")
+    total = None
+    for o, w in zip(outs, weights):
+        term = (o * Tensor(w.astype(o.dtype))).sum()
+        total = term if total is None else total + term
+    total.backward()
+
+    result = GradcheckResult(True)
+    for i in checked:
+        t = inputs[i]
+        analytic = np.zeros(t.shape) if t.grad is None else np.asarray(t.grad.numpy(), float)
+        data = t.data
+        flat = data.reshape(-1)
+        numeric = np.zeros(flat.size)
+        for k in range(flat.size):
+            orig = flat[k]
+            flat[k] = orig + eps
+            plus = scalar(fn(*inputs))
+            flat[k] = orig - eps
+            minus = scalar(fn(*inputs))
+            flat[k] = orig
+            numeric[k] = (plus - minus) / (2 * eps)
+        a = analytic.reshape(-1)
+        abs_err = np.abs(a - numeric)
+        bad = abs_err > atol + rtol * np.abs(numeric)
+        rel = abs_err / np.maximum(np.abs(numeric), 1e-12)
+        if abs_err.size:
+            k = int(np.argmax(abs_err - (atol + rtol * np.abs(numeric))))
+            if abs_err[k] > result.max_abs_error:
+                result.max_abs_error = float(abs_err[k])
+            result.max_rel_error = max(result.max_rel_error, float(rel[k]))
+            if bad.any():
+                idx = np.unravel_index(k, t.shape) if t.shape else ()
+                msg = (f"input {i} element {tuple(int(j) for j in idx)}: analytic {a[k]:.8g}, "
+                       f"numeric {numeric[k]:.8g} (abs error {abs_err[k]:.3g})")
+                result.details.append(msg)
+                if result.passed:
+                    result.worst = msg
+                result.passed = False
+    if raise_exception and not result.passed:
+        raise AssertionError(str(result))
+    return result

@@ -1,0 +1,96 @@
+"""Backend: which array library holds the numbers (NumPy on CPU, CuPy on CUDA), devices and dtypes.
+
+Everything above this layer gets its array module from :func:`xp_of` and never imports
+CuPy itself, so the same op code runs on either device.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:  # optional GPU backend
+    import cupy as _cupy  # type: ignore
+except Exception:  # pragma: no cover - cupy absent on CPU machines
+    _cupy = None
+
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+half, float, double, long, int = float16, float32, float64, int64, int32  # noqa: A001 (torch aliases)
+
+default_float = float32
+_DTYPE_NAMES = {
+    "float16": float16, "half": float16, "float32": float32, "float": float32,
+    "float64": float64, "double": float64, "int32": int32, "int": int32,
+    "int64": int64, "long": int64, "uint8": uint8, "bool": bool_,
+}
+
+
+def as_dtype(dtype) -> np.dtype | None:
+    """Normalise ``dl.float64``, ``"float64"``, ``np.float64`` or ``None`` to a NumPy dtype."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        try:
+            return _DTYPE_NAMES[dtype.replace("torch.", "")]
+        except KeyError:
+            raise TypeError(f"unknown dtype {dtype!r}; expected one of {sorted(_DTYPE_NAMES)}") from None
+    return np.dtype(dtype)
+
+
+def is_floating(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+def cuda_available() -> bool:
+    """True when CuPy is installed and sees at least one GPU."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def xp_of(array):
+    """The array module (``numpy`` or ``cupy``) that owns ``array``."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def device_of(array) -> str:
+    """``"cpu"`` for NumPy arrays, ``"cuda"`` for CuPy arrays."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return "cuda"
+    return "cpu"
+
+
+def normalize_device(device) -> str:
+    """Accept ``None``, ``"cpu"``, ``"cuda"``, ``"cuda:0"``; return ``"cpu"`` or ``"cuda"``."""
+    if device is None:
+        return "cpu"
+    name = str(device).split(":")[0]
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+    if name == "cuda" and not cuda_available():
+        raise RuntimeError("device 'cuda' requested but CuPy with a GPU is not available "
+                           "(install deltaflow[gpu] on a machine with an NVIDIA GPU)")
+    return name
+
+
+def xp_for(device: str):
+    """The array module for a device name."""
+    return _cupy if device == "cuda" else np
+
+
+def to_device(array, device: str):
+    """Move ``array`` to ``device`` (no copy when it is already there)."""
+    if device_of(array) == device:
+        return array
+    if device == "cuda":
+        return _cupy.asarray(array)
+    return _cupy.asnumpy(array)

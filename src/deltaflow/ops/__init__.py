@@ -1,0 +1,1 @@
+"""Primitive differentiable ops: one ``Function`` per op, forward + backward, nothing else."""

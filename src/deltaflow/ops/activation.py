@@ -1,0 +1,217 @@
+"""Activation functions f(z) and their derivatives f′(z), plus softmax / log-softmax."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp_of
+
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def erf(x):
+    """Elementwise error function (SciPy's when available, else the exact ``math.erf``)."""
+    xp = xp_of(x)
+    if xp is not np:
+        import cupyx.scipy.special as special  # type: ignore
+        return special.erf(x)
+    try:
+        from scipy.special import erf as _erf
+        return _erf(x)
+    except ImportError:  # pragma: no cover - scipy ships with scikit-learn
+        return np.vectorize(math.erf, otypes=[x.dtype])(x)
+
+
+def sigmoid(x):
+    """σ(x) = 1/(1+e⁻ˣ), computed as ½ + ½·tanh(x/2): no overflow for any x."""
+    xp = xp_of(x)
+    s = xp.tanh(x * 0.5)
+    s *= 0.5
+    s += 0.5
+    return s
+
+
+class ReLU(Function):
+    """f(z) = max(z, 0);  f′(z) = 1 if z > 0 else 0."""
+
+    def forward(self, z):
+        out = xp_of(z).maximum(z, 0)
+        self.out = out
+        return out
+
+    def backward(self, g):
+        return g * (self.out > 0)
+
+
+class LeakyReLU(Function):
+    """f(z) = z if z > 0 else s·z;  f′(z) = 1 if z > 0 else s."""
+
+    name = "leaky_relu"
+
+    def forward(self, z, negative_slope=0.01):
+        self.z, self.slope = z, negative_slope
+        return xp_of(z).where(z > 0, z, z * negative_slope)
+
+    def backward(self, g):
+        return xp_of(g).where(self.z > 0, g, g * self.slope)
+
+
+class ELU(Function):
+    """f(z) = z if z > 0 else α(eᶻ − 1);  f′(z) = 1 if z > 0 else f(z) + α."""
+
+    def forward(self, z, alpha=1.0, scale=1.0):
+        xp = xp_of(z)
+        self.z, self.alpha, self.scale = z, alpha, scale
+        neg = alpha * xp.expm1(xp.minimum(z, 0))
+        self.out = xp.where(z > 0, z, neg)
+        return self.out * scale if scale != 1.0 else self.out
+
+    def backward(self, g):
+        xp = xp_of(g)
+        d = xp.where(self.z > 0, 1.0, self.out + self.alpha).astype(g.dtype)
+        return g * (d * self.scale)
+
+
+class GELU(Function):
+    """f(z) = z·Φ(z) (exact) or ½z(1 + tanh(√(2/π)(z + 0.044715z³))) (approximate='tanh')."""
+
+    def forward(self, z, approximate="none"):
+        xp = xp_of(z)
+        self.z, self.approximate = z, approximate
+        if approximate == "tanh":
+            self.t = xp.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z ** 3))
+            return 0.5 * z * (1 + self.t)
+        self.cdf = 0.5 * (1 + erf(z / _SQRT_2))
+        return z * self.cdf
+
+    def backward(self, g):
+        xp = xp_of(g)
+        z = self.z
+        if self.approximate == "tanh":
+            t = self.t
+            inner_d = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)
+            return g * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * inner_d)
+        pdf = _INV_SQRT_2PI * xp.exp(-0.5 * z * z)
+        return g * (self.cdf + z * pdf)
+
+
+class SiLU(Function):
+    """f(z) = z·σ(z);  f′(z) = σ(z)(1 + z(1 − σ(z)))."""
+
+    def forward(self, z):
+        self.z = z
+        self.s = sigmoid(z)
+        return z * self.s
+
+    def backward(self, g):
+        s = self.s
+        return g * (s * (1 + self.z * (1 - s)))
+
+
+def softplus(z, beta=1.0, threshold=20.0):
+    """softplus(z) = ln(1 + e^{βz})/β, linear above the threshold, stable everywhere."""
+    xp = xp_of(z)
+    bz = z * beta
+    return xp.where(bz > threshold, z, (xp.maximum(bz, 0) + xp.log1p(xp.exp(-xp.abs(bz)))) / beta)
+
+
+class Softplus(Function):
+    """f(z) = ln(1 + e^{βz})/β;  f′(z) = σ(βz) (1 above the threshold)."""
+
+    def forward(self, z, beta=1.0, threshold=20.0):
+        self.z, self.beta, self.threshold = z, beta, threshold
+        return softplus(z, beta, threshold)
+
+    def backward(self, g):
+        xp = xp_of(g)
+        bz = self.z * self.beta
+        return g * xp.where(bz > self.threshold, 1.0, sigmoid(bz)).astype(g.dtype)
+
+
+class Mish(Function):
+    """f(z) = z·tanh(softplus(z));  f′(z) = tanh(sp) + z·σ(z)·(1 − tanh²(sp))."""
+
+    def forward(self, z):
+        xp = xp_of(z)
+        self.z = z
+        self.t = xp.tanh(softplus(z))
+        return z * self.t
+
+    def backward(self, g):
+        t = self.t
+        return g * (t + self.z * sigmoid(self.z) * (1 - t * t))
+
+
+class Sigmoid(Function):
+    """f(z) = σ(z) = 1/(1 + e⁻ᶻ);  f′(z) = σ(z)(1 − σ(z))."""
+
+    def forward(self, z):
+        self.out = sigmoid(z)
+        return self.out
+
+    def backward(self, g):
+        s = self.out
+        return g * s * (1 - s)
+
+
+class Tanh(Function):
+    """f(z) = tanh z;  f′(z) = 1 − tanh² z."""
+
+    def forward(self, z):
+        self.out = xp_of(z).tanh(z)
+        return self.out
+
+    def backward(self, g):
+        t = self.out
+        return g * (1 - t * t)
+
+
+class Hardtanh(Function):
+    """f(z) = clip(z, lo, hi);  f′(z) = 1 where lo < z < hi, else 0."""
+
+    def forward(self, z, min_val=-1.0, max_val=1.0):
+        self.mask = (z > min_val) & (z < max_val)
+        return xp_of(z).clip(z, min_val, max_val)
+
+    def backward(self, g):
+        return g * self.mask
+
+
+class Softmax(Function):
+    """yᵢ = e^{zᵢ − m} / Σⱼ e^{zⱼ − m} (m = max z);  ∂L/∂z = y ⊙ (g − Σ g ⊙ y)."""
+
+    def forward(self, z, dim=-1):
+        xp = xp_of(z)
+        e = xp.exp(z - z.max(axis=dim, keepdims=True))
+        e /= e.sum(axis=dim, keepdims=True)
+        self.out, self.dim = e, dim
+        return e
+
+    def backward(self, g):
+        y = self.out
+        gy = g * y
+        gy -= y * gy.sum(axis=self.dim, keepdims=True)
+        return gy
+
+
+class LogSoftmax(Function):
+    """yᵢ = zᵢ − m − ln Σⱼ e^{zⱼ − m};  ∂L/∂z = g − softmax(z) ⊙ Σ g."""
+
+    name = "log_softmax"
+
+    def forward(self, z, dim=-1):
+        xp = xp_of(z)
+        shifted = z - z.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        self.out, self.dim = out, dim
+        return out
+
+    def backward(self, g):
+        xp = xp_of(g)
+        return g - xp.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
