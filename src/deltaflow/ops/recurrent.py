@@ -1,0 +1,320 @@
+"""Recurrent layers as fused ops: a whole layer (all time steps) is ONE Function.
+
+Each op takes a time-major input ``x`` of shape (T, B, I), the initial state(s) (B, H), and
+PyTorch's weights ``w_ih`` (G·H, I), ``w_hh`` (G·H, H), optional biases ``b_ih``, ``b_hh``
+(G·H) with G the number of gates (RNN 1, GRU 3 in order r, z, n, LSTM 4 in order i, f, g, o).
+
+Forward runs the input projection of ALL time steps as one GEMM,
+``Zx = X·W_ihᵀ + b`` ((T·B, I)·(I, G·H)), and then for each step one fused GEMM for the
+recurrent part ``h·W_hhᵀ`` plus a few in-place elementwise passes. Sigmoid gates are
+evaluated as σ(z) = ½·tanh(z/2) + ½ with the ½ folded into the weight rows, so all gates of a
+step take one ``tanh`` pass.
+
+Backward is backpropagation through time written by hand: a loop over the steps in
+reverse that carries ∂L/∂h (and ∂L/∂c) and stores the gate gradients ∂L/∂z_t of every step;
+after the loop the weight gradients are one GEMM each over all steps,
+``∂L/∂W_hh = Σ_t δ_tᵀ·h_{t−1}``, ``∂L/∂W_ih = Σ_t δ_tᵀ·x_t``, ``∂L/∂X = δ·W_ih``.
+
+``reverse=True`` runs the layer from the last step to the first (the backward direction of
+a bidirectional layer); outputs stay indexed by time.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..backend import xp_of
+
+
+def _split_bias(args, n_state):
+    """(x, states..., w_ih, w_hh[, b_ih, b_hh]) -> pieces; biases may be absent."""
+    x, states = args[0], args[1:1 + n_state]
+    rest = args[1 + n_state:]
+    w_ih, w_hh = rest[0], rest[1]
+    b_ih, b_hh = (rest[2], rest[3]) if len(rest) == 4 else (None, None)
+    return x, states, w_ih, w_hh, b_ih, b_hh
+
+
+class _RecurrentLayer(Function):
+    """Shared plumbing: time reversal, the input GEMM and the weight gradients."""
+
+    n_state = 1
+
+    def _input_projection(self, x, w_ih, b_ih, b_hh, row_scale, hh_bias_in_x=True):
+        """Zx = X·(s⊙W_ih)ᵀ + s⊙(b_ih [+ b_hh]) for all steps at once, shape (T, B, G·H)."""
+        T, B, I = x.shape
+        w = w_ih if row_scale is None else w_ih * row_scale[:, None]
+        z = x.reshape(T * B, I) @ w.T
+        if b_ih is not None:
+            b = b_ih + b_hh if hh_bias_in_x else b_ih
+            z += b if row_scale is None else b * row_scale
+        return z.reshape(T, B, -1)
+
+    def _finish(self, dzx, dzh, hs):
+        """Gradients of x and the weights from the per-step gate gradients (one GEMM each)."""
+        need = self.needs_input_grad
+        x, w_ih = self.x, self.w_ih
+        T, B, I = x.shape
+        gx = dzx.reshape(T * B, -1)
+        gh = gx if dzh is None else dzh.reshape(T * B, -1)
+        dx = dw_ih = dw_hh = db_ih = db_hh = None
+        if need[0]:
+            dx = (gx @ w_ih).reshape(T, B, I)
+            if self.reverse:
+                dx = dx[::-1]
+        if need[1 + self.n_state]:
+            dw_ih = gx.T @ x.reshape(T * B, I)
+        if need[2 + self.n_state]:
+            dw_hh = gh.T @ hs[:-1].reshape(T * B, -1)
+        if self.has_bias:
+            db_ih = gx.sum(axis=0) if need[3 + self.n_state] else None
+            db_hh = gh.sum(axis=0) if need[4 + self.n_state] else None
+            return dx, dw_ih, dw_hh, db_ih, db_hh
+        return dx, dw_ih, dw_hh
+
+
+class RNNLayer(_RecurrentLayer):
+    """Elman RNN over all steps:  h_t = f(W_ih·x_t + b_ih + W_hh·h_{t−1} + b_hh), f = tanh or relu.
+
+    BPTT:  δ_t = (∂L/∂h_t + δ_{t+1}·W_hh) ⊙ f′(z_t),  f′ = 1 − h_t² (tanh) or [h_t > 0] (relu).
+    Outputs: (h_1..h_T of shape (T, B, H), h_T).
+    """
+
+    name = "rnn_layer"
+
+    def forward(self, *args, nonlinearity="tanh", reverse=False):
+        x, (h0,), w_ih, w_hh, b_ih, b_hh = _split_bias(args, 1)
+        xp = xp_of(x)
+        if reverse:
+            x = x[::-1]
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        z = self._input_projection(x, w_ih, b_ih, b_hh, None)
+        hs = xp.empty((T + 1, B, H), dtype=z.dtype)
+        hs[0] = h0
+        w_hh_t = w_hh.T
+        for t in range(T):
+            h = hs[t + 1]
+            xp.matmul(hs[t], w_hh_t, out=h)
+            h += z[t]
+            if nonlinearity == "tanh":
+                xp.tanh(h, out=h)
+            else:
+                xp.maximum(h, 0, out=h)
+        if self.needs_input_grad is not None:
+            self.x, self.hs, self.w_ih, self.w_hh = x, hs, w_ih, w_hh
+            self.relu, self.reverse, self.has_bias = nonlinearity == "relu", reverse, b_ih is not None
+        out = hs[1:]
+        return (out[::-1].copy() if reverse else out), hs[T].copy()
+
+    def backward(self, gy, ghn):
+        xp = xp_of(gy)
+        hs, w_hh = self.hs, self.w_hh
+        if self.reverse:
+            gy = gy[::-1]
+        act = hs[1:]
+        deriv = (act > 0).astype(act.dtype) if self.relu else 1 - act * act
+        dz = xp.empty_like(act)
+        dh = ghn.copy()
+        for t in range(len(act) - 1, -1, -1):
+            dh += gy[t]
+            d = dz[t]
+            xp.multiply(dh, deriv[t], out=d)
+            dh = d @ w_hh
+        dx, *rest = self._finish(dz, None, hs)
+        return (dx, dh, *rest)
+
+
+def _lstm_constants(xp, H, dtype):
+    """Row scale s (½ for σ-gates i, f, o; 1 for g) and the affine map tanh → σ."""
+    scale = xp.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H:3 * H] = 1.0
+    offset = xp.full(4 * H, 0.5, dtype=dtype)
+    offset[2 * H:3 * H] = 0.0
+    return scale, offset
+
+
+class LSTMLayer(_RecurrentLayer):
+    """LSTM over all steps (PyTorch's gate order i, f, g, o):
+
+        [i, f, g, o] = [σ, σ, tanh, σ](W_ih·x_t + b_ih + W_hh·h_{t−1} + b_hh)
+        c_t = f ⊙ c_{t−1} + i ⊙ g,    h_t = o ⊙ tanh(c_t)
+
+    BPTT, with dh = ∂L/∂h_t + δ_{t+1}·W_hh and dc carried from step t+1:
+        do = dh ⊙ tanh(c_t),  dc += dh ⊙ o ⊙ (1 − tanh²(c_t)),
+        di = dc ⊙ g,  dg = dc ⊙ i,  df = dc ⊙ c_{t−1},  dc ← dc ⊙ f,
+        δ_t = [di, df, dg, do] ⊙ [σ′, σ′, 1 − g², σ′]  with σ′ = σ(1 − σ).
+    Outputs: (h_1..h_T of shape (T, B, H), h_T, c_T).
+    """
+
+    name = "lstm_layer"
+    n_state = 2
+
+    def forward(self, *args, reverse=False):
+        x, (h0, c0), w_ih, w_hh, b_ih, b_hh = _split_bias(args, 2)
+        xp = xp_of(x)
+        if reverse:
+            x = x[::-1]
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        scale, offset = _lstm_constants(xp, H, x.dtype)
+        acts = self._input_projection(x, w_ih, b_ih, b_hh, scale)   # becomes the gate values
+        w_hh_t = (w_hh * scale[:, None]).T
+        hs = xp.empty((T + 1, B, H), dtype=acts.dtype)
+        cs = xp.empty_like(hs)
+        tc = xp.empty((T, B, H), dtype=acts.dtype)
+        hs[0], cs[0] = h0, c0
+        buf = xp.empty((B, 4 * H), dtype=acts.dtype)
+        ig = xp.empty((B, H), dtype=acts.dtype)
+        for t in range(T):
+            a = acts[t]
+            xp.matmul(hs[t], w_hh_t, out=buf)
+            a += buf
+            xp.tanh(a, out=a)                # tanh(s⊙z), then σ(z) = ½·tanh(z/2) + ½:
+            a *= scale                       # the output scale equals s (½ for σ, 1 for g)
+            a += offset
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            c = cs[t + 1]
+            xp.multiply(f, cs[t], out=c)
+            xp.multiply(i, g, out=ig)
+            c += ig
+            xp.tanh(c, out=tc[t])
+            xp.multiply(o, tc[t], out=hs[t + 1])
+        if self.needs_input_grad is not None:
+            self.x, self.hs, self.cs, self.tc, self.acts = x, hs, cs, tc, acts
+            self.w_ih, self.w_hh = w_ih, w_hh
+            self.reverse, self.has_bias = reverse, b_ih is not None
+        out = hs[1:]
+        return (out[::-1].copy() if reverse else out), hs[T].copy(), cs[T].copy()
+
+    def backward(self, gy, ghn, gcn):
+        xp = xp_of(gy)
+        acts, cs, tc, w_hh = self.acts, self.cs, self.tc, self.w_hh
+        if self.reverse:
+            gy = gy[::-1]
+        T, B, H4 = acts.shape
+        H = H4 // 4
+        deriv = acts - acts * acts                                   # σ′ = σ(1 − σ)
+        g_all = acts[:, :, 2 * H:3 * H]
+        deriv[:, :, 2 * H:3 * H] = 1 - g_all * g_all                 # tanh′ = 1 − g²
+        dz = xp.empty_like(acts)
+        dh = ghn.copy()
+        dc = gcn.copy()
+        tmp = xp.empty((B, H), dtype=acts.dtype)
+        for t in range(T - 1, -1, -1):
+            dh += gy[t]
+            a, d = acts[t], dz[t]
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            xp.multiply(dh, tc[t], out=d[:, 3 * H:])                 # do
+            xp.multiply(tc[t], tc[t], out=tmp)
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh
+            dc += tmp                                                # dc += dh·o·(1 − tanh²c)
+            xp.multiply(dc, g, out=d[:, :H])                         # di
+            xp.multiply(dc, cs[t], out=d[:, H:2 * H])                # df
+            xp.multiply(dc, i, out=d[:, 2 * H:3 * H])                # dg
+            dc *= f
+            d *= deriv[t]
+            dh = d @ w_hh
+        dx, *rest = self._finish(dz, None, self.hs)
+        return (dx, dh, dc, *rest)
+
+
+def _gru_constants(xp, H, dtype):
+    """Row scale (½ for the σ-gates r, z; 1 for n)."""
+    scale = xp.full(3 * H, 0.5, dtype=dtype)
+    scale[2 * H:] = 1.0
+    return scale
+
+
+class GRULayer(_RecurrentLayer):
+    """GRU over all steps (PyTorch's gate order r, z, n):
+
+        r = σ(W_ir·x + b_ir + W_hr·h + b_hr),   z = σ(W_iz·x + b_iz + W_hz·h + b_hz)
+        n = tanh(W_in·x + b_in + r ⊙ (W_hn·h + b_hn)),   h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+
+    BPTT, with dh = ∂L/∂h_t + (carried from step t+1):
+        dn = dh ⊙ (1 − z) ⊙ (1 − n²),   dz = dh ⊙ (h_{t−1} − n) ⊙ σ′(z),
+        dr = dn ⊙ (W_hn·h + b_hn) ⊙ σ′(r),
+        δx_t = [dr, dz, dn] (input side),   δh_t = [dr, dz, dn ⊙ r] (recurrent side),
+        ∂L/∂h_{t−1} = dh ⊙ z + δh_t·W_hh.
+    Outputs: (h_1..h_T of shape (T, B, H), h_T).
+    """
+
+    name = "gru_layer"
+
+    def forward(self, *args, reverse=False):
+        x, (h0,), w_ih, w_hh, b_ih, b_hh = _split_bias(args, 1)
+        xp = xp_of(x)
+        if reverse:
+            x = x[::-1]
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        scale = _gru_constants(xp, H, x.dtype)
+        acts = self._input_projection(x, w_ih, b_ih, b_hh, scale, hh_bias_in_x=False)
+        w_hh_t = (w_hh * scale[:, None]).T
+        b_hh_s = None if b_hh is None else b_hh * scale
+        gh = xp.empty_like(acts)                                     # W_hh·h + b_hh per step
+        hs = xp.empty((T + 1, B, H), dtype=acts.dtype)
+        hs[0] = h0
+        tmp = xp.empty((B, H), dtype=acts.dtype)
+        for t in range(T):
+            a, ghh = acts[t], gh[t]
+            xp.matmul(hs[t], w_hh_t, out=ghh)
+            if b_hh_s is not None:
+                ghh += b_hh_s
+            rz = a[:, :2 * H]
+            rz += ghh[:, :2 * H]
+            xp.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            xp.multiply(r, ghh[:, 2 * H:], out=tmp)
+            n += tmp
+            xp.tanh(n, out=n)
+            h = hs[t + 1]
+            xp.subtract(hs[t], n, out=h)
+            h *= z
+            h += n
+        if self.needs_input_grad is not None:
+            self.x, self.hs, self.acts, self.ghn = x, hs, acts, gh[:, :, 2 * H:]
+            self.w_ih, self.w_hh = w_ih, w_hh
+            self.reverse, self.has_bias = reverse, b_ih is not None
+        out = hs[1:]
+        return (out[::-1].copy() if reverse else out), hs[T].copy()
+
+    def backward(self, gy, ghn_out):
+        xp = xp_of(gy)
+        acts, hs, ghn, w_hh = self.acts, self.hs, self.ghn, self.w_hh
+        if self.reverse:
+            gy = gy[::-1]
+        T, B, H3 = acts.shape
+        H = H3 // 3
+        deriv = acts - acts * acts                                   # σ′ for r, z
+        n_all = acts[:, :, 2 * H:]
+        deriv[:, :, 2 * H:] = 1 - n_all * n_all                      # tanh′ for n
+        dzx = xp.empty_like(acts)
+        dzh = xp.empty_like(acts)
+        dh = ghn_out.copy()
+        direct = xp.empty((B, H), dtype=acts.dtype)
+        for t in range(T - 1, -1, -1):
+            dh += gy[t]
+            a, dv, dw = acts[t], deriv[t], dzx[t]
+            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+            dr, dz, dn = dw[:, :H], dw[:, H:2 * H], dw[:, 2 * H:]
+            xp.subtract(hs[t], n, out=dz)
+            dz *= dh                                                 # dz (before σ′)
+            xp.multiply(dh, z, out=direct)                           # ∂h_t/∂h_{t−1} path
+            xp.subtract(dh, direct, out=dn)                          # dh·(1 − z)
+            dn *= dv[:, 2 * H:]
+            xp.multiply(dn, ghn[t], out=dr)
+            dw[:, :2 * H] *= dv[:, :2 * H]
+            dhh = dzh[t]
+            dhh[:, :2 * H] = dw[:, :2 * H]
+            xp.multiply(dn, r, out=dhh[:, 2 * H:])
+            dh = dhh @ w_hh
+            dh += direct
+        dx, *rest = self._finish(dzx, dzh, hs)
+        return (dx, dh, *rest)
+
+
+__all__ = ["RNNLayer", "LSTMLayer", "GRULayer"]
