@@ -1,0 +1,360 @@
+"""The benchmark runner: ``python -m benchmarks [names...] [--repeats N] [--quick]``.
+
+For each workload it starts one worker process per implementation (deltaflow, torch,
+numpy), lets each warm up, then times them round robin (one call each per round, the
+starting implementation rotating) so that drift in the machine's speed hits all of them
+alike; after each call it waits until that worker's thread pools stop spinning, so that
+no implementation runs while another one burns a core. It reports the median and interquartile range per call, the ratio of each median
+to the reference implementation's, whether deltaflow meets the workload's target, and the
+peak RSS of each worker; prints a markdown table and appends it, with the machine
+description and the exact command, to ``benchmarks/RESULTS.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import workloads
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+IMPLS = ("deltaflow", "torch", "numpy")
+BUSY_LOAD = 1.5
+
+
+# ------------------------------------------------------------------------- the machine
+def _version(dist: str) -> str | None:
+    from importlib import metadata
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas() -> str:
+    import numpy as np
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        text = f"{blas.get('name')} {blas.get('version')}"
+        conf = blas.get("openblas configuration")
+        return f"{text} ({conf})" if conf else text
+    except Exception:  # numpy < 2 or an unusual build
+        return "unknown"
+
+
+def machine_info(threads: int) -> dict:
+    """What the numbers depend on: CPU, cores, library versions, BLAS, thread settings."""
+    import numpy as np
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = os.cpu_count()
+    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                      "MKL_NUM_THREADS", "NUMEXPR_MAX_THREADS")
+           if k in os.environ}
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": affinity,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": _blas(),
+        "torch": _version("torch"),
+        "deltaflow": _version("deltaflow"),
+        "numexpr": _version("numexpr"),
+        "threads": threads,
+        "thread_env": env,
+    }
+
+
+def load_average() -> tuple[float, float, float]:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return (float("nan"),) * 3
+
+
+# --------------------------------------------------------------------------- workers
+class Worker:
+    """One implementation of one workload running in ``benchmarks.worker``."""
+
+    def __init__(self, name: str, impl: str, quick: bool, threads: int):
+        self.impl = impl
+        self.times: list[float] = []
+        self.error = self.why = self.note = None
+        self.units, self.threads, self.peak_rss_kib = 1, {}, None
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        cmd = [sys.executable, "-m", "benchmarks.worker", name, impl, "--threads", str(threads)]
+        if quick:
+            cmd.append("--quick")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
+                                                          env.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+                                     bufsize=1)
+        msg = self._receive()
+        self.status = msg.get("status", "error")
+        if self.status == "ready":
+            self.units = msg["units"]
+            self.note = msg["note"]
+            self.threads = msg["threads"]
+        elif self.status == "na":
+            self.why = msg["why"]
+            self._finish()
+        else:
+            self.error = msg.get("error", "worker died")
+            self._finish()
+
+    @property
+    def alive(self) -> bool:
+        return self.status == "ready" and self.error is None
+
+    def _receive(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            self._stderr.seek(0)
+            tail = self._stderr.read()[-3000:]
+            return {"status": "error", "error": f"worker exited (rc={self.proc.wait()})\n{tail}"}
+        return json.loads(line)
+
+    def run_once(self, record: bool) -> None:
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        msg = self._receive()
+        if "t" not in msg:
+            self.error = msg.get("error", "worker died")
+            self._finish()
+        elif record:
+            self.times.append(msg["t"])
+        self._settle()
+
+    def _cpu_ticks(self) -> int | None:
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])  # utime + stime, all threads
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def _settle(self, poll: float = 0.02, limit: float = 2.0) -> None:
+        """Wait until this worker stops using CPU: BLAS and OpenMP pools keep spinning for a
+        while after a call (OpenBLAS ≈ 0.1 s), which would slow the next worker down."""
+        before = self._cpu_ticks()
+        waited = 0.0
+        while before is not None and waited < limit:
+            time.sleep(poll)
+            waited += poll
+            now = self._cpu_ticks()
+            if now == before:
+                return
+            before = now
+
+    def close(self) -> None:
+        if self.alive:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            msg = self._receive()
+            self.peak_rss_kib = msg.get("peak_rss_kib")
+        self._finish()
+
+    def _finish(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait()
+        self._stderr.close()
+
+
+def time_workload(name: str, impls, repeats: int, warmup: int, quick: bool,
+                  threads: int) -> dict:
+    """Run one workload: all its implementations, interleaved round robin."""
+    mod = workloads.load(name)
+    workers = []
+    for impl in impls:
+        print(f"  {name}/{impl}: starting", file=sys.stderr, flush=True)
+        workers.append(Worker(name, impl, quick, threads))
+    live = [w for w in workers if w.alive]
+    for rnd in range(warmup + repeats):
+        k = rnd % len(live) if live else 0
+        for w in live[k:] + live[:k]:
+            if w.alive:
+                w.run_once(record=rnd >= warmup)
+        print(f"  {name}: round {rnd + 1}/{warmup + repeats}", file=sys.stderr, flush=True)
+    for w in workers:
+        if w.status == "ready":
+            w.close()
+    return {"name": name, "module": mod, "workers": workers}
+
+
+# --------------------------------------------------------------------------- reporting
+def _stats(times: list[float]) -> tuple[float, float]:
+    import numpy as np
+    q1, med, q3 = np.percentile(times, [25, 50, 75])
+    return float(med), float(q3 - q1)
+
+
+def _fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.2f} µs"
+
+
+def summarize(result: dict) -> list[dict]:
+    """One row per implementation: medians per unit, ratio to the reference, target."""
+    mod = result["module"]
+    unit = getattr(mod, "UNIT", "call")
+    rows = []
+    for w in result["workers"]:
+        row = {"workload": result["name"], "impl": w.impl, "unit": unit, "note": w.note,
+               "peak_rss_mib": None if w.peak_rss_kib is None else w.peak_rss_kib / 1024,
+               "threads": w.threads}
+        if w.times and w.error is None:
+            med, iqr = _stats(w.times)
+            row.update(median=med / w.units, iqr=iqr / w.units, n=len(w.times))
+        else:
+            row["skipped"] = w.why or ("error: " + (w.error or "").strip().splitlines()[-1]
+                                       if w.error else "no timings")
+            row["error"] = w.error
+        rows.append(row)
+    ref = next((r for r in rows if r["impl"] == mod.REFERENCE and "median" in r), None)
+    for r in rows:
+        if ref is not None and "median" in r:
+            r["ratio"] = r["median"] / ref["median"]
+        if r["impl"] == "deltaflow" and mod.TARGET is not None and "ratio" in r:
+            r["target"] = mod.TARGET
+            r["met"] = r["ratio"] <= mod.TARGET
+    return rows
+
+
+def markdown_table(rows: list[dict], references: dict) -> str:
+    lines = ["| workload | impl | median per unit | IQR | ratio (vs ref) | target | met | "
+             "peak RSS |",
+             "|---|---|---:|---:|---:|---:|:-:|---:|"]
+    for r in rows:
+        ref = references[r["workload"]]
+        impl = f"{r['impl']} (ref)" if r["impl"] == ref else r["impl"]
+        rss = "" if r["peak_rss_mib"] is None else f"{r['peak_rss_mib']:.0f} MiB"
+        if "median" not in r:
+            lines.append(f"| {r['workload']} | {impl} | {r['skipped']} | | | | | {rss} |")
+            continue
+        ratio = f"{r['ratio']:.2f}×" if "ratio" in r else "–"
+        target = f"≤ {r['target']:.2f}×" if "target" in r else ""
+        met = ("yes" if r["met"] else "**NO**") if "met" in r else ""
+        lines.append(f"| {r['workload']} | {impl} | {_fmt_time(r['median'])}/{r['unit']} | "
+                     f"{_fmt_time(r['iqr'])} | {ratio} | {target} | {met} | {rss} |")
+    return "\n".join(lines)
+
+
+def report(rows, references, info, command, load_start, load_end, repeats, warmup) -> str:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    threads = sorted({f"{k}={v}" for r in rows for k, v in (r["threads"] or {}).items()})
+    busy = max(load_start[0], load_end[0]) > BUSY_LOAD
+    out = [f"## {now} — `{command}`", ""]
+    out.append(f"- machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} "
+               f"usable); Python {info['python']}, NumPy {info['numpy']} with {info['blas']}; "
+               f"torch {info['torch']}; deltaflow {info['deltaflow']}"
+               + (f"; numexpr {info['numexpr']}" if info["numexpr"] else ""))
+    out.append(f"- threads: torch.set_num_threads({info['threads']}); seen by the workers: "
+               f"{', '.join(threads) or 'n/a'}"
+               + (f"; env {info['thread_env']}" if info["thread_env"] else ""))
+    out.append(f"- {repeats} timed rounds after {warmup} warm-up, implementations interleaved; "
+               f"load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end"
+               + (" — **machine busy: timings unreliable**" if busy else ""))
+    notes = [f"{r['workload']}/{r['impl']}: {r['note']}" for r in rows if r.get("note")]
+    for n in notes:
+        out.append(f"- {n}")
+    out += ["", markdown_table(rows, references), ""]
+    return "\n".join(out)
+
+
+def _append_results(text: str) -> None:
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nAppended by `python -m benchmarks`; see "
+                           "benchmarks/README.md.\n\n")
+    with RESULTS.open("a") as f:
+        f.write("\n" + text)
+
+
+# ------------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    p.add_argument("names", nargs="*", help="workloads to run (default: all)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed rounds (default: the workload's REPEATS, else 9; 3 with --quick)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: small problems (where the workload supports it), 3 rounds")
+    p.add_argument("--impls", default=",".join(IMPLS),
+                   help="comma-separated implementations to run (default: all)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(),
+                   help="torch.set_num_threads value (default: the number of cores)")
+    p.add_argument("--no-record", action="store_true",
+                   help="print the table but do not append it to benchmarks/RESULTS.md")
+    p.add_argument("--json", metavar="PATH", help="also write the rows as JSON here")
+    p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    args = p.parse_args(argv)
+
+    if args.list:
+        for name in workloads.names():
+            mod = workloads.load(name)
+            print(f"{name:12s} {mod.DESCRIPTION}")
+        return 0
+    names = args.names or workloads.names()
+    impls = [i for i in args.impls.split(",") if i]
+    for i in impls:
+        if i not in IMPLS:
+            p.error(f"unknown implementation {i!r}; expected some of {', '.join(IMPLS)}")
+    command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+
+    info = machine_info(args.threads)
+    load_start = load_average()
+    if load_start[0] > BUSY_LOAD:
+        print(f"warning: load average {load_start[0]:.2f} > {BUSY_LOAD}: the machine is busy "
+              "and timings will be unreliable", file=sys.stderr)
+    rows, references = [], {}
+    for name in names:
+        mod = workloads.load(name)
+        references[name] = mod.REFERENCE
+        repeats = args.repeats or (3 if args.quick else getattr(mod, "REPEATS", 9))
+        result = time_workload(name, impls, repeats, args.warmup, args.quick, args.threads)
+        rows += summarize(result)
+    load_end = load_average()
+
+    text = report(rows, references, info, command.strip(), load_start, load_end,
+                  args.repeats or ("3" if args.quick else "9 (or the workload's REPEATS)"),
+                  args.warmup)
+    print(text)
+    for r in rows:
+        if r.get("error"):
+            print(f"\n{r['workload']}/{r['impl']} failed:\n{r['error']}", file=sys.stderr)
+    if not args.no_record:
+        _append_results(text)
+        print(f"(appended to {RESULTS.relative_to(ROOT)})", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"command": command, "machine": info, "load": [load_start, load_end],
+             "rows": [{k: v for k, v in r.items() if k != "error"} for r in rows]}, indent=1))
+    return 0
