@@ -4,10 +4,11 @@ For each workload it starts one worker process per implementation (deltaflow, to
 numpy), lets each warm up, then times them round robin (one call each per round, the
 starting implementation rotating) so that drift in the machine's speed hits all of them
 alike; after each call it waits until that worker's thread pools stop spinning, so that
-no implementation runs while another one burns a core. It reports the median and interquartile range per call, the ratio of each median
-to the reference implementation's, whether deltaflow meets the workload's target, and the
-peak RSS of each worker; prints a markdown table and appends it, with the machine
-description and the exact command, to ``benchmarks/RESULTS.md``.
+no implementation runs while another one burns a core. It reports the median and
+interquartile range per call, the ratio of each median to the reference implementation's,
+whether deltaflow meets the workload's target, and the peak RSS of each worker; prints a
+markdown table and appends it, with the machine description and the exact command, to
+``benchmarks/RESULTS.md``.
 """
 from __future__ import annotations
 
