@@ -97,7 +97,10 @@ def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    if high is None:
+    """Integers uniform on [low, high); ``randint(high, size)`` as in PyTorch."""
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     arr = generator().integers(low, high, size=_size((size,)) if size != () else ())
     return _new(np.asarray(arr, dtype=_dt(dtype, backend.int64)), device, False)

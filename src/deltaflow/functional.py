@@ -13,6 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import backend
+from .autograd.grad_mode import state
 from .ops import activation as A
 from .ops import elementwise as E
 from .ops import index as I
@@ -26,28 +27,40 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 
 # --------------------------------------------------------------------------- helpers
 def _scalar(value, like: Tensor) -> Tensor:
-    """A constant tensor for a Python scalar, in the dtype PyTorch would use with ``like``."""
+    """A constant tensor for a Python scalar, in the dtype PyTorch would use with ``like``:
+    the tensor's dtype, except float with an integer tensor (→ default float) and an int with
+    a bool tensor (→ int64)."""
     dt = like.data.dtype
-    if isinstance(value, float) and dt.kind not in "fc":
-        dt = backend.default_float
-    elif isinstance(value, bool) and dt.kind == "b":
-        dt = np.dtype(bool)
+    if isinstance(value, (float, np.floating)):
+        if dt.kind not in "fc":
+            dt = backend.default_float
+    elif dt.kind == "b" and not isinstance(value, (bool, np.bool_)):
+        dt = backend.int64
     return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dt), False, None, 0)
 
 
 def as_tensor_like(value, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (int, float, bool, np.number)):
+    if isinstance(value, (int, float, bool, np.number, np.bool_)):
         return _scalar(value, like)
     return Tensor(value)
 
 
 def _pair(a, b):
-    if type(a) is not Tensor and not isinstance(a, Tensor):
+    """Two operands as Tensors. Python scalars take the tensor's dtype; when exactly one
+    operand is floating point the other is cast to its dtype (PyTorch's rule: int64 with
+    float32 gives float32, where NumPy would give float64)."""
+    if not isinstance(a, Tensor):
         a = as_tensor_like(a, b)
-    if type(b) is not Tensor and not isinstance(b, Tensor):
+    if not isinstance(b, Tensor):
         b = as_tensor_like(b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da is not db and (da.kind == "f") != (db.kind == "f"):
+        if da.kind == "f":
+            b = to_copy(b, dtype=da)
+        else:
+            a = to_copy(a, dtype=db)
     return a, b
 
 
@@ -105,9 +118,10 @@ def mul(a, b):
 
 
 def div(a, b):
+    """a / b (true division: integer operands give the default float dtype)."""
     a, b = _pair(a, b)
     if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
-        a = a.to(backend.default_float)
+        a, b = a.to(backend.default_float), b.to(backend.default_float)
     return E.Div.apply(a, b)
 
 
@@ -214,6 +228,24 @@ def clone(x):
     return to_copy(x, copy=True)
 
 
+def square(x):
+    """x²."""
+    return pow(x, 2)
+
+
+def set_default_dtype(dtype):
+    """The dtype of Python floats and of float tensors made without ``dtype=`` (float32 at
+    start; float64 is the other useful choice)."""
+    d = backend.as_dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating point dtype, got {d}")
+    backend.default_float = d
+
+
+def get_default_dtype():
+    return backend.default_float
+
+
 # ------------------------------------------------------------------------- comparison
 def _compare(ufunc_name):
     def compare(a, b):
@@ -256,6 +288,20 @@ def isinf(x):
 
 def isfinite(x):
     return Tensor._make(backend.xp_of(x.data).isfinite(x.data), False, None, 0)
+
+
+def all(x, dim=None, keepdim=False):  # noqa: A001 - mirrors torch.all
+    """True where every element (along ``dim``) is non-zero; a bool tensor."""
+    d = _dim(dim, x.ndim, "all")
+    out = backend.xp_of(x.data).asarray(x.data.all(axis=d, keepdims=keepdim))
+    return Tensor._make(out, False, None, 0)
+
+
+def any(x, dim=None, keepdim=False):  # noqa: A001 - mirrors torch.any
+    """True where some element (along ``dim``) is non-zero; a bool tensor."""
+    d = _dim(dim, x.ndim, "any")
+    out = backend.xp_of(x.data).asarray(x.data.any(axis=d, keepdims=keepdim))
+    return Tensor._make(out, False, None, 0)
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8):
@@ -375,14 +421,12 @@ def norm(x, p=2, dim=None, keepdim=False):
 # ------------------------------------------------------------------------------ shape
 def reshape(x, *shape):
     shape = _sizes(shape)
-    try:
-        np.empty((x.data.size,), dtype=bool).reshape(shape) if -1 in shape else None
-    except ValueError:
+    known = int(np.prod([n for n in shape if n != -1]))
+    n = x.data.size
+    if shape.count(-1) > 1 or builtins.any(s < -1 for s in shape) or (
+            n != known if -1 not in shape else (known == 0 or n % known)):
         raise RuntimeError(f"reshape: shape {shape} is invalid for a tensor of shape "
-                           f"{tuple(x.shape)} ({x.data.size} elements)") from None
-    if -1 not in shape and int(np.prod(shape)) != x.data.size:
-        raise RuntimeError(f"reshape: shape {shape} is invalid for a tensor of shape "
-                           f"{tuple(x.shape)} ({x.data.size} elements)")
+                           f"{tuple(x.shape)} ({n} elements)")
     return S.Reshape.apply(x, shape=shape)
 
 
@@ -466,7 +510,7 @@ def cat(tensors, dim=0):
     ref = tensors[0]
     d = _dim(dim, ref.ndim, "cat")
     for k, t in enumerate(tensors[1:], 1):
-        if t.ndim != ref.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape))
+        if t.ndim != ref.ndim or builtins.any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape))
                                      if i != d):
             raise ValueError(f"cat: tensor {k} has shape {tuple(t.shape)}, which does not "
                              f"match tensor 0's shape {tuple(ref.shape)} outside dim {d}")
@@ -608,6 +652,40 @@ def masked_fill(x, mask, value):
     return I.MaskedFill.apply(x, mask=m, value=value)
 
 
+def argsort(x, dim=-1, descending=False, stable=False):
+    """Indices that sort ``x`` along ``dim`` (ties keep their order)."""
+    if x.ndim == 0:
+        return Tensor._make(np.zeros((), np.int64), False, None, 0)
+    d = _dim(dim, x.ndim, "argsort")
+    data = -x.data if descending and x.data.dtype.kind != "b" else x.data
+    idx = backend.xp_of(data).argsort(data, axis=d, kind="stable")
+    if descending and x.data.dtype.kind == "b":
+        idx = backend.xp_of(data).flip(idx, axis=d)
+    return Tensor._make(idx.astype(np.int64, copy=False), False, None, 0)
+
+
+def sort(x, dim=-1, descending=False, stable=False):
+    """``(values, indices)`` of ``x`` sorted along ``dim``; the values are a differentiable
+    gather."""
+    if x.ndim == 0:
+        return values_indices(x, argsort(x))
+    idx = argsort(x, dim, descending)
+    return values_indices(gather(x, dim, idx), idx)
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
+    """``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``."""
+    d = _dim(dim, x.ndim, "topk")
+    if not 0 <= k <= (x.shape[d] if x.ndim else 1):
+        raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of a tensor of shape "
+                           f"{tuple(x.shape)}")
+    if x.ndim == 0:
+        return values_indices(x, argsort(x))
+    idx = argsort(x, d, descending=largest).data
+    idx = Tensor._make(backend.xp_of(idx).take(idx, np.arange(k), axis=d), False, None, 0)
+    return values_indices(gather(x, d, idx), idx)
+
+
 # ------------------------------------------------------------------------ activations
 def relu(x):
     return A.ReLU.apply(x)
@@ -677,6 +755,13 @@ def matmul(a, b):
     if ka != kb:
         raise ValueError(f"matmul: shapes {tuple(sa)} and {tuple(sb)} cannot be multiplied "
                          f"({ka} != {kb})")
+    if len(sa) > 2 and len(sb) > 2:
+        try:
+            np.broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: shapes {tuple(sa)} and {tuple(sb)} have batch dims "
+                             f"{tuple(sa[:-2])} and {tuple(sb[:-2])} that cannot be "
+                             "broadcast together") from None
     return L.MatMul.apply(a, b)
 
 
@@ -702,6 +787,33 @@ def dot(a, b):
     return matmul(a, b)
 
 
+# ------------------------------------------------------------------ in-place methods
+def _inplace(fn, name):
+    """``x.add_(y)``, ``x += y`` ...: write ``fn(x, ...)`` into ``x.data``.
+
+    In-place writes are not recorded: outside ``no_grad`` they are refused when autograd is
+    involved (as PyTorch refuses them on leaves that require grad), except that ``x += y``
+    on a non-leaf rebinds ``x`` to the out-of-place result, which has the same value and
+    gradient.
+    """
+    def method(self, *args, **kwargs):
+        if state.grad_enabled and (self.requires_grad or builtins.any(
+                isinstance(a, Tensor) and a.requires_grad for a in args)):
+            if name.startswith("__i") and self._ctx is not None:
+                return fn(self, *args, **kwargs)
+            raise RuntimeError(f"{name}: in-place operations are not recorded by autograd; "
+                               f"use it under dl.no_grad() (e.g. a parameter update) or write "
+                               f"the out-of-place form (x = x + y)")
+        out = fn(self, *args, **kwargs)
+        if out.shape != self.shape:
+            raise RuntimeError(f"{name}: the result has shape {tuple(out.shape)} but the "
+                               f"tensor written in place has shape {tuple(self.shape)}")
+        self.data[...] = out.data
+        return self
+    method.__name__ = name
+    return method
+
+
 # ----------------------------------------------------------------- Tensor methods
 def _bind():
     T = Tensor
@@ -719,8 +831,14 @@ def _bind():
                  "masked_fill", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "mish",
                  "sigmoid", "tanh", "softplus", "hardtanh", "softmax", "log_softmax", "matmul",
                  "mm", "bmm", "isnan", "isinf", "isfinite", "logical_not", "outer", "dot",
-                 "max", "min"]:
+                 "max", "min", "all", "any", "sort", "argsort", "topk", "square"]:
         setattr(T, name, method(globals()[name]))
+    for name in ["add", "sub", "mul", "div", "clamp", "masked_fill", "pow"]:
+        setattr(T, name + "_", _inplace(globals()[name], name + "_"))
+    for name, fn in [("iadd", add), ("isub", sub), ("imul", mul), ("itruediv", div)]:
+        setattr(T, f"__{name}__", _inplace(fn, f"__{name}__"))
+    T.where = lambda self, condition, other: where(condition, self, other)
+    T.type_as = lambda self, other: self.to(other.dtype)
     T.reshape = lambda self, *shape: reshape(self, *shape)
     T.view = lambda self, *shape: reshape(self, *shape)
     T.view_as = lambda self, other: reshape(self, other.shape)
@@ -759,4 +877,17 @@ def _bind():
 _bind()
 
 
-__all__ = ['abs', 'add', 'allclose', 'amax', 'amin', 'argmax', 'argmin', 'as_tensor_like', 'bmm', 'broadcast_to', 'cat', 'chunk', 'clamp', 'clamp_max', 'clamp_min', 'clip', 'clone', 'concatenate', 'div', 'dot', 'elu', 'eq', 'equal', 'exp', 'expand', 'flatten', 'flip', 'gather', 'ge', 'gelu', 'getitem', 'gt', 'hardtanh', 'index_select', 'isfinite', 'isinf', 'isnan', 'le', 'leaky_relu', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or', 'logsumexp', 'lt', 'masked_fill', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum', 'mish', 'mm', 'mul', 'multiply', 'ne', 'neg', 'negative', 'norm', 'outer', 'pad', 'permute', 'pow', 'prod', 'relu', 'repeat', 'repeat_interleave', 'reshape', 'roll', 'rsqrt', 'scatter_add', 'selu', 'sigmoid', 'sign', 'silu', 'softmax', 'softplus', 'split', 'sqrt', 'squeeze', 'stack', 'std', 'sub', 'subtract', 'sum', 'swapaxes', 't', 'tanh', 'tile', 'to_copy', 'transpose', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'view', 'where']
+__all__ = ['abs', 'add', 'all', 'allclose', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort',
+           'as_tensor_like', 'bmm', 'broadcast_to', 'cat', 'chunk', 'clamp', 'clamp_max',
+           'clamp_min', 'clip', 'clone', 'concat', 'concatenate', 'div', 'dot', 'elu', 'eq', 'equal',
+           'exp', 'expand', 'flatten', 'flip', 'gather', 'ge', 'gelu', 'get_default_dtype',
+           'getitem', 'gt', 'hardtanh', 'index_select', 'isfinite', 'isinf', 'isnan', 'le',
+           'leaky_relu', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not',
+           'logical_or', 'logsumexp', 'lt', 'masked_fill', 'matmul', 'max', 'maximum', 'mean',
+           'min', 'minimum', 'mish', 'mm', 'mul', 'multiply', 'ne', 'neg', 'negative', 'norm',
+           'outer', 'pad', 'permute', 'pow', 'prod', 'relu', 'repeat', 'repeat_interleave',
+           'reshape', 'roll', 'rsqrt', 'scatter_add', 'selu', 'set_default_dtype', 'sigmoid',
+           'sign', 'silu', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze',
+           'stack', 'std', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'tile', 'to_copy',
+           'topk', 'transpose', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'view',
+           'where']

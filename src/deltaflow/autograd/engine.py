@@ -6,8 +6,9 @@ each ``backward`` once with the summed gradient of its outputs, reduces broadcas
 gradients back to each input's shape, and accumulates into ``.grad`` of leaf tensors.
 Unless ``retain_graph`` is set, each node frees what it saved as soon as it has run.
 
-Gradient arrays are treated as immutable: accumulation makes new arrays, so one array may
-be shared by several ``.grad`` fields without harm.
+Gradient arrays passed between ops are treated as immutable (sums make new arrays), so one
+array may flow to several inputs. A leaf's contributions are summed first; its hooks then
+run once on the total, and ``.grad`` gets a private copy, safe to change in place.
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def topological_order(roots):
 
 
 def _accumulate_leaf(tensor, grad, accumulate):
+    """Run the leaf's hooks on its total gradient, then add it to ``.grad``."""
     from ..tensor import Tensor
 
     if tensor._hooks:
@@ -63,10 +65,9 @@ def _accumulate_leaf(tensor, grad, accumulate):
                 grad = out.data
     if not accumulate:
         return
-    if not grad.flags.writeable:
-        grad = grad.copy()
     if tensor.grad is None:
-        tensor.grad = Tensor._make(grad, False, None, 0)
+        # a private copy: the array may be shared with other leaves or be a read-only view
+        tensor.grad = Tensor._make(grad.copy(), False, None, 0)
     else:
         tensor.grad.data = tensor.grad.data + grad
 
@@ -75,11 +76,13 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
     """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors) through the graph."""
     from ..tensor import Tensor
 
-    pending = {}
+    pending = {}      # Function -> gradient of each of its outputs
+    leaf_grads = {}   # leaf Tensor -> its summed gradient (hooks and .grad see the total)
     fns = []
     for t, g in zip(roots, root_grads):
         if t._ctx is None:
-            _accumulate_leaf(t, g, accumulate)
+            prev = leaf_grads.get(t)
+            leaf_grads[t] = g if prev is None else prev + g
             continue
         slots = pending.setdefault(t._ctx, [None] * t._ctx.n_outputs)
         slots[t._idx] = g if slots[t._idx] is None else slots[t._idx] + g
@@ -125,13 +128,16 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
                 g = g.astype(data.dtype)
             ctx = t._ctx
             if ctx is None:
-                _accumulate_leaf(t, g, accumulate)
+                prev = leaf_grads.get(t)
+                leaf_grads[t] = g if prev is None else prev + g
             else:
                 slots = pending.get(ctx)
                 if slots is None:
                     slots = pending[ctx] = [None] * ctx.n_outputs
                 i = t._idx
                 slots[i] = g if slots[i] is None else slots[i] + g
+    for t, g in leaf_grads.items():
+        _accumulate_leaf(t, g, accumulate)
 
 
 def _zeros_like_parent(fn, shape, dtype):

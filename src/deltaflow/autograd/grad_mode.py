@@ -20,7 +20,14 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
+    """Base of the grad-mode switches: a context manager, and a decorator with or without
+    parentheses (``@dl.no_grad()`` or ``@dl.no_grad``)."""
+
     enabled: bool
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self(func) if callable(func) else self
 
     def __enter__(self):
         self._prev = state.grad_enabled
