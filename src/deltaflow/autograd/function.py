@@ -16,6 +16,15 @@ from __future__ import annotations
 
 from .grad_mode import state
 
+_Tensor = None  # deltaflow.tensor.Tensor, bound on the first apply (tensor.py imports autograd)
+
+
+def _tensor_class():
+    global _Tensor
+    from ..tensor import Tensor
+    _Tensor = Tensor
+    return Tensor
+
 
 class Function:
     __slots__ = ("parents", "needs_input_grad", "released", "n_outputs", "out_meta",
@@ -36,11 +45,15 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **options):
-        from ..tensor import Tensor
-
+        make = (_Tensor or _tensor_class())._make
         fn = cls.__new__(cls)
-        record = state.grad_enabled and any(t.requires_grad for t in inputs)
-        fn.needs_input_grad = tuple(t.requires_grad for t in inputs) if record else None
+        if state.grad_enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            record = True in needs
+            fn.needs_input_grad = needs if record else None
+        else:
+            record = False
+            fn.needs_input_grad = None
         try:
             out = fn.forward(*[t.data for t in inputs], **options)
         except ValueError as err:
@@ -50,7 +63,7 @@ class Function:
             from . import anomaly
             anomaly.on_forward(fn, inputs, out)
         if type(out) is tuple:
-            outs = tuple(Tensor._make(o, record, fn if record else None, i)
+            outs = tuple(make(o, record, fn if record else None, i)
                          for i, o in enumerate(out))
             if record:
                 fn.parents = inputs
@@ -64,8 +77,8 @@ class Function:
             fn.n_outputs = 1
             fn.out_hooks = None
             fn.released = False
-            return Tensor._make(out, True, fn, 0)
-        return Tensor._make(out, False, None, 0)
+            return make(out, True, fn, 0)
+        return make(out, False, None, 0)
 
     def release(self) -> None:
         """Drop what forward saved; a second backward through this node then fails clearly."""
