@@ -1,0 +1,85 @@
+"""Adam, AdamW (decoupled weight decay) and their AMSGrad variant."""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from .optimizer import Optimizer
+
+
+def _check(name, lr, betas, eps, weight_decay):
+    if lr < 0.0:
+        raise ValueError(f"{name}: invalid learning rate {lr} (must be >= 0)")
+    if eps < 0.0:
+        raise ValueError(f"{name}: invalid eps {eps} (must be >= 0)")
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"{name}: invalid betas {tuple(betas)} (two values in [0, 1))")
+    if weight_decay < 0.0:
+        raise ValueError(f"{name}: invalid weight_decay {weight_decay} (must be >= 0)")
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba), exactly as ``torch.optim.Adam``.
+
+    With ``g = ∇p (+ weight_decay·p)`` and step ``t``::
+
+        m ← β₁·m + (1 − β₁)·g
+        v ← β₂·v + (1 − β₂)·g²            (amsgrad: v̂ ← max(v̂, v), used in place of v)
+        p ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+    State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_avg_sq``.
+    """
+
+    _decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False):
+        _check(type(self).__name__, lr, betas, eps, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize))
+
+    def _update(self, p, g, state, lr, betas, eps, weight_decay, amsgrad, maximize, **_):
+        xp = backend.xp_of(p)
+        lr, eps, weight_decay = float(lr), float(eps), float(weight_decay)
+        beta1, beta2 = float(betas[0]), float(betas[1])
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p)
+            state["exp_avg_sq"] = xp.zeros_like(p)
+            if amsgrad:
+                state["max_exp_avg_sq"] = xp.zeros_like(p)
+        state["step"] = step = state["step"] + 1
+        if maximize:
+            g = -g
+        if weight_decay:
+            if self._decoupled:
+                p *= 1.0 - lr * weight_decay
+            else:
+                g = g + weight_decay * p
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        m += (1.0 - beta1) * g
+        tmp = xp.multiply(g, g)
+        tmp *= 1.0 - beta2
+        v *= beta2
+        v += tmp
+        if amsgrad:
+            v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        xp.sqrt(v, out=tmp)
+        tmp /= math.sqrt(1.0 - beta2 ** step)
+        tmp += eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - beta1 ** step)
+        p -= tmp
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``:
+    ``p ← p·(1 − lr·weight_decay)`` before the Adam step, which then uses the raw gradient."""
+
+    _decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

@@ -1,0 +1,52 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
+from __future__ import annotations
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    r"""SGD, exactly as ``torch.optim.SGD``.
+
+    With ``g = ∇p (+ weight_decay·p)`` (negated when ``maximize``)::
+
+        buf ← g                                      (first step)
+        buf ← momentum·buf + (1 − dampening)·g       (later steps)
+        d   ← g + momentum·buf   if nesterov  else  buf       (d = g without momentum)
+        p   ← p − lr·d
+
+    The momentum update is three in-place passes: ``buf *= μ``, ``buf += g``, ``p -= lr·buf``.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+        if lr < 0.0:
+            raise ValueError(f"SGD: invalid learning rate {lr} (must be >= 0)")
+        if momentum < 0.0:
+            raise ValueError(f"SGD: invalid momentum {momentum} (must be >= 0)")
+        if weight_decay < 0.0:
+            raise ValueError(f"SGD: invalid weight_decay {weight_decay} (must be >= 0)")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
+
+    def _update(self, p, g, state, lr, momentum, dampening, weight_decay, nesterov, maximize,
+                **_):
+        lr, momentum, weight_decay = float(lr), float(momentum), float(weight_decay)
+        if maximize:
+            g = -g
+        if weight_decay:
+            g = g + weight_decay * p
+        if momentum:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= momentum
+                if dampening:
+                    buf += (1.0 - float(dampening)) * g
+                else:
+                    buf += g
+            g = g + momentum * buf if nesterov else buf
+        p -= lr * g
