@@ -1,0 +1,71 @@
+"""Scaled dot-product attention as one fused op."""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..backend import xp_of
+
+
+def _masked_softmax(s, xp):
+    """Row softmax that gives all-zero rows where every score is −∞ (a fully masked query)."""
+    m = s.max(axis=-1, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    e = xp.exp(s - m, out=s)
+    total = e.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1
+    e /= total
+    return e
+
+
+class ScaledDotProductAttention(Function):
+    """O = dropout(P)·V,  P = softmax(s·Q·Kᵀ + M)  (M additive: 0 / −∞ or any float mask).
+
+    With D = dropout keep-mask / (1 − p) (or 1), P̃ = P ⊙ D, and G = ∂L/∂O:
+        ∂L/∂V = P̃ᵀ·G,   ∂L/∂P = (G·Vᵀ + ∂L/∂P̃_returned) ⊙ D,
+        ∂L/∂S = P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P)),
+        ∂L/∂Q = s·∂L/∂S·K,   ∂L/∂K = s·∂L/∂Sᵀ·Q,   ∂L/∂M = ∂L/∂S.
+    Inputs: Q (..., L, E), K (..., S, E), V (..., S, Ev) and optionally M (broadcastable to
+    (..., L, S)). Options: ``scale`` s, ``keep`` (bool dropout mask of P's shape or None),
+    ``p`` (dropout probability), ``return_weights`` (also output P̃, differentiable).
+    """
+
+    name = "scaled_dot_product_attention"
+
+    def forward(self, q, k, v, mask=None, scale=1.0, keep=None, p=0.0, return_weights=False):
+        xp = xp_of(q)
+        s = xp.matmul(q, k.swapaxes(-1, -2))
+        s *= scale
+        if mask is not None:
+            s = s + mask
+        probs = _masked_softmax(s, xp)
+        dropped = probs if keep is None else probs * keep * (1.0 / (1.0 - p))
+        out = xp.matmul(dropped, v)
+        if self.needs_input_grad is not None:
+            self.q, self.k, self.v, self.probs, self.dropped = q, k, v, probs, dropped
+            self.scale, self.keep, self.p = scale, keep, p
+            self.has_mask = mask is not None
+        if return_weights:
+            return out, dropped
+        return out
+
+    def backward(self, g, g_weights=None):
+        xp = xp_of(g)
+        q, k, v, probs = self.q, self.k, self.v, self.probs
+        need = self.needs_input_grad
+        dv = xp.matmul(self.dropped.swapaxes(-1, -2), g) if need[2] else None
+        dp = xp.matmul(g, v.swapaxes(-1, -2))
+        if g_weights is not None:
+            dp += g_weights
+        if self.keep is not None:
+            dp *= self.keep
+            dp *= 1.0 / (1.0 - self.p)
+        ds = dp
+        ds -= (dp * probs).sum(axis=-1, keepdims=True)
+        ds *= probs
+        dq = xp.matmul(ds, k) * self.scale if need[0] else None
+        dk = xp.matmul(ds.swapaxes(-1, -2), q) * self.scale if need[1] else None
+        if self.has_mask:
+            return dq, dk, dv, (ds if need[3] else None)
+        return dq, dk, dv
+
+
+__all__ = ["ScaledDotProductAttention"]

@@ -1,0 +1,182 @@
+"""RNN/LSTM/GRU and their cells equal PyTorch's (float64) for the same weights: outputs,
+final states, and the gradients of the input, the initial states and every parameter."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaflow as dl
+from deltaflow.nn.functional import gru_layer, lstm_layer, rnn_layer
+from opcheck import assert_gradcheck
+
+torch = pytest.importorskip("torch")
+
+GRADCHECKED = ("RNNLayer", "LSTMLayer", "GRULayer")
+
+
+def _pair(dl_cls, torch_cls, *args, **kw):
+    """The same layer in both libraries, float64, torch's weights copied from deltaflow's."""
+    dl.manual_seed(0)
+    d = dl_cls(*args, **kw).double()
+    t = torch_cls(*args, **kw).double()
+    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in d.state_dict().items()})
+    return d, t
+
+
+def _compare(d, t, d_outs, t_outs, d_leaves, t_leaves, rng, atol=1e-10):
+    """Outputs equal; after a random-weighted sum of all outputs, every gradient equal."""
+    d_loss, t_loss = 0, 0
+    for do, to in zip(d_outs, t_outs):
+        np.testing.assert_allclose(do.numpy(), to.detach().numpy(), rtol=1e-9, atol=atol)
+        w = rng.standard_normal(tuple(to.shape))
+        d_loss = d_loss + (do * dl.tensor(w)).sum()
+        t_loss = t_loss + (to * torch.tensor(w)).sum()
+    d_loss.backward()
+    t_loss.backward()
+    for (name, dp), (_, tp) in zip(d.named_parameters(), t.named_parameters()):
+        np.testing.assert_allclose(dp.grad.numpy(), tp.grad.numpy(), rtol=1e-9, atol=atol,
+                                   err_msg=name)
+    for k, (dv, tv) in enumerate(zip(d_leaves, t_leaves)):
+        np.testing.assert_allclose(dv.grad.numpy(), tv.grad.numpy(), rtol=1e-9, atol=atol,
+                                   err_msg=f"leaf {k}")
+
+
+def _leaves(rng, *shapes):
+    arrays = [rng.standard_normal(s) for s in shapes]
+    return ([dl.tensor(a, requires_grad=True) for a in arrays],
+            [torch.tensor(a, requires_grad=True) for a in arrays])
+
+
+MODULES = [("LSTM", {}), ("GRU", {}), ("RNN", {}), ("RNN", {"nonlinearity": "relu"})]
+
+
+@pytest.mark.parametrize("name,extra", MODULES)
+@pytest.mark.parametrize("layers,bidirectional,batch_first,bias",
+                         [(1, False, False, True), (2, True, False, True),
+                          (3, True, True, True), (2, False, True, False)])
+def test_module_matches_torch(name, extra, layers, bidirectional, batch_first, bias):
+    rng = np.random.default_rng(1)
+    I, H, T, N = 3, 5, 6, 4
+    D = 2 if bidirectional else 1
+    d, t = _pair(getattr(dl.nn, name), getattr(torch.nn, name), I, H, num_layers=layers,
+                 bidirectional=bidirectional, batch_first=batch_first, bias=bias, **extra)
+    x_shape = (N, T, I) if batch_first else (T, N, I)
+    n_states = 2 if name == "LSTM" else 1
+    (dx, *ds), (tx, *ts) = _leaves(rng, x_shape, *[(layers * D, N, H)] * n_states)
+    if name == "LSTM":
+        d_out, (d_h, d_c) = d(dx, (ds[0], ds[1]))
+        t_out, (t_h, t_c) = t(tx, (ts[0], ts[1]))
+        d_outs, t_outs = [d_out, d_h, d_c], [t_out, t_h, t_c]
+    else:
+        d_out, d_h = d(dx, ds[0])
+        t_out, t_h = t(tx, ts[0])
+        d_outs, t_outs = [d_out, d_h], [t_out, t_h]
+    _compare(d, t, d_outs, t_outs, [dx, *ds], [tx, *ts], rng)
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+def test_default_zero_state_and_unbatched_input(name):
+    rng = np.random.default_rng(2)
+    d, t = _pair(getattr(dl.nn, name), getattr(torch.nn, name), 3, 4, num_layers=2,
+                 bidirectional=True)
+    (dx,), (tx,) = _leaves(rng, (5, 3))        # unbatched (L, H_in)
+    d_out, d_state = d(dx)
+    t_out, t_state = t(tx)
+    if name == "LSTM":
+        d_outs, t_outs = [d_out, *d_state], [t_out, *t_state]
+    else:
+        d_outs, t_outs = [d_out, d_state], [t_out, t_state]
+    assert tuple(d_out.shape) == tuple(t_out.shape) == (5, 8)
+    _compare(d, t, d_outs, t_outs, [dx], [tx], rng)
+
+
+@pytest.mark.parametrize("name,extra", [("LSTMCell", {}), ("GRUCell", {}), ("RNNCell", {}),
+                                        ("RNNCell", {"nonlinearity": "relu"}),
+                                        ("LSTMCell", {"bias": False})])
+def test_cells_match_torch_over_steps(name, extra):
+    rng = np.random.default_rng(3)
+    d, t = _pair(getattr(dl.nn, name), getattr(torch.nn, name), 3, 4, **extra)
+    is_lstm = name == "LSTMCell"
+    (x, h0, c0), (tx, th0, tc0) = _leaves(rng, (4, 2, 3), (2, 4), (2, 4))
+    d_state = (h0, c0) if is_lstm else h0
+    t_state = (th0, tc0) if is_lstm else th0
+    d_outs, t_outs = [], []
+    for k in range(4):                               # unrolled over time: state feeds back
+        d_state, t_state = d(x[k], d_state), t(tx[k], t_state)
+        d_outs += list(d_state) if is_lstm else [d_state]
+        t_outs += list(t_state) if is_lstm else [t_state]
+    leaves = ([x, h0, c0], [tx, th0, tc0]) if is_lstm else ([x, h0], [tx, th0])
+    _compare(d, t, d_outs, t_outs, *leaves, rng)
+
+
+def test_cell_unbatched_and_default_state():
+    d, t = _pair(dl.nn.GRUCell, torch.nn.GRUCell, 3, 4)
+    x = np.random.default_rng(4).standard_normal(3)
+    np.testing.assert_allclose(d(dl.tensor(x)).numpy(), t(torch.tensor(x)).detach().numpy(),
+                               atol=1e-12)
+
+
+def test_dropout_between_layers_only_in_training():
+    dl.manual_seed(0)
+    m = dl.nn.LSTM(3, 6, num_layers=2, dropout=0.5).double()
+    x = dl.tensor(np.random.default_rng(5).standard_normal((4, 2, 3)))
+    m.eval()
+    a, b = m(x)[0].numpy(), m(x)[0].numpy()
+    np.testing.assert_array_equal(a, b)              # eval: deterministic
+    m.train()
+    c = m(x)[0].numpy()
+    assert not np.allclose(a, c)                     # train: layer-0 output was dropped
+
+
+def test_state_dict_loads_into_torch_and_back():
+    t = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    d = dl.nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    assert list(d.state_dict()) == list(t.state_dict())
+    d.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    x = np.random.default_rng(6).standard_normal((5, 2, 3)).astype(np.float32)
+    np.testing.assert_allclose(d(dl.tensor(x))[0].numpy(), t(torch.tensor(x))[0].detach().numpy(),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(x=(5, 2, 4)), "input_size=3"),
+    (dict(x=(5, 2, 3), h=(1, 2, 4)), "h_0"),
+    (dict(x=(5, 3)), None),
+])
+def test_clear_errors(kwargs, message):
+    m = dl.nn.GRU(3, 4, num_layers=2)
+    x = dl.zeros(*kwargs["x"])
+    h = dl.zeros(*kwargs["h"]) if "h" in kwargs else None
+    if message is None:
+        assert m(x)[0].shape == (5, 4)
+        return
+    with pytest.raises(ValueError, match=message):
+        m(x, h)
+
+
+# ---------------------------------------------------------------------- gradchecks
+def _small(rng, G, I=2, H=3):
+    return [rng.standard_normal(s) * 0.7 for s in
+            [(4, 2, I), (2, H), (G * H, I), (G * H, H), (G * H,), (G * H,)]]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gradcheck_lstm_layer(reverse):
+    rng = np.random.default_rng(7)
+    x, h, w_ih, w_hh, b_ih, b_hh = _small(rng, 4)
+    c = rng.standard_normal(h.shape)
+    assert_gradcheck(lambda *a: lstm_layer(*a, reverse=reverse),
+                     x, h, c, w_ih, w_hh, b_ih, b_hh)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gradcheck_gru_layer(reverse):
+    rng = np.random.default_rng(8)
+    assert_gradcheck(lambda *a: gru_layer(*a, reverse=reverse), *_small(rng, 3))
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_gradcheck_rnn_layer(nonlinearity):
+    rng = np.random.default_rng(9)
+    x, h, w_ih, w_hh, b_ih, b_hh = _small(rng, 1)
+    assert_gradcheck(lambda *a: rnn_layer(*a, nonlinearity=nonlinearity), x, h, w_ih, w_hh)
