@@ -81,8 +81,7 @@ class Pow(Function):
         gb = None
         if need[1]:
             with xp.errstate(divide="ignore", invalid="ignore"):
-                log_a = xp.log(a)
-            gb = g * xp.where((a == 0) & (b >= 0), 0, self.out * log_a)
+                gb = g * xp.where((a == 0) & (b >= 0), 0, self.out * xp.log(a))
         return ga, gb
 
 
