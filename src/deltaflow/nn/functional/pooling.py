@@ -1,1 +1,125 @@
-__all__: list[str] = []
+"""``F.max_pool1d/2d``, ``F.avg_pool1d/2d``, ``F.adaptive_avg_pool1d/2d``: check
+PyTorch-style arguments, then run one op from :mod:`deltaflow.ops.pool` or
+:mod:`deltaflow.ops.upsample`."""
+from __future__ import annotations
+
+from ... import functional as _F
+from ...backend import xp_of
+from ...ops import pool as _P
+from ...ops import upsample as _U
+from .conv import _batched, _lift, _ntuple, _positive
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d"]
+
+
+def _pool_args(op, spatial, input, kernel_size, stride, padding, dilation, ceil_mode):
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: expected a {spatial + 2}-D input (N, C, "
+                         f"{'L' if spatial == 1 else 'H, W'}) or a {spatial + 1}-D unbatched "
+                         f"one, got shape {tuple(input.shape)}")
+    kernel = _positive(_ntuple(kernel_size, spatial, op, "kernel_size"), op, "kernel_size")
+    stride = kernel if stride is None or stride == [] or stride == () else \
+        _positive(_ntuple(stride, spatial, op, "stride"), op, "stride")
+    padding = _positive(_ntuple(padding, spatial, op, "padding"), op, "padding", minimum=0)
+    dilation = _positive(_ntuple(dilation, spatial, op, "dilation"), op, "dilation")
+    for k, p in zip(kernel, padding):
+        if 2 * p > k:
+            raise ValueError(f"{op}: padding {padding} should be at most half of kernel "
+                             f"size {kernel}")
+    x, unbatched = _batched(input, spatial)
+    for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation):
+        if _P.pool_size(n, k, s, p, d, ceil_mode)[0] < 1:
+            raise ValueError(f"{op}: input of spatial size {tuple(x.shape[2:])} is too small "
+                             f"for kernel {kernel} (dilation {dilation}, padding {padding})")
+    lift = lambda v, fill: _lift(v, spatial, fill)  # noqa: E731
+    return x, unbatched, lift(kernel, 1), lift(stride, 1), lift(padding, 0), lift(dilation, 1)
+
+
+def _max_pool(op, spatial, input, kernel_size, stride, padding, dilation, ceil_mode,
+              return_indices):
+    x, unbatched, kernel, stride, padding, dilation = _pool_args(
+        op, spatial, input, kernel_size, stride, padding, dilation, ceil_mode)
+    out = _P.MaxPooling.apply(x, kernel_size=kernel, stride=stride, padding=padding,
+                              dilation=dilation, ceil_mode=bool(ceil_mode),
+                              return_indices=bool(return_indices))
+    if return_indices:
+        y, idx = out[0], out[1].detach()
+        return (_F.squeeze(y, 0), _F.squeeze(idx, 0)) if unbatched else (y, idx)
+    return _F.squeeze(out, 0) if unbatched else out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """y[n,c,i] = max_p x_pad[n, c, i·s + p·d] over (N, C, L); stride defaults to kernel_size."""
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation,
+                     ceil_mode, return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """y[n,c,i,j] = max_{p,q} x_pad[n, c, i·sh + p·dh, j·sw + q·dw] (−∞ padding);
+    stride defaults to kernel_size; ``return_indices`` also returns flat indices into H·W."""
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation,
+                     ceil_mode, return_indices)
+
+
+def _avg_pool(op, spatial, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    x, unbatched, kernel, stride, padding, _ = _pool_args(
+        op, spatial, input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and (not isinstance(divisor_override, int)
+                                         or divisor_override < 1):
+        raise ValueError(f"{op}: divisor_override must be a positive int, got "
+                         f"{divisor_override!r}")
+    y = _P.AvgPooling.apply(x, kernel_size=kernel, stride=stride, padding=padding,
+                            ceil_mode=bool(ceil_mode),
+                            count_include_pad=bool(count_include_pad),
+                            divisor_override=divisor_override)
+    return _F.squeeze(y, 0) if unbatched else y
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """y[n,c,i] = mean_p x_pad[n, c, i·s + p] over (N, C, L)."""
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """y[n,c,i,j] = (1/D) Σ_{p,q} x_pad[n, c, i·sh + p, j·sw + q]; D is the window area
+    (padding included when ``count_include_pad``) or ``divisor_override``."""
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+def _adaptive(op, spatial, input, output_size):
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: expected a {spatial + 2}-D or {spatial + 1}-D input, got "
+                         f"shape {tuple(input.shape)}")
+    size = tuple(input.shape[-spatial:])
+    out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * spatial
+    if len(out) != spatial:
+        raise ValueError(f"{op}: output_size must be an int or a tuple of {spatial}, got "
+                         f"{output_size!r}")
+    out = tuple(n if o is None else o for n, o in zip(size, out))
+    _positive(out, op, "output_size")
+    if all(n % o == 0 for n, o in zip(size, out)):  # equal bins: a plain average pool
+        k = tuple(n // o for n, o in zip(size, out))
+        return _avg_pool(op, spatial, input, k, k, 0, False, True, None)
+    xp = xp_of(input.data)
+    mats = [xp.asarray(_U.adaptive_avg_matrix(n, o), dtype=input.dtype)
+            for n, o in zip(size, out)]
+    ah, aw = (None, mats[0]) if spatial == 1 else mats
+    return _U.Resample.apply(input, ah=ah, aw=aw)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average over ``output_size`` bins, bin o = [⌊o·L/out⌋, ⌈(o+1)·L/out⌉)."""
+    return _adaptive("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average over output_size (Ho, Wo) bins (an int, a pair, None keeps that size)."""
+    return _adaptive("adaptive_avg_pool2d", 2, input, output_size)
