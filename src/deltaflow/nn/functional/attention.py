@@ -10,6 +10,7 @@ from ... import random as _random
 from ...backend import xp_of
 from ...ops.attention import ScaledDotProductAttention
 from ...tensor import Tensor
+from .linear import linear
 
 
 def _additive_mask(mask, like: Tensor, op: str):
@@ -99,15 +100,15 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     hd = E // num_heads
     if q_proj_weight is None:
         if query is key and key is value:
-            q, k, v = Fn.split(_linear(query, in_proj_weight, in_proj_bias), E, dim=-1)
+            q, k, v = Fn.split(linear(query, in_proj_weight, in_proj_bias), E, dim=-1)
         else:
             wq, wk, wv = Fn.split(in_proj_weight, E, dim=0)
             bq, bk, bv = (None,) * 3 if in_proj_bias is None else Fn.split(in_proj_bias, E)
-            q, k, v = _linear(query, wq, bq), _linear(key, wk, bk), _linear(value, wv, bv)
+            q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
     else:
         bq, bk, bv = (None,) * 3 if in_proj_bias is None else Fn.split(in_proj_bias, E)
-        q, k, v = (_linear(query, q_proj_weight, bq), _linear(key, k_proj_weight, bk),
-                   _linear(value, v_proj_weight, bv))
+        q, k, v = (linear(query, q_proj_weight, bq), linear(key, k_proj_weight, bk),
+                   linear(value, v_proj_weight, bv))
 
     mask = _blocking_mask(attn_mask, q, op)
     if mask is not None:
@@ -156,7 +157,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     else:
         out, weights = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
     out = Fn.reshape(Fn.permute(out, 2, 0, 1, 3), L, N, E)
-    out = _linear(out, out_proj_weight, out_proj_bias)
+    out = linear(out, out_proj_weight, out_proj_bias)
     if weights is not None and average_attn_weights:
         weights = Fn.mean(weights, dim=1)
     return out, weights
@@ -173,11 +174,6 @@ def _blocking_mask(mask, like: Tensor, op: str):
         xp = xp_of(mask.data)
         return Tensor._make(xp.where(mask.data, -np.inf, 0.0).astype(like.dtype), False, None, 0)
     return _additive_mask(mask, like, op)
-
-
-def _linear(x, w, b):
-    y = Fn.matmul(x, Fn.t(w))
-    return y if b is None else y + b
 
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
