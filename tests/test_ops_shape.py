@@ -1,0 +1,224 @@
+"""Shape ops: forward = NumPy, float64 gradcheck, forward + gradients = PyTorch's."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
+
+import deltaflow as dl
+
+GRADCHECKED = ("Reshape", "Permute", "Expand", "Cat", "Stack", "Split", "Flip", "Roll", "Tile",
+               "Pad")
+
+
+def tpad(x, pad, mode="constant", value=0.0):
+    """torch.nn.functional.pad; reflect/replicate/circular need a batch dim in PyTorch."""
+    F = torch.nn.functional
+    if mode == "constant":
+        return F.pad(x, pad, value=value)
+    return F.pad(x[None], pad, mode=mode)[0]
+
+
+def nppad(x, pad, mode="constant", value=0.0):
+    widths = [(0, 0)] * x.ndim
+    for k in range(len(pad) // 2):
+        widths[x.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    if mode == "constant":
+        return np.pad(x, widths, constant_values=value)
+    return np.pad(x, widths, mode={"reflect": "reflect", "replicate": "edge",
+                                   "circular": "wrap"}[mode])
+
+
+# name: (deltaflow fn, torch fn, NumPy fn, input shape); a fn may return a tuple
+SHAPE_OPS = {
+    "reshape": (lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1),
+                lambda x: x.reshape(4, -1), (2, 3, 4)),
+    "reshape_tuple": (lambda x: dl.reshape(x, (6, 4)), lambda x: torch.reshape(x, (6, 4)),
+                      lambda x: x.reshape(6, 4), (2, 3, 4)),
+    "view": (lambda x: x.view(-1), lambda x: x.view(-1), lambda x: x.reshape(-1), (2, 3, 4)),
+    "view_scalar": (lambda x: x.view(1, 1), lambda x: x.view(1, 1), lambda x: x.reshape(1, 1),
+                    ()),
+    "permute": (lambda x: x.permute(2, 0, 1), lambda x: x.permute(2, 0, 1),
+                lambda x: x.transpose(2, 0, 1), (2, 3, 4)),
+    "permute_neg": (lambda x: dl.permute(x, (-1, 1, 0)), lambda x: torch.permute(x, (-1, 1, 0)),
+                    lambda x: x.transpose(2, 1, 0), (2, 3, 4)),
+    "transpose": (lambda x: x.transpose(0, 2), lambda x: x.transpose(0, 2),
+                  lambda x: x.swapaxes(0, 2), (2, 3, 4)),
+    "swapaxes": (lambda x: dl.swapaxes(x, -1, -2), lambda x: torch.swapaxes(x, -1, -2),
+                 lambda x: x.swapaxes(-1, -2), (2, 3, 4)),
+    "T": (lambda x: x.T, lambda x: x.T, lambda x: x.T, (3, 4)),
+    "mT": (lambda x: x.mT, lambda x: x.mT, lambda x: x.swapaxes(-1, -2), (2, 3, 4)),
+    "t": (lambda x: x.t(), lambda x: x.t(), lambda x: x.T, (3, 4)),
+    "squeeze": (lambda x: x.squeeze(), lambda x: x.squeeze(), np.squeeze, (2, 1, 3, 1)),
+    "squeeze_dim": (lambda x: x.squeeze(-1), lambda x: x.squeeze(-1),
+                    lambda x: x.squeeze(-1), (2, 1, 3, 1)),
+    "squeeze_non_one": (lambda x: x.squeeze(0), lambda x: x.squeeze(0), lambda x: x,
+                        (2, 1, 3)),
+    "unsqueeze": (lambda x: x.unsqueeze(1), lambda x: x.unsqueeze(1),
+                  lambda x: np.expand_dims(x, 1), (2, 3)),
+    "unsqueeze_neg": (lambda x: dl.unsqueeze(x, -1), lambda x: torch.unsqueeze(x, -1),
+                      lambda x: x[..., None], (2, 3)),
+    "expand": (lambda x: x.expand(2, 3, 4), lambda x: x.expand(2, 3, 4),
+               lambda x: np.broadcast_to(x, (2, 3, 4)), (3, 1)),
+    "expand_minus_one": (lambda x: x.expand(5, -1, 4), lambda x: x.expand(5, -1, 4),
+                         lambda x: np.broadcast_to(x, (5, 3, 4)), (1, 3, 1)),
+    "expand_as": (lambda x: x.expand_as(dl.ones(2, 3)), lambda x: x.expand_as(torch.ones(2, 3)),
+                  lambda x: np.broadcast_to(x, (2, 3)), (3,)),
+    "flatten": (lambda x: x.flatten(), lambda x: x.flatten(), lambda x: x.reshape(-1),
+                (2, 3, 4)),
+    "flatten_range": (lambda x: dl.flatten(x, 1, 2), lambda x: torch.flatten(x, 1, 2),
+                      lambda x: x.reshape(2, 12, 5), (2, 3, 4, 5)),
+    "unflatten": (lambda x: x.unflatten(1, (3, 4)), lambda x: x.unflatten(1, (3, 4)),
+                  lambda x: x.reshape(2, 3, 4), (2, 12)),
+    "cat": (lambda x: dl.cat([x, x * 2, x[:, :1]], dim=1),
+            lambda x: torch.cat([x, x * 2, x[:, :1]], dim=1),
+            lambda x: np.concatenate([x, x * 2, x[:, :1]], axis=1), (2, 3, 4)),
+    "cat_neg_dim": (lambda x: dl.cat((x, -x), -1), lambda x: torch.cat((x, -x), -1),
+                    lambda x: np.concatenate([x, -x], -1), (2, 3)),
+    "stack": (lambda x: dl.stack([x, x * 3]), lambda x: torch.stack([x, x * 3]),
+              lambda x: np.stack([x, x * 3]), (2, 3)),
+    "stack_last": (lambda x: dl.stack([x, -x, x], dim=-1), lambda x: torch.stack([x, -x, x], -1),
+                   lambda x: np.stack([x, -x, x], -1), (2, 3)),
+    "split_int": (lambda x: x.split(2, dim=1), lambda x: x.split(2, dim=1),
+                  lambda x: np.split(x, [2, 4], axis=1), (2, 5)),
+    "split_list": (lambda x: dl.split(x, [1, 3], dim=0), lambda x: torch.split(x, [1, 3], 0),
+                   lambda x: np.split(x, [1], axis=0), (4, 2)),
+    "chunk": (lambda x: x.chunk(3, dim=-1), lambda x: x.chunk(3, dim=-1),
+              lambda x: np.split(x, [3, 6], axis=-1), (2, 7)),
+    "unbind": (lambda x: x.unbind(1), lambda x: x.unbind(1),
+               lambda x: tuple(x[:, i] for i in range(3)), (2, 3)),
+    "pad_constant": (lambda x: dl.pad(x, (1, 2)), lambda x: tpad(x, (1, 2)),
+                     lambda x: nppad(x, (1, 2)), (2, 3)),
+    "pad_constant_value_2d": (lambda x: dl.pad(x, (1, 0, 2, 1), value=-1.5),
+                              lambda x: tpad(x, (1, 0, 2, 1), value=-1.5),
+                              lambda x: nppad(x, (1, 0, 2, 1), value=-1.5), (2, 3, 4)),
+    "pad_reflect": (lambda x: dl.pad(x, (2, 1), mode="reflect"),
+                    lambda x: tpad(x, (2, 1), "reflect"),
+                    lambda x: nppad(x, (2, 1), "reflect"), (2, 4)),
+    "pad_reflect_2d": (lambda x: dl.pad(x, (1, 2, 2, 1), mode="reflect"),
+                       lambda x: tpad(x, (1, 2, 2, 1), "reflect"),
+                       lambda x: nppad(x, (1, 2, 2, 1), "reflect"), (2, 3, 4)),
+    "pad_replicate": (lambda x: dl.pad(x, (3, 1, 0, 2), mode="replicate"),
+                      lambda x: tpad(x, (3, 1, 0, 2), "replicate"),
+                      lambda x: nppad(x, (3, 1, 0, 2), "replicate"), (2, 3, 4)),
+    "pad_circular": (lambda x: dl.pad(x, (2, 1), mode="circular"),
+                     lambda x: tpad(x, (2, 1), "circular"),
+                     lambda x: nppad(x, (2, 1), "circular"), (2, 4)),
+    "flip": (lambda x: x.flip(0), lambda x: x.flip(0), lambda x: np.flip(x, 0), (2, 3, 4)),
+    "flip_dims": (lambda x: dl.flip(x, (0, -1)), lambda x: torch.flip(x, (0, -1)),
+                  lambda x: np.flip(x, (0, 2)), (2, 3, 4)),
+    "repeat": (lambda x: x.repeat(2, 1, 3), lambda x: x.repeat(2, 1, 3),
+               lambda x: np.tile(x, (2, 1, 3)), (2, 3)),
+    "repeat_same_ndim": (lambda x: x.repeat((3, 2)), lambda x: x.repeat((3, 2)),
+                         lambda x: np.tile(x, (3, 2)), (2, 3)),
+    "tile": (lambda x: dl.tile(x, (2,)), lambda x: torch.tile(x, (2,)),
+             lambda x: np.tile(x, (1, 2)), (2, 3)),
+    "tile_more_dims": (lambda x: x.tile((2, 1, 2)), lambda x: x.tile((2, 1, 2)),
+                       lambda x: np.tile(x, (2, 1, 2)), (2, 3)),
+    "roll": (lambda x: x.roll(2, 1), lambda x: x.roll(2, 1), lambda x: np.roll(x, 2, 1),
+             (2, 5)),
+    "roll_flat": (lambda x: dl.roll(x, -3), lambda x: torch.roll(x, -3),
+                  lambda x: np.roll(x, -3), (2, 5)),
+    "roll_dims": (lambda x: x.roll((1, -2), (0, 2)), lambda x: x.roll((1, -2), (0, 2)),
+                  lambda x: np.roll(x, (1, -2), (0, 2)), (2, 3, 4)),
+    "repeat_interleave": (lambda x: x.repeat_interleave(2, dim=1),
+                          lambda x: x.repeat_interleave(2, dim=1),
+                          lambda x: np.repeat(x, 2, axis=1), (2, 3)),
+}
+
+
+def as_tuple(out):
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def joined(fn):
+    """A single-output version of a (possibly multi-output) op, for gradcheck/torch."""
+    def run(x):
+        outs = as_tuple(fn(x))
+        if len(outs) == 1:
+            return outs[0]
+        lib = dl if isinstance(outs[0], dl.Tensor) else torch
+        return lib.cat([o.reshape(-1) for o in outs])
+    return run
+
+
+def x_of(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize("name", list(SHAPE_OPS))
+def test_forward_matches_numpy(name):
+    dl_fn, _, np_fn, shape = SHAPE_OPS[name]
+    x = x_of(shape)
+    outs, refs = as_tuple(dl_fn(leaf(x))), as_tuple(np_fn(x))
+    assert len(outs) == len(refs)
+    for out, ref in zip(outs, refs):
+        assert out.shape == np.shape(ref)
+        np.testing.assert_array_equal(out.numpy(), ref)
+
+
+@pytest.mark.parametrize("name", list(SHAPE_OPS))
+def test_gradcheck(name):
+    assert_gradcheck(joined(SHAPE_OPS[name][0]), x_of(SHAPE_OPS[name][3], 1))
+
+
+@pytest.mark.parametrize("name", list(SHAPE_OPS))
+def test_matches_torch(name):
+    dl_fn, torch_fn, _, shape = SHAPE_OPS[name]
+    assert_matches_torch(joined(dl_fn), joined(torch_fn), x_of(shape, 2))
+
+
+def test_split_outputs_without_gradient_get_zeros():
+    x = leaf(x_of((6, 2)))
+    a, b, c = x.split(2)
+    (b * 3).sum().backward()
+    expected = np.zeros((6, 2))
+    expected[2:4] = 3
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+def test_cat_and_stack_of_several_leaves_route_gradients():
+    a, b = leaf(x_of((2, 3))), leaf(x_of((2, 1), 1))
+    w = x_of((2, 4), 2)
+    (dl.cat([a, b], 1) * dl.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), w[:, :3])
+    np.testing.assert_array_equal(b.grad.numpy(), w[:, 3:])
+    a.grad = b.grad = None
+    c = leaf(x_of((2, 3), 3))
+    w = x_of((2, 2, 3), 4)
+    (dl.stack([a, c], 1) * dl.tensor(w)).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), w[:, 0])
+    np.testing.assert_array_equal(c.grad.numpy(), w[:, 1])
+
+
+def test_cat_promotes_mixed_float_dtypes_and_casts_gradients_back():
+    a = dl.ones(2, requires_grad=True)
+    b = dl.ones(3, dtype=dl.float64, requires_grad=True)
+    out = dl.cat([a, b])
+    assert out.dtype == dl.float64
+    out.sum().backward()
+    assert a.grad.dtype == dl.float32 and b.grad.dtype == dl.float64
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda x: x.reshape(5, -1), r"reshape: shape \(5, -1\) is invalid for a tensor of shape "
+                                 r"\(2, 3, 4\) \(24 elements\)"),
+    (lambda x: x.reshape(-1, -1), "reshape"),
+    (lambda x: x.view(4, 5), r"reshape: shape \(4, 5\) is invalid"),
+    (lambda x: x.permute(0, 1), r"permute: dims \(0, 1\) are not a permutation"),
+    (lambda x: x.transpose(0, 3), "transpose: dim 3 is out of range"),
+    (lambda x: x.expand(2, 5, 4), r"expand: cannot expand shape \(2, 3, 4\) to \(2, 5, 4\)"),
+    (lambda x: x.expand(3, 4), "expand: the number of sizes"),
+    (lambda x: dl.cat([x, dl.ones(2, 2, 4)], 2), r"cat: tensor 1 has shape \(2, 2, 4\)"),
+    (lambda x: dl.cat([]), "cat: expected a non-empty list"),
+    (lambda x: dl.stack([x, dl.ones(2, 3)]), r"stack: .* tensor 1 has \(2, 3\)"),
+    (lambda x: x.split([1, 1], 1), r"split: sections \[1, 1\] do not add up"),
+    (lambda x: dl.pad(x, (1,)), "pad: padding"),
+    (lambda x: dl.pad(x, (1, 1), mode="mirror"), "pad: unknown mode"),
+    (lambda x: x.repeat(2), "repeat: number of repeat dims"),
+    (lambda x: x.squeeze(5), "squeeze: dim 5 is out of range"),
+    (lambda x: x.unsqueeze(4), "unsqueeze: dim 4 is out of range"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_shape_errors_name_the_op_and_shapes(call, match):
+    with pytest.raises((RuntimeError, ValueError, IndexError), match=match):
+        call(dl.ones(2, 3, 4))
