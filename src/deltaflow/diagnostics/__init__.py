@@ -3,11 +3,14 @@
 * :func:`gradcheck_model` -- every parameter's gradient against central differences, on a
   float64 copy of the model;
 * :class:`GradientMonitor` -- per-layer gradient flow during training, with warnings for
-  vanishing and exploding gradients;
+  vanishing and exploding gradients (:mod:`.demos` shows both, and their fixes);
 * :func:`explain` -- one forward and backward pass, layer by layer, with the numbers.
 
 Anomaly detection lives in :mod:`deltaflow.autograd.anomaly` (``dl.autograd.detect_anomaly``).
+Plots (:mod:`.plots`) import matplotlib only when drawn.
 """
 from .gradcheck import GradcheckReport, ParamCheck, gradcheck_model
+from .monitor import GradientFlowWarning, GradientMonitor
 
-__all__ = ["GradcheckReport", "ParamCheck", "gradcheck_model"]
+__all__ = ["GradcheckReport", "GradientFlowWarning", "GradientMonitor", "ParamCheck",
+           "gradcheck_model"]
