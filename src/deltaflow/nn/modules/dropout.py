@@ -1,1 +1,41 @@
-__all__: list[str] = []
+"""``Dropout`` (elementwise) and ``Dropout1d``/``Dropout2d`` (whole channels); identity in eval
+mode."""
+from __future__ import annotations
+
+from ..functional.dropout import dropout, dropout1d, dropout2d
+from .module import Module
+
+__all__ = ["Dropout", "Dropout1d", "Dropout2d"]
+
+
+class _DropoutNd(Module):
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
+                             f"and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Zeroes each element with probability p during training, scaling the rest by 1/(1−p)."""
+
+    def forward(self, input):
+        return dropout(input, self.p, self.training)
+
+
+class Dropout1d(_DropoutNd):
+    """Zeroes whole channels of (N, C, L) inputs."""
+
+    def forward(self, input):
+        return dropout1d(input, self.p, self.training)
+
+
+class Dropout2d(_DropoutNd):
+    """Zeroes whole channels of (N, C, H, W) inputs."""
+
+    def forward(self, input):
+        return dropout2d(input, self.p, self.training)

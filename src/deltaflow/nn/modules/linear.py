@@ -6,7 +6,7 @@ import math
 from ... import creation
 from ...ops import linear as _L
 from .. import init
-from ..functional import linear as F
+from ..functional.linear import bilinear
 from ..parameter import Parameter
 from .module import Module
 
@@ -75,7 +75,7 @@ class Bilinear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input1, input2):
-        return F.bilinear(input1, input2, self.weight, self.bias)
+        return bilinear(input1, input2, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "

@@ -1,0 +1,129 @@
+"""Normalisation layers as fused ops with the closed-form backward.
+
+Both normalise x̂ = (x − μ)/√(σ² + ε) and apply an optional affine map y = γ·x̂ + β;
+``has_weight`` / ``has_bias`` say which of γ, β follow x among the inputs.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..backend import xp_of
+
+
+def _channel_shape(ndim):
+    """Broadcast shape for a per-channel (axis 1) vector: (1, C, 1, ...)."""
+    return (1, -1) + (1,) * (ndim - 2)
+
+
+class BatchNorm(Function):
+    """Batch normalisation over every axis but the channel axis 1 (M values per channel).
+
+    Training (batch statistics, σ² biased):  x̂ = (x − μ_B)/√(σ²_B + ε),  y = γx̂ + β;
+    ∂L/∂β = Σg,  ∂L/∂γ = Σg·x̂,  ∂L/∂x = γ/√(σ²_B + ε) · (g − ∂L/∂β/M − x̂·∂L/∂γ/M).
+    When ``running_mean``/``running_var`` arrays are given they are updated in place:
+    r ← (1 − m)·r + m·stat, with the unbiased variance σ²_B·M/(M − 1).
+    Evaluation (``training=False``) uses the given running statistics, a per-channel affine
+    map:  ∂L/∂x = g·γ/√(σ² + ε)."""
+
+    name = "batch_norm"
+
+    def forward(self, x, *params, has_weight=True, has_bias=True, training=True,
+                running_mean=None, running_var=None, momentum=0.1, eps=1e-5):
+        xp = xp_of(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        cs = _channel_shape(x.ndim)
+        m = x.size // x.shape[1]
+        if training:
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            var = (xc * xc).mean(axis=axes, keepdims=True)
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(-1).astype(running_mean.dtype)
+            if running_var is not None:
+                unbiased = var.reshape(-1) * (m / max(m - 1, 1))
+                running_var *= 1 - momentum
+                running_var += momentum * unbiased.astype(running_var.dtype)
+        else:
+            xc = x - running_mean.reshape(cs).astype(x.dtype, copy=False)
+            var = running_var.reshape(cs).astype(x.dtype, copy=False)
+        inv_std = 1.0 / xp.sqrt(var + eps)
+        xhat = xc
+        xhat *= inv_std
+        weight = params[0].reshape(cs) if has_weight else None
+        bias = params[has_weight].reshape(cs) if has_bias else None
+        if weight is not None:
+            y = xhat * weight
+            if bias is not None:
+                y += bias
+        else:
+            y = xhat + bias if bias is not None else xhat.copy()
+        self.xhat, self.inv_std, self.weight, self.axes, self.m = xhat, inv_std, weight, axes, m
+        self.has_weight, self.has_bias, self.training = has_weight, has_bias, training
+        return y
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        xhat, axes = self.xhat, self.axes
+        gb = g.sum(axis=axes, keepdims=True)
+        gw = (g * xhat).sum(axis=axes, keepdims=True)
+        gx = None
+        if need[0]:
+            scale = self.inv_std if self.weight is None else self.weight * self.inv_std
+            if self.training:
+                gx = g - gb * (1.0 / self.m)
+                gx -= xhat * (gw * (1.0 / self.m))
+                gx *= scale
+            else:
+                gx = g * scale
+        grads = [gx]
+        if self.has_weight:
+            grads.append(gw.reshape(-1) if need[1] else None)
+        if self.has_bias:
+            grads.append(gb.reshape(-1) if need[len(grads)] else None)
+        return tuple(grads)
+
+
+class LayerNorm(Function):
+    """Layer normalisation over the last k axes (K values per row):
+    x̂ = (x − μ)/√(σ² + ε),  y = γx̂ + β (γ, β of the normalised shape);
+    ∂L/∂x = 1/√(σ² + ε) · (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = γ·g (means over the k axes),
+    ∂L/∂γ = Σ_rows g·x̂,  ∂L/∂β = Σ_rows g."""
+
+    name = "layer_norm"
+
+    def forward(self, x, *params, n_axes=1, has_weight=True, has_bias=True, eps=1e-5):
+        xp = xp_of(x)
+        axes = tuple(range(x.ndim - n_axes, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        xhat = x - mean
+        var = (xhat * xhat).mean(axis=axes, keepdims=True)
+        inv_std = 1.0 / xp.sqrt(var + eps)
+        xhat *= inv_std
+        weight = params[0] if has_weight else None
+        bias = params[has_weight] if has_bias else None
+        if weight is not None:
+            y = xhat * weight
+            if bias is not None:
+                y += bias
+        else:
+            y = xhat + bias if bias is not None else xhat.copy()
+        self.xhat, self.inv_std, self.weight, self.axes = xhat, inv_std, weight, axes
+        self.has_weight, self.has_bias = has_weight, has_bias
+        return y
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        xhat, axes = self.xhat, self.axes
+        lead = tuple(range(g.ndim - len(axes)))
+        gx = None
+        if need[0]:
+            gh = g if self.weight is None else g * self.weight
+            gx = gh - gh.mean(axis=axes, keepdims=True)
+            gx -= xhat * (gh * xhat).mean(axis=axes, keepdims=True)
+            gx *= self.inv_std
+        grads = [gx]
+        if self.has_weight:
+            grads.append((g * xhat).sum(axis=lead) if need[1] else None)
+        if self.has_bias:
+            grads.append(g.sum(axis=lead) if need[len(grads)] else None)
+        return tuple(grads)
