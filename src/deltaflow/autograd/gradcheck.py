@@ -60,7 +60,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=False,
     outs = out if isinstance(out, (tuple, list)) else (out,)
     outs = [o for o in outs if isinstance(o, Tensor) and o.requires_grad]
     rng = np.random.default_rng(seed)
-    weights = [rng.standard_normal(o.shape) for o in outs]
+    weights = [np.ones(o.shape) if o.data.size == 1 else rng.standard_normal(o.shape)
+               for o in outs]
 
     def scalar(values):
         vs = values if isinstance(values, (tuple, list)) else (values,)
