@@ -1,0 +1,152 @@
+"""Datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split``.
+
+A map-style dataset has ``__len__`` and ``__getitem__(i)``. A dataset may also define
+``get_batch(indices)`` (``indices``: an int64 NumPy array) returning the already-collated
+batch; :class:`~deltaflow.data.DataLoader` then fetches a whole batch with one fancy-index
+per tensor instead of one Python call per sample. ``TensorDataset`` has it, and so has
+a ``Subset`` of a dataset that has it.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+
+import numpy as np
+
+from .. import random as _random
+from ..tensor import Tensor
+
+
+class Dataset:
+    """Base class for map-style datasets: subclasses define ``__getitem__`` and ``__len__``."""
+
+    def __getitem__(self, index):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
+
+class IterableDataset:
+    """Base class for stream-style datasets: subclasses define ``__iter__`` (yielding
+    samples). A DataLoader batches them in order; shuffle is not available."""
+
+    def __iter__(self):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+class TensorDataset(Dataset):
+    """Samples are ``(t[i] for t in tensors)``; all tensors share their first dimension.
+
+    Arrays are wrapped without copying (NumPy arrays keep their dtype).
+    """
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        self.tensors = tuple(_as_tensor(t) for t in tensors)
+        sizes = [t.shape[0] if t.ndim else None for t in self.tensors]
+        if None in sizes or len(set(sizes)) != 1:
+            raise ValueError(f"TensorDataset: all tensors need the same first dimension; got "
+                             f"shapes {[tuple(t.shape) for t in self.tensors]}")
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def __getitem__(self, index):
+        return tuple(Tensor._make(t.data[index], False, None, 0) for t in self.tensors)
+
+    def get_batch(self, indices: np.ndarray) -> tuple:
+        """The collated batch for ``indices`` (one ``take`` per tensor)."""
+        return tuple(Tensor._make(t.data.take(indices, axis=0), False, None, 0)
+                     for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        return self.dataset[int(self.indices[index])]
+
+    def __getattr__(self, name):
+        if name == "get_batch" and hasattr(self.__dict__.get("dataset"), "get_batch"):
+            return lambda indices: self.dataset.get_batch(self.indices[indices])
+        raise AttributeError(name)
+
+
+class ConcatDataset(Dataset):
+    """Several datasets one after the other."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset needs at least one dataset")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def _locate(self, index: int):
+        if index < 0:
+            if -index > len(self):
+                raise IndexError(f"ConcatDataset: index {index} out of range for length "
+                                 f"{len(self)}")
+            index += len(self)
+        k = bisect.bisect_right(self.cumulative_sizes, index)
+        if k == len(self.datasets):
+            raise IndexError(f"ConcatDataset: index {index} out of range for length {len(self)}")
+        return k, index - (self.cumulative_sizes[k - 1] if k else 0)
+
+    def __getitem__(self, index):
+        k, i = self._locate(int(index))
+        return self.datasets[k][i]
+
+
+def _generator(generator) -> np.random.Generator:
+    """A NumPy Generator from ``None`` (forked from deltaflow's), a seed, or a Generator."""
+    if generator is None:
+        return _random.fork_rng()
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)):
+        return np.random.default_rng(int(generator))
+    raise TypeError(f"generator must be None, an int seed or a numpy.random.Generator, got "
+                    f"{type(generator).__name__}")
+
+
+def random_split(dataset, lengths, generator=None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping random :class:`Subset` s.
+
+    ``lengths`` are sizes summing to ``len(dataset)``, or fractions summing to 1 (sizes are
+    floored and the remainder is handed out one by one from the first split, as in PyTorch).
+    ``generator``: a ``numpy.random.Generator`` or an int seed; by default one derived from
+    ``dl.manual_seed``'s generator.
+    """
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(0 <= f <= 1 for f in lengths) and math.isclose(sum(lengths), 1) \
+            and sum(lengths) <= 1 + 1e-9 and not all(isinstance(f, int) for f in lengths):
+        sizes = [int(math.floor(n * f)) for f in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+        lengths = sizes
+    if any(int(s) != s or s < 0 for s in lengths) or sum(lengths) != n:
+        raise ValueError(f"random_split: lengths {lengths} must be non-negative sizes summing "
+                         f"to the dataset's length {n}, or fractions summing to 1")
+    perm = _generator(generator).permutation(n)
+    bounds = np.cumsum([0] + [int(s) for s in lengths])
+    return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

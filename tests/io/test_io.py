@@ -1,0 +1,174 @@
+"""dl.save / dl.load (safetensors, no pickle) and atomic JSON writes."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import deltaflow as dl
+from deltaflow import io as dio
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_flat_roundtrip_keeps_dtypes_shapes_and_order(tmp_path):
+    rng = np.random.default_rng(0)
+    sd = {
+        "layer.weight": dl.tensor(rng.standard_normal((3, 2)).astype(np.float32)),
+        "layer.bias": dl.tensor(rng.standard_normal(3)),
+        "bn.num_batches_tracked": dl.tensor(np.array(7, dtype=np.int64)),
+        "mask": np.array([True, False]),
+        "img": np.arange(6, dtype=np.uint8).reshape(2, 3),
+    }
+    path = tmp_path / "model.safetensors"
+    dl.save(sd, path)
+    back = dl.load(path)
+    assert list(back) == list(sd)
+    for k, v in sd.items():
+        got = back[k]
+        assert isinstance(got, dl.Tensor) and not got.requires_grad
+        want = v.numpy() if isinstance(v, dl.Tensor) else v
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got.numpy(), want)
+    assert _files(tmp_path) == ["model.safetensors"]
+
+
+def test_file_is_plain_safetensors(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    path = tmp_path / "w.safetensors"
+    dl.save({"w": dl.ones(2, 2)}, path)
+    np.testing.assert_array_equal(load_file(str(path))["w"], np.ones((2, 2), np.float32))
+    other = tmp_path / "other.safetensors"
+    save_file({"x": np.arange(3.0)}, str(other), metadata={"source": "elsewhere"})
+    back = dl.load(other)
+    assert list(back) == ["x"] and back["x"].dtype == np.float64
+    assert dio.load_metadata(other) == {"source": "elsewhere"}
+
+
+def test_torch_reads_our_files(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    path = tmp_path / "w.safetensors"
+    dl.save({"fc.weight": dl.tensor(np.eye(2))}, path)
+    assert torch.equal(load_file(str(path))["fc.weight"], torch.eye(2, dtype=torch.float64))
+
+
+def test_nested_optimizer_state_roundtrip_resumes(tmp_path):
+    def params():
+        rng = np.random.default_rng(0)
+        return [dl.nn.Parameter(dl.tensor(rng.standard_normal(s))) for s in [(3, 2), (2,)]]
+
+    def steps(opt, ps, start, n):
+        for k in range(start, start + n):
+            rng = np.random.default_rng(k)
+            for p in ps:
+                p.grad = dl.tensor(rng.standard_normal(p.shape))
+            opt.step()
+
+    full = params()
+    opt = dl.optim.Adam([{"params": full[:1]}, {"params": full[1:], "lr": 0.1}], amsgrad=True)
+    steps(opt, full, 0, 10)
+
+    half = params()
+    opt1 = dl.optim.Adam([{"params": half[:1]}, {"params": half[1:], "lr": 0.1}], amsgrad=True)
+    steps(opt1, half, 0, 4)
+    dio.save(opt1.state_dict(), tmp_path / "optim.safetensors", metadata={"epoch": 4})
+    dl.save({f"p{i}": p for i, p in enumerate(half)}, tmp_path / "weights.safetensors")
+
+    sd = dl.load(tmp_path / "optim.safetensors")
+    assert sorted(sd["state"]) == [0, 1] and sd["state"][0]["step"] == 4
+    assert isinstance(sd["param_groups"][0]["betas"], list)
+    weights = dl.load(tmp_path / "weights.safetensors")
+    resumed = [dl.nn.Parameter(weights[f"p{i}"]) for i in range(2)]
+    opt2 = dl.optim.Adam([{"params": resumed[:1]}, {"params": resumed[1:]}])
+    opt2.load_state_dict(sd)
+    assert opt2.param_groups[1]["lr"] == 0.1 and opt2.param_groups[0]["amsgrad"] is True
+    steps(opt2, resumed, 4, 6)
+    for a, b in zip(full, resumed):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert dio.load_metadata(tmp_path / "optim.safetensors") == {"epoch": "4"}
+
+
+def test_nested_values_tuples_and_int_keys(tmp_path):
+    obj = {"a": {"b": np.zeros(2), 3: (1, 2.5, None, "x")}, "lst": [np.ones(1), True],
+           "n": np.float32(1.5)}
+    dl.save(obj, tmp_path / "n.safetensors")
+    back = dl.load(tmp_path / "n.safetensors")
+    assert back["a"][3] == (1, 2.5, None, "x") and back["lst"][1] is True
+    assert back["n"] == 1.5
+    np.testing.assert_array_equal(back["a"]["b"].numpy(), np.zeros(2))
+    np.testing.assert_array_equal(back["lst"][0].numpy(), np.ones(1))
+
+
+def test_save_errors(tmp_path):
+    with pytest.raises(TypeError, match=r"pass model.state_dict\(\)"):
+        dl.save(dl.optim.SGD([dl.nn.Parameter(dl.ones(1))], lr=0.1), tmp_path / "x")
+    with pytest.raises(TypeError, match="cannot store a object"):
+        dl.save({"a": {"b": object()}}, tmp_path / "x")
+    with pytest.raises(ValueError, match="same key 'a.b'"):
+        dl.save({"a.b": np.zeros(1), "a": {"b": np.zeros(1)}}, tmp_path / "x")
+    assert _files(tmp_path) == []
+
+
+def test_failed_save_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
+    import safetensors.numpy as stn
+
+    path = tmp_path / "model.safetensors"
+    dl.save({"w": np.arange(3.0)}, path)
+    before = path.read_bytes()
+
+    def broken(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(stn, "save_file", broken)
+    with pytest.raises(OSError, match="disk full"):
+        dl.save({"w": np.arange(5.0)}, path)
+    assert path.read_bytes() == before
+    assert _files(tmp_path) == ["model.safetensors"]
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        dl.load(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(ValueError, match="not a valid safetensors file"):
+        dl.load(bad)
+    with pytest.raises(ValueError, match="unknown device"):
+        dl.save({"w": np.zeros(1)}, tmp_path / "ok.safetensors") or \
+            dl.load(tmp_path / "ok.safetensors", map_location="tpu")
+    assert dl.load(tmp_path / "ok.safetensors", map_location="cpu")["w"].device == "cpu"
+
+
+def test_json_atomic(tmp_path):
+    path = tmp_path / "sub" / "state.json"
+    obj = {"epoch": np.int64(3), "loss": np.float32(0.5), "rng": {"state": 2**100},
+           "betas": (0.9, 0.99), "best": float("inf")}
+    dio.save_json(obj, path)
+    assert dio.load_json(path) == {"epoch": 3, "loss": 0.5, "rng": {"state": 2**100},
+                                   "betas": [0.9, 0.99], "best": float("inf")}
+    before = path.read_text()
+    with pytest.raises(TypeError, match="cannot store a ndarray"):
+        dio.save_json({"x": np.zeros(2)}, path)
+    with pytest.raises(RuntimeError, match="boom"), dio.atomic_write(path) as f:
+        f.write("half")
+        raise RuntimeError("boom")
+    assert path.read_text() == before
+    assert _files(path.parent) == ["state.json"]
+
+
+def test_atomic_replace_is_used(tmp_path, monkeypatch):
+    calls = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (calls.append((a, b)), real(a, b)))
+    dl.save({"w": np.zeros(1)}, tmp_path / "a.safetensors")
+    dio.save_json({}, tmp_path / "a.json")
+    assert [os.path.dirname(a) for a, _ in calls] == [str(tmp_path)] * 2
+    assert [os.path.basename(b) for _, b in calls] == ["a.safetensors", "a.json"]
