@@ -213,3 +213,32 @@ def test_from_numpy():
     assert r.num_classes is None and len(r.test) == 5
     with pytest.raises(ValueError, match="test_fraction"):
         datasets.from_numpy(x, x[:, 0], test_fraction=1.0)
+
+
+def test_download_verifies_checksums_without_network(tmp_path, monkeypatch):
+    import hashlib
+
+    source = tmp_path / "source"
+    _write_mnist(source, gz=True)
+    files = {p.name: p.read_bytes() for p in source.iterdir()}
+    md5 = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
+    monkeypatch.setitem(datasets.IDX_SOURCES, "mnist", (("http://a/", "http://b/"), md5))
+    fetched = []
+
+    def fake_fetch(url):
+        fetched.append(url)
+        if url.startswith("http://a/"):
+            raise OSError("mirror a is down")
+        return files[url.rsplit("/", 1)[1]]
+
+    monkeypatch.setattr(datasets, "_fetch", fake_fetch)
+    m = datasets.mnist(tmp_path / "data", download=True)
+    assert len(m.train) == 5 and len(fetched) == 8
+    assert sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir()) == sorted(files)
+    datasets.mnist(tmp_path / "data", download=True)  # present now: no new fetches
+    assert len(fetched) == 8
+
+    monkeypatch.setattr(datasets, "_fetch", lambda url: b"tampered")
+    with pytest.raises(RuntimeError, match="checksum mismatch"):
+        datasets.mnist(tmp_path / "other", download=True)
+    assert not any((tmp_path / "other").rglob("*ubyte*")), "nothing unverified is kept"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv as _csv
 import gzip
+import hashlib
 import math
 import os
 import zlib
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_write
 from ..tensor import Tensor
 from .dataset import Dataset, TensorDataset
 
@@ -147,7 +149,56 @@ def _candidate_dirs(name: str, root) -> list[Path]:
     return [Path("~/.cache/deltaflow").expanduser() / name]
 
 
-def _find_idx_files(name: str, root) -> list[Path]:
+# Official mirrors and the MD5 checksums of the published .gz files (as torchvision uses).
+IDX_SOURCES = {
+    "mnist": (("https://ossci-datasets.s3.amazonaws.com/mnist/",), {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}),
+    "fashion-mnist": (("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                       "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/"
+                       "master/data/fashion/"), {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}),
+}
+
+
+def _fetch(url: str) -> bytes:
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - https/http only
+        return response.read()
+
+
+def download_idx(name: str, folder) -> None:
+    """Download ``name``'s four IDX files into ``folder``, each checked against its
+    published MD5 before it is (atomically) put in place; tries each mirror in turn."""
+    mirrors, checksums = IDX_SOURCES[name]
+    folder = Path(folder)
+    for filename, md5 in checksums.items():
+        if (folder / filename).is_file():
+            continue
+        errors = []
+        for base in mirrors:
+            try:
+                data = _fetch(base + filename)
+            except OSError as e:
+                errors.append(f"{base + filename}: {e}")
+                continue
+            got = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            if got != md5:
+                errors.append(f"{base + filename}: checksum mismatch (md5 {got}, expected {md5})")
+                continue
+            with atomic_write(folder / filename, "wb") as f:
+                f.write(data)
+            break
+        else:
+            raise RuntimeError(f"{name}: could not download {filename}: " + "; ".join(errors))
+
+
+def _find_idx_files(name: str, root, download: bool = False) -> list[Path]:
     dirs = _candidate_dirs(name, root)
     for folder in dirs:
         found = []
@@ -156,15 +207,19 @@ def _find_idx_files(name: str, root) -> list[Path]:
             found.append(next((h for h in hits if h.is_file()), None))
         if all(found):
             return found
+    if download:
+        download_idx(name, dirs[0])
+        return [dirs[0] / (stem + ".gz") for stem in IDX_FILES]
     where = " or ".join(str(d) for d in dirs)
     raise FileNotFoundError(
         f"{name}: the IDX files were not found in {where}. Put these four files there "
         f"(gzipped .gz or not): {', '.join(IDX_FILES)}; or pass root=/a/folder "
-        f"(--data-dir) or set DELTAFLOW_DATA to a folder holding a '{name}' subfolder.")
+        f"(--data-dir) or set DELTAFLOW_DATA to a folder holding a '{name}' subfolder; "
+        f"or download=True to fetch them (checksum-verified).")
 
 
-def _idx_dataset(name: str, root, flatten: bool, classes) -> Splits:
-    paths = _find_idx_files(name, root)
+def _idx_dataset(name: str, root, flatten: bool, classes, download: bool) -> Splits:
+    paths = _find_idx_files(name, root, download)
     arrays = [read_idx(p) for p in paths]
     parts = []
     for images, labels, (pi, pl) in ((arrays[0], arrays[1], paths[:2]),
@@ -186,24 +241,25 @@ def _idx_dataset(name: str, root, flatten: bool, classes) -> Splits:
                   list(classes), name)
 
 
-def mnist(root=None, flatten: bool = True) -> Splits:
+def mnist(root=None, flatten: bool = True, download: bool = False) -> Splits:
     """MNIST from the four standard IDX files (60000 train / 10000 test, 28×28, [0, 1]).
 
     Looked up in ``root`` (or ``root/mnist``), else ``$DELTAFLOW_DATA/mnist``, else
     ``~/.cache/deltaflow/mnist``. ``input_shape``: ``(784,)``, or ``(1, 28, 28)`` with
-    ``flatten=False``.
+    ``flatten=False``. ``download=True`` fetches missing files into the first of those
+    folders (checksum-verified; needs a network).
     """
-    return _idx_dataset("mnist", root, flatten, list(range(10)))
+    return _idx_dataset("mnist", root, flatten, list(range(10)), download)
 
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]
 
 
-def fashion_mnist(root=None, flatten: bool = True) -> Splits:
+def fashion_mnist(root=None, flatten: bool = True, download: bool = False) -> Splits:
     """Fashion-MNIST (same format and lookup as :func:`mnist`, folder name
     ``fashion-mnist``); ``classes`` holds the ten clothing names."""
-    return _idx_dataset("fashion-mnist", root, flatten, FASHION_CLASSES)
+    return _idx_dataset("fashion-mnist", root, flatten, FASHION_CLASSES, download)
 
 
 # ------------------------------------------------------------------------------ CSV
@@ -367,5 +423,6 @@ def text(path, block_size: int = 64, val_fraction: float = 0.1,
     return CharText(path.read_text(encoding=encoding), block_size, val_fraction, path.name)
 
 
-__all__ = ["CharDataset", "CharText", "FASHION_CLASSES", "IDX_FILES", "Splits", "csv",
-           "digits", "fashion_mnist", "from_numpy", "mnist", "read_idx", "text"]
+__all__ = ["CharDataset", "CharText", "FASHION_CLASSES", "IDX_FILES", "IDX_SOURCES", "Splits",
+           "csv", "digits", "download_idx", "fashion_mnist", "from_numpy", "mnist", "read_idx",
+           "text"]
