@@ -1,0 +1,240 @@
+"""conv1d / conv2d / conv_transpose1d / conv_transpose2d / unfold / fold equal PyTorch's in
+float64 -- output and the gradients of input, weight and bias -- over a grid of kernel sizes,
+strides, paddings, dilations and groups with non-square inputs and kernels; float64
+gradcheck of each op on small cases; float32 stays float32; clear argument errors."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import deltaflow as dl
+import deltaflow.nn.functional as F
+from opcheck import assert_gradcheck
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+GRADCHECKED = ("Convolution", "TransposedConvolution", "Im2Col", "Col2Im")
+
+
+def check(dl_fn, torch_fn, *arrays, seed=0):
+    """Forward and every input gradient of ``dl_fn`` equal ``torch_fn``'s (float64)."""
+    d_in = [dl.tensor(a, requires_grad=True) for a in arrays]
+    t_in = [torch.tensor(a, requires_grad=True) for a in arrays]
+    d_out, t_out = dl_fn(*d_in), torch_fn(*t_in)
+    assert d_out.shape == tuple(t_out.shape)
+    np.testing.assert_allclose(d_out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-11)
+    w = np.random.default_rng(seed).standard_normal(d_out.shape)
+    (d_out * dl.tensor(w)).sum().backward()
+    (t_out * torch.tensor(w)).sum().backward()
+    for k, (d, t) in enumerate(zip(d_in, t_in)):
+        np.testing.assert_allclose(d.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-11,
+                                   err_msg=f"gradient of input {k}")
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+# ------------------------------------------------------------------------------ conv2d
+KERNELS = [(1, 1), (3, 3), (2, 3), (5, 2)]
+STRIDES = [1, (2, 1), (2, 3)]
+PADDINGS = [0, (1, 2), "valid"]
+DILATIONS = [1, (2, 1)]
+GROUPS = [1, 2, 4]   # 4 = depthwise for 4 input channels
+CONV2D_GRID = [c for c in itertools.product(KERNELS, STRIDES, PADDINGS, DILATIONS, GROUPS)]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,groups", CONV2D_GRID)
+def test_conv2d_matches_torch(kernel, stride, padding, dilation, groups):
+    x = rand(2, 4, 9, 11, seed=1)
+    w = rand(groups * 2, 4 // groups, *kernel, seed=2)
+    b = rand(groups * 2, seed=3)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    check(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw),
+          x, w, b)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("kernel,dilation", [((3, 3), 1), ((2, 4), 1), ((3, 2), (2, 3)),
+                                             ((4, 4), 2)])
+def test_conv2d_same_padding_matches_torch(kernel, dilation):
+    x, w = rand(2, 3, 8, 7), rand(5, 3, *kernel, seed=1)
+    check(lambda x, w: F.conv2d(x, w, padding="same", dilation=dilation),
+          lambda x, w: TF.conv2d(x, w, padding="same", dilation=dilation), x, w)
+
+
+def test_conv2d_depthwise_with_multiplier_and_no_bias():
+    x, w = rand(3, 6, 10, 5), rand(12, 1, 3, 3, seed=1)
+    check(lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=6),
+          lambda x, w: TF.conv2d(x, w, stride=2, padding=1, groups=6), x, w)
+
+
+def test_conv2d_unbatched_input():
+    x, w, b = rand(3, 6, 7), rand(4, 3, 2, 2, seed=1), rand(4, seed=2)
+    check(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(
+        x, w, b, padding=1), x, w, b)
+
+
+def test_conv2d_on_non_contiguous_input_and_chained():
+    """The channel-major output of one conv feeds the next (and a transposed input works)."""
+    x = rand(2, 3, 8, 9)
+    w1, w2, b2 = rand(4, 3, 3, 3, seed=1), rand(5, 4, 2, 3, seed=2), rand(5, seed=3)
+
+    def net(lib, x, w1, w2, b2):
+        conv, relu = (F.conv2d, dl.relu) if lib == "dl" else (TF.conv2d, torch.relu)
+        h = relu(conv(x.transpose(2, 3), w1, padding=1))
+        return conv(h, w2, b2, stride=(2, 1)) * 2.0
+
+    check(lambda *a: net("dl", *a), lambda *a: net("torch", *a), x, w1, w2, b2)
+
+
+def test_conv2d_gradcheck():
+    x, w, b = rand(2, 4, 5, 6), rand(4, 2, 2, 3, seed=1), rand(4, seed=2)
+    assert_gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2),
+                                              dilation=(1, 2), groups=2), x, w, b)
+
+
+# ------------------------------------------------------------------------------ conv1d
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("k,stride,padding,dilation,groups", [
+    (1, 1, 0, 1, 1), (3, 1, 1, 1, 1), (4, 2, 2, 1, 2), (3, 3, 0, 2, 4), (2, 1, "same", 3, 1),
+    (5, 2, "valid", 1, 2)])
+def test_conv1d_matches_torch(k, stride, padding, dilation, groups):
+    x, w, b = rand(3, 4, 13), rand(2 * groups, 4 // groups, k, seed=1), rand(2 * groups, seed=2)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    check(lambda x, w, b: F.conv1d(x, w, b, **kw), lambda x, w, b: TF.conv1d(x, w, b, **kw),
+          x, w, b)
+
+
+def test_conv1d_gradcheck():
+    assert_gradcheck(lambda x, w: F.conv1d(x, w, stride=2, padding=1), rand(2, 3, 7),
+                     rand(2, 3, 3, seed=1))
+
+
+# -------------------------------------------------------------------- conv_transpose
+TRANSPOSE_GRID = [
+    # kernel, stride, padding, output_padding, groups, dilation
+    ((3, 3), 1, 0, 0, 1, 1),
+    ((3, 3), 2, 1, 1, 1, 1),
+    ((4, 4), 2, 1, 0, 1, 1),          # the DCGAN generator block
+    ((2, 3), (2, 3), (1, 0), (1, 2), 2, 1),
+    ((3, 2), (3, 1), (2, 1), (2, 0), 4, (1, 2)),
+    ((3, 3), 2, 2, 1, 1, 2),
+    ((1, 1), 1, 0, 0, 2, 1),
+    ((5, 3), (1, 2), (2, 1), (0, 1), 1, (2, 1)),
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,output_padding,groups,dilation",
+                         TRANSPOSE_GRID)
+def test_conv_transpose2d_matches_torch(kernel, stride, padding, output_padding, groups,
+                                        dilation):
+    x, w, b = rand(2, 4, 5, 6), rand(4, 3, *kernel, seed=1), rand(3 * groups, seed=2)
+    kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+              dilation=dilation)
+    check(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw),
+          lambda x, w, b: TF.conv_transpose2d(x, w, b, **kw), x, w, b)
+
+
+def test_conv_transpose1d_matches_torch():
+    x, w, b = rand(2, 4, 7), rand(4, 3, 3, seed=1), rand(6, seed=2)
+    kw = dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1)
+    check(lambda x, w, b: F.conv_transpose1d(x, w, b, **kw),
+          lambda x, w, b: TF.conv_transpose1d(x, w, b, **kw), x, w, b)
+
+
+def test_conv_transpose2d_is_the_input_gradient_of_conv2d():
+    """⟨conv2d(x, w), y⟩ = ⟨x, conv_transpose2d(y, w)⟩ (the adjoint identity)."""
+    x, w = rand(2, 3, 7, 8), rand(5, 3, 3, 2, seed=1)
+    y = rand(2, 5, 4, 5, seed=2)
+    lhs = (F.conv2d(dl.tensor(x), dl.tensor(w), stride=2, padding=1).numpy() * y).sum()
+    rhs = (x * F.conv_transpose2d(dl.tensor(y), dl.tensor(w), stride=2,
+                                  padding=1).numpy()).sum()
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12)
+
+
+def test_conv_transpose2d_gradcheck():
+    x, w, b = rand(2, 4, 3, 4), rand(4, 1, 3, 2, seed=1), rand(2, seed=2)
+    assert_gradcheck(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=(2, 1), padding=1,
+                                                        output_padding=(1, 0), groups=2),
+                     x, w, b)
+
+
+# ------------------------------------------------------------------------ unfold / fold
+BLOCK_GRID = [((2, 3), 1, 0, 1), ((3, 3), (2, 1), 1, 1), ((2, 2), 2, (1, 0), (2, 1)),
+              ((1, 4), (1, 3), (0, 2), 1)]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation", BLOCK_GRID)
+def test_unfold_and_fold_match_torch(kernel, stride, padding, dilation):
+    x = rand(2, 3, 7, 9)
+    kw = dict(dilation=dilation, padding=padding, stride=stride)
+    check(lambda x: F.unfold(x, kernel, **kw), lambda x: TF.unfold(x, kernel, **kw), x)
+    L = TF.unfold(torch.tensor(x), kernel, **kw).shape[-1]
+    cols = rand(2, 3 * kernel[0] * kernel[1], L, seed=1)
+    check(lambda c: F.fold(c, (7, 9), kernel, **kw),
+          lambda c: TF.fold(c, (7, 9), kernel, **kw), cols)
+
+
+def test_unfold_fold_gradcheck():
+    assert_gradcheck(lambda x: F.unfold(x, (2, 3), padding=1, stride=(1, 2)), rand(1, 2, 4, 5))
+    assert_gradcheck(lambda c: F.fold(c, (4, 5), (2, 2), padding=1, stride=2),
+                     rand(1, 8, 9))
+
+
+def test_conv2d_equals_unfold_matmul():
+    """The definition: conv2d = Wᵀ · unfold(x), reshaped."""
+    x, w = rand(2, 3, 6, 5), rand(4, 3, 3, 3, seed=1)
+    cols = F.unfold(dl.tensor(x), 3, padding=1).numpy()
+    ref = np.einsum("ok,nkl->nol", w.reshape(4, -1), cols).reshape(2, 4, 6, 5)
+    np.testing.assert_allclose(F.conv2d(dl.tensor(x), dl.tensor(w), padding=1).numpy(), ref,
+                               rtol=1e-12)
+
+
+# --------------------------------------------------------------- dtype, graph, errors
+def test_float32_stays_float32():
+    x = dl.tensor(rand(2, 3, 8, 8).astype(np.float32), requires_grad=True)
+    w = dl.tensor(rand(4, 3, 3, 3, seed=1).astype(np.float32), requires_grad=True)
+    b = dl.tensor(rand(4, seed=2).astype(np.float32), requires_grad=True)
+    y = F.conv_transpose2d(F.conv2d(x, w, b, padding=1), dl.tensor(
+        rand(4, 2, 2, 2, seed=3).astype(np.float32)), stride=2)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+
+
+def test_no_grad_records_nothing():
+    x, w = dl.tensor(rand(1, 2, 5, 5)), dl.tensor(rand(3, 2, 3, 3, seed=1), requires_grad=True)
+    with dl.no_grad():
+        y = F.conv2d(x, w)
+    assert y.grad_fn is None and not y.requires_grad
+
+
+def test_only_needed_gradients_are_computed():
+    x = dl.tensor(rand(2, 2, 5, 5))
+    w = dl.tensor(rand(3, 2, 3, 3, seed=1), requires_grad=True)
+    F.conv2d(x, w, padding=1).sum().backward()
+    assert x.grad is None and w.grad is not None
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: F.conv2d(dl.zeros(1, 3, 5, 5), dl.zeros(4, 2, 3, 3)), "input has 3 channels"),
+    (lambda: F.conv2d(dl.zeros(1, 4, 5, 5), dl.zeros(3, 2, 3, 3), groups=2),
+     "divisible by groups"),
+    (lambda: F.conv2d(dl.zeros(1, 3, 2, 2), dl.zeros(4, 3, 3, 3)), "larger than the padded"),
+    (lambda: F.conv2d(dl.zeros(1, 3, 5, 5), dl.zeros(4, 3, 3, 3, dtype=dl.float64)),
+     "dtype"),
+    (lambda: F.conv2d(dl.zeros(1, 3, 5, 5), dl.zeros(4, 3, 3, 3), padding="same", stride=2),
+     "strided"),
+    (lambda: F.conv2d(dl.zeros(3, 5), dl.zeros(4, 3, 3, 3)), "expected a 4-D input"),
+    (lambda: F.conv2d(dl.zeros(1, 3, 5, 5), dl.zeros(4, 3, 3, 3), dl.zeros(3)), "bias"),
+    (lambda: F.conv_transpose2d(dl.zeros(1, 3, 5, 5), dl.zeros(3, 2, 3, 3), stride=2,
+                                output_padding=2), "output_padding"),
+    (lambda: F.fold(dl.zeros(1, 12, 5), (4, 4), 2), "blocks"),
+])
+def test_errors_name_the_op_and_the_shapes(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()

@@ -1,0 +1,140 @@
+"""max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d equal PyTorch's in float64 (output,
+indices, input gradient) over kernel sizes, strides, paddings, dilations, ceil_mode and
+count_include_pad; ties and NaN behave like PyTorch; float64 gradchecks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaflow as dl
+import deltaflow.nn.functional as F
+from opcheck import assert_gradcheck
+
+from .test_conv import check, rand
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+GRADCHECKED = ("MaxPooling", "AvgPooling")
+
+MAX_GRID = [
+    # kernel, stride, padding, dilation, ceil_mode
+    (2, None, 0, 1, False),
+    (3, 2, 1, 1, False),
+    (3, 2, 1, 1, True),
+    ((2, 3), (1, 2), (1, 0), (2, 1), True),
+    ((3, 2), 1, (1, 1), 2, False),
+    ((1, 4), (2, 3), (0, 2), 1, True),
+    (4, 3, 2, 1, True),
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", MAX_GRID)
+def test_max_pool2d_matches_torch(kernel, stride, padding, dilation, ceil_mode):
+    x = rand(2, 3, 9, 11)
+    kw = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+              ceil_mode=ceil_mode)
+    check(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw), x)
+    d_out, d_idx = F.max_pool2d(dl.tensor(x), return_indices=True, **kw)
+    t_out, t_idx = TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(d_idx.numpy(), t_idx.numpy())
+    assert d_idx.dtype == np.int64 and not d_idx.requires_grad
+
+
+def test_max_pool2d_ties_route_the_gradient_to_the_first_maximum():
+    x = np.random.default_rng(0).integers(0, 2, size=(2, 2, 6, 6)).astype(np.float64)
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):
+        check(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw), x)
+
+
+def test_max_pool2d_propagates_nan():
+    x = rand(1, 1, 4, 4)
+    x[0, 0, 1, 2] = np.nan
+    y = F.max_pool2d(dl.tensor(x), 2).numpy()
+    ref = TF.max_pool2d(torch.tensor(x), 2).numpy()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+
+
+def test_max_pool1d_matches_torch():
+    x = rand(2, 3, 14)
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+               dict(kernel_size=2, dilation=3, stride=1)):
+        check(lambda x: F.max_pool1d(x, **kw), lambda x: TF.max_pool1d(x, **kw), x)
+        np.testing.assert_array_equal(
+            F.max_pool1d(dl.tensor(x), return_indices=True, **kw)[1].numpy(),
+            TF.max_pool1d(torch.tensor(x), return_indices=True, **kw)[1].numpy())
+
+
+def test_max_pool2d_on_integers_and_unbatched():
+    x = np.random.default_rng(0).integers(-50, 50, size=(3, 7, 6))
+    y = F.max_pool2d(dl.tensor(x), 3, 2, 1)
+    np.testing.assert_array_equal(y.numpy(), TF.max_pool2d(torch.tensor(x).double(), 3, 2, 1)
+                                  .numpy())
+    assert y.dtype == np.int64
+
+
+AVG_GRID = [
+    # kernel, stride, padding, ceil_mode, count_include_pad, divisor_override
+    (2, None, 0, False, True, None),
+    (3, 2, 1, False, True, None),
+    (3, 2, 1, True, False, None),
+    ((2, 3), (3, 2), (1, 1), True, True, None),
+    ((3, 2), 1, (1, 0), False, False, None),
+    (3, 2, 1, True, True, 4),
+    ((1, 4), (1, 3), (0, 2), True, False, None),
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,ceil_mode,count_include_pad,divisor",
+                         AVG_GRID)
+def test_avg_pool2d_matches_torch(kernel, stride, padding, ceil_mode, count_include_pad,
+                                  divisor):
+    kw = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+              count_include_pad=count_include_pad, divisor_override=divisor)
+    check(lambda x: F.avg_pool2d(x, **kw), lambda x: TF.avg_pool2d(x, **kw), rand(2, 3, 9, 11))
+
+
+def test_avg_pool1d_matches_torch():
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                         count_include_pad=False)):
+        check(lambda x: F.avg_pool1d(x, **kw), lambda x: TF.avg_pool1d(x, **kw), rand(2, 3, 14))
+
+
+@pytest.mark.parametrize("size", [1, (3, 4), (4, 11), (5, None), (9, 2), (2, 7)])
+def test_adaptive_avg_pool2d_matches_torch(size):
+    check(lambda x: F.adaptive_avg_pool2d(x, size), lambda x: TF.adaptive_avg_pool2d(x, size),
+          rand(2, 3, 9, 11))
+
+
+def test_adaptive_avg_pool1d_matches_torch():
+    for size in (1, 4, 5):
+        check(lambda x: F.adaptive_avg_pool1d(x, size),
+              lambda x: TF.adaptive_avg_pool1d(x, size), rand(2, 3, 14))
+
+
+def test_pool_gradchecks():
+    x = rand(1, 2, 5, 6)
+    assert_gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), x)
+    assert_gradcheck(lambda x: F.max_pool2d(x, 2), x)
+    assert_gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), x)
+    assert_gradcheck(lambda x: F.avg_pool2d(x, 2), x)
+
+
+def test_pooling_keeps_float32():
+    x = dl.tensor(rand(2, 3, 8, 8).astype(np.float32), requires_grad=True)
+    y = F.max_pool2d(x, 2) + F.avg_pool2d(x, 2) + F.adaptive_avg_pool2d(x, (4, 4))
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: F.max_pool2d(dl.zeros(1, 1, 4, 4), 2, padding=2), "half of kernel"),
+    (lambda: F.max_pool2d(dl.zeros(1, 1, 2, 2), 3), "too small"),
+    (lambda: F.avg_pool2d(dl.zeros(1, 4, 4), (2, 2, 2)), "kernel_size"),
+    (lambda: F.max_pool2d(dl.zeros(4, 4), 2), "expected a 4-D input"),
+    (lambda: F.adaptive_avg_pool2d(dl.zeros(1, 1, 4, 4), (1, 2, 3)), "output_size"),
+])
+def test_pool_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

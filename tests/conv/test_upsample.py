@@ -1,0 +1,69 @@
+"""interpolate (nearest, nearest-exact, linear, bilinear with/without align_corners, area)
+equals PyTorch's in float64 (output and input gradient); float64 gradcheck of Resample."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaflow as dl
+import deltaflow.nn.functional as F
+from opcheck import assert_gradcheck
+
+from .test_conv import check, rand
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+GRADCHECKED = ("Resample",)
+
+CASES = [
+    dict(scale_factor=2), dict(scale_factor=3), dict(size=(5, 17)),
+    dict(scale_factor=(1.7, 0.6)), dict(size=(20, 7), mode="nearest-exact"),
+    dict(scale_factor=2, mode="bilinear"), dict(scale_factor=1.5, mode="bilinear"),
+    dict(size=(4, 23), mode="bilinear", align_corners=True),
+    dict(size=(1, 3), mode="bilinear", align_corners=True),
+    dict(scale_factor=2.5, mode="bilinear", recompute_scale_factor=True),
+    dict(size=(3, 4), mode="area"), dict(size=(9, 11), mode="bilinear"),
+]
+
+
+@pytest.mark.parametrize("kw", CASES)
+def test_interpolate_matches_torch(kw):
+    check(lambda x: F.interpolate(x, **kw), lambda x: TF.interpolate(x, **kw), rand(2, 3, 9, 11))
+
+
+@pytest.mark.parametrize("kw", [dict(scale_factor=2.5, mode="linear"), dict(size=7),
+                                dict(size=30, mode="linear", align_corners=True),
+                                dict(size=4, mode="area")])
+def test_interpolate_1d_matches_torch(kw):
+    check(lambda x: F.interpolate(x, **kw), lambda x: TF.interpolate(x, **kw), rand(2, 3, 13))
+
+
+def test_upsample_modules_match_torch():
+    x = rand(2, 3, 5, 4)
+    for d_m, t_m in ((dl.nn.Upsample(scale_factor=2), torch.nn.Upsample(scale_factor=2)),
+                     (dl.nn.UpsamplingBilinear2d(size=(7, 9)),
+                      torch.nn.UpsamplingBilinear2d(size=(7, 9))),
+                     (dl.nn.UpsamplingNearest2d(scale_factor=3),
+                      torch.nn.UpsamplingNearest2d(scale_factor=3))):
+        check(d_m, t_m, x)
+        assert repr(d_m) == repr(t_m)
+
+
+def test_resample_gradcheck():
+    assert_gradcheck(lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear"),
+                     rand(1, 2, 3, 4))
+    assert_gradcheck(lambda x: F.interpolate(x, size=5), rand(1, 2, 3))
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: F.interpolate(dl.zeros(1, 1, 4, 4)), "exactly one"),
+    (lambda: F.interpolate(dl.zeros(1, 1, 4), scale_factor=2, mode="bilinear"), "4-D"),
+    (lambda: F.interpolate(dl.zeros(1, 1, 4, 4), scale_factor=2, mode="bicubic"),
+     "not supported"),
+    (lambda: F.interpolate(dl.zeros(1, 1, 4, 4), scale_factor=2, align_corners=True),
+     "align_corners"),
+])
+def test_interpolate_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
