@@ -8,11 +8,18 @@ Unless ``retain_graph`` is set, each node frees what it saved as soon as it has 
 
 Gradient arrays passed between ops are treated as immutable (sums make new arrays), so one
 array may flow to several inputs. A leaf's contributions are summed first; its hooks then
-run once on the total, and ``.grad`` gets a private copy, safe to change in place.
+run once on the total, and ``.grad`` gets a private array, safe to change in place (the
+gradient itself when nothing else refers to it, else a copy).
 """
 from __future__ import annotations
 
+import sys
+
 from .grad_mode import state
+
+# where reference counts mean what _is_private assumes (3.14 borrows stack references)
+_getrefcount = (sys.getrefcount if sys.implementation.name == "cpython"
+                and sys.version_info < (3, 14) else None)
 
 
 def unbroadcast(grad, shape):
@@ -54,6 +61,15 @@ def topological_order(roots):
     return order
 
 
+def _is_private(grad, _owners=3):
+    """True when ``.grad`` may take ``grad`` without a copy, as PyTorch's AccumulateGrad
+    steals a gradient nobody else holds: it owns its memory, is writeable, and the only
+    references are ``_accumulate_leaf``'s argument, this function's and ``getrefcount``'s.
+    (Reference counts are checked on CPython before 3.14 only; elsewhere: always copy.)"""
+    return (_getrefcount is not None and grad.base is None and grad.flags.writeable
+            and _getrefcount(grad) <= _owners)
+
+
 def _accumulate_leaf(tensor, grad, accumulate):
     """Run the leaf's hooks on its total gradient, then add it to ``.grad``."""
     from ..tensor import Tensor
@@ -66,8 +82,8 @@ def _accumulate_leaf(tensor, grad, accumulate):
     if not accumulate:
         return
     if tensor.grad is None:
-        # a private copy: the array may be shared with other leaves or be a read-only view
-        tensor.grad = Tensor._make(grad.copy(), False, None, 0)
+        # .grad must be private: copy unless nothing else can see this array
+        tensor.grad = Tensor._make(grad if _is_private(grad) else grad.copy(), False, None, 0)
     else:
         tensor.grad.data = tensor.grad.data + grad
 
@@ -136,8 +152,9 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
                     slots = pending[ctx] = [None] * ctx.n_outputs
                 i = t._idx
                 slots[i] = g if slots[i] is None else slots[i] + g
-    for t, g in leaf_grads.items():
-        _accumulate_leaf(t, g, accumulate)
+    grads = in_grads = g = None  # drop the loop's references: _is_private counts them
+    for t in list(leaf_grads):
+        _accumulate_leaf(t, leaf_grads.pop(t), accumulate)
 
 
 def _zeros_like_parent(fn, shape, dtype):
