@@ -326,7 +326,7 @@ class KLDivLoss(_Pointwise):
             return loss, dx, dy
         with np.errstate(divide="ignore", invalid="ignore"):
             log_t = xp.log(t)
-            loss = xp.where(t > 0, t * log_t, 0) - t * x
+            loss = xp.where(t == 0, 0, t * log_t) - t * x
             if want_dy:
                 dy = log_t + 1 - x
         if want_dx:

@@ -12,7 +12,9 @@ __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss",
 
 
 def _as_buffer(t):
-    return None if t is None or isinstance(t, Tensor) else Tensor(t)
+    if t is None or isinstance(t, Tensor):
+        return t
+    return Tensor(t)
 
 
 class _Loss(Module):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ... import backend
 from ...tensor import Tensor
 
@@ -55,8 +57,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
     coef = float(max_norm) / (float(total.data) + 1e-6)
     if coef < 1.0:
-        for g in grads:
-            g.data = g.data * g.data.dtype.type(coef)
+        with np.errstate(invalid="ignore"):  # a non-finite norm gives NaNs, as in PyTorch
+            for g in grads:
+                g.data = g.data * g.data.dtype.type(coef)
     return total
 
 
