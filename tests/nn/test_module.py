@@ -319,3 +319,16 @@ def test_current_module_path_loss_is_named_loss():
     loss.register_forward_hook(lambda m, a, o: seen.append(current_module_path()))
     loss(dl.randn(2), dl.randn(2))
     assert seen == ["loss"]
+
+
+def test_deepcopy_and_pickle_give_independent_modules():
+    import copy
+    import pickle
+    m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    m(dl.randn(5, 3))
+    for c in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        assert isinstance(c[0].weight, nn.Parameter) and c[0].weight is not m[0].weight
+        np.testing.assert_array_equal(c[0].weight.numpy(), m[0].weight.numpy())
+        assert int(c[1].num_batches_tracked.item()) == 1
+        c(dl.randn(5, 3)).sum().backward()
+        assert c[0].weight.grad is not None and m[0].weight.grad is None
