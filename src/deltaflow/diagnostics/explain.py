@@ -322,13 +322,12 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
         for h in handles:
             h.remove()
 
-    groups = _group(calls)
-    layers = []
-    for k, group in enumerate(groups, 1):
-        layers.append(_forward_layer(k, group, x.data if k == 1 else None))
+    prelude, groups = _group(calls)
+    a0 = prelude[-1][3].data if prelude else x.data
+    layers = [_forward_layer(k, group) for k, group in enumerate(groups, 1)]
     for k in reversed(range(len(layers))):
         layer, group = layers[k], groups[k]
-        prev_a = x.data if k == 0 else groups[k - 1][-1][3].data
+        prev_a = a0 if k == 0 else groups[k - 1][-1][3].data
         nxt = groups[k + 1] if k + 1 < len(groups) else None
         nxt_delta = layers[k + 1].backward[0].value if nxt is not None else None
         _backward_layer(layer, group, grads, prev_a, nxt, nxt_delta, out)
@@ -343,7 +342,8 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
         out2 = with_update(x)
         loss_after = float((loss_fn(out2, y_t) if y_t is not None else loss_fn(out2)).item())
 
-    inputs = Quantity("a⁽⁰⁾", "a⁽⁰⁾ = x", x.data)
+    steps = " → ".join(_describe(n, m) for n, m, _, _ in prelude)
+    inputs = Quantity("a⁽⁰⁾", f"a⁽⁰⁾ = x  (after {steps})" if prelude else "a⁽⁰⁾ = x", a0)
     target = None if y_t is None else Quantity("y", "y (target)", y_t.data)
     L = len(layers)
     out_grad = Quantity(f"∂L/∂a⁽{_sup(L)}⁾", f"∂L/∂a⁽{_sup(L)}⁾ (from the loss)",
@@ -355,23 +355,28 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
                        max_values)
 
 
+def _has_params(module) -> bool:
+    return any(True for _ in module.parameters(recurse=False))
+
+
 def _group(calls):
-    """Split the leaf-module calls into layers: a module with parameters starts a layer."""
+    """Split the leaf-module calls into (prelude, layers): a module with parameters starts a
+    layer; parameter-free modules before the first one (Flatten) prepare the input a⁽⁰⁾."""
+    start = next((k for k, c in enumerate(calls) if _has_params(c[1])), 0)
     groups = []
-    for call in calls:
-        has_params = any(True for _ in call[1].parameters(recurse=False))
-        if has_params or not groups:
+    for call in calls[start:]:
+        if _has_params(call[1]) or not groups:
             groups.append([call])
         else:
             groups[-1].append(call)
-    return groups
+    return calls[:start], groups
 
 
 def _sup(n) -> str:
     return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
-def _forward_layer(k, group, x):
+def _forward_layer(k, group):
     s = _sup(k)
     s_prev = _sup(k - 1)
     name, module, _, z = group[0]

@@ -124,11 +124,35 @@ def _from_file(path, name, loss, batch_size, seed):
 
 
 def _from_run(run_dir, batch_size, seed):
-    from ..tasks import common
-    model, loss_fn, (x, y), description = common.load_run_for_diagnostics(
-        run_dir, batch_size=batch_size, seed=seed)
-    return Target(model, loss_fn, x, y, description,
-                  getattr(loss_fn, "__name__", type(loss_fn).__name__))
+    """A classify run of ``deltaflow train``: model.json + config.toml + model.safetensors
+    (the final weights; else checkpoints/last), and the first ``batch_size`` samples of a
+    seeded shuffle of its training data, normalised as in training."""
+    from types import SimpleNamespace
+
+    from .. import load, models
+    from ..nn import functional as F
+    from ..tasks import classify, common
+    meta_path = run_dir / classify.META_NAME
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a classify run of deltaflow train (no "
+                                f"{classify.META_NAME}); explain/gradcheck take classify runs")
+    meta = classify.read_meta(run_dir)
+    config_path = run_dir / common.CONFIG_NAME
+    config = common.read_toml(config_path) if config_path.is_file() else {}
+    model = models.build(meta["model"], meta["input_shape"], meta["num_classes"],
+                         SimpleNamespace(**config))
+    weights = run_dir / "model.safetensors"
+    if not weights.is_file():
+        weights = run_dir / (common.CHECKPOINT + ".safetensors")
+    model.load_state_dict(load(weights))
+    splits = classify.load_splits(meta["data"], config.get("data_dir"))
+    x, y = classify._arrays(splits.train)
+    pick = np.random.default_rng(seed).permutation(len(x))[:batch_size]
+    x = classify.prepare_inputs(x[pick], meta)
+    return Target(model, F.cross_entropy, x, np.asarray(y)[pick],
+                  f"run {run_dir.name} ({meta['model']} on {meta['data']}, weights "
+                  f"{weights.name}, {len(pick)} training samples)",
+                  "cross-entropy (mean over the batch)")
 
 
 __all__ = ["LOSSES", "Target", "resolve"]
