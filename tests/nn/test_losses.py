@@ -125,7 +125,7 @@ def test_cross_entropy_errors():
         F.cross_entropy(z, dl.tensor(np.array([0, 1, 2, 0])), reduction="avg")
     with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
         F.cross_entropy(z, dl.tensor(np.array([0, 1, 2, 0])), weight=dl.ones(4))
-    with pytest.raises(ValueError, match="probability targets"):
+    with pytest.raises(ValueError, match="class probabilities"):
         F.cross_entropy(z, dl.randn(4, 2))
 
 

@@ -139,8 +139,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     w = _check_weight("cross_entropy", weight, n_classes)
     if target.dtype.kind == "f":
         if tuple(target.shape) != tuple(input.shape):
-            raise ValueError(f"cross_entropy: probability targets must have the input's shape "
-                             f"{tuple(input.shape)}, got {tuple(target.shape)}")
+            raise ValueError(f"cross_entropy: a float target holds class probabilities and "
+                             f"must have the input's shape {tuple(input.shape)}, got "
+                             f"{tuple(target.shape)} (class indices must be integers: "
+                             "use target.long())")
         out = _L.CrossEntropyProbs.apply(input, target, weight=w, reduction=reduction,
                                          label_smoothing=float(label_smoothing))
     else:

@@ -446,7 +446,7 @@ class Module:
             value = backend.to_device(value, t.device)
             t.data[...] = backend.xp_of(t.data).asarray(value).astype(t.dtype, copy=False)
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+    def load_state_dict(self, state_dict, strict: bool = True):
         """Copy parameters and buffers from ``state_dict`` (values: Tensors, NumPy arrays or
         torch tensors) into this module in place, keeping each one's dtype and device.
 
@@ -473,6 +473,11 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
         return _IncompatibleKeys(missing, unexpected)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_path_cache"] = {}  # keyed by id() of parents: meaningless in a copy
+        return state
 
     # ------------------------------------------------------------ modes, devices
     def train(self, mode: bool = True):

@@ -12,7 +12,8 @@ __all__ = ["Embedding"]
 
 class Embedding(Module):
     """``weight`` (num_embeddings, embedding_dim) ~ N(0, 1); row ``padding_idx`` is zero and
-    gets no gradient; ``max_norm`` renormalises looked-up rows in place."""
+    gets no gradient; ``max_norm`` renormalises looked-up rows in place. ``sparse=True`` is
+    accepted for compatibility; the weight gradient is always a dense array."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None,
                  max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
