@@ -31,7 +31,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     if isinstance(data, Tensor):
         data = data.data
     t = Tensor(data, dtype=dtype, device=device)
-    if t.data is data or (isinstance(data, np.ndarray) and np.shares_memory(t.data, data)):
+    if t.data is data or (isinstance(data, np.ndarray) and isinstance(t.data, np.ndarray)
+                          and np.shares_memory(t.data, data)):
         t.data = t.data.copy()
     if requires_grad:
         t.requires_grad_(True)

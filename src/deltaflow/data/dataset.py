@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from .. import random as _random
 from ..tensor import Tensor
 
@@ -61,9 +62,9 @@ class TensorDataset(Dataset):
         return tuple(Tensor._make(t.data[index], False, None, 0) for t in self.tensors)
 
     def get_batch(self, indices: np.ndarray) -> tuple:
-        """The collated batch for ``indices`` (one ``take`` per tensor)."""
-        return tuple(Tensor._make(t.data.take(indices, axis=0), False, None, 0)
-                     for t in self.tensors)
+        """The collated batch for ``indices`` (one ``take`` per tensor, on its device)."""
+        return tuple(Tensor._make(t.data.take(backend.xp_of(t.data).asarray(indices), axis=0),
+                                  False, None, 0) for t in self.tensors)
 
 
 class Subset(Dataset):
