@@ -301,15 +301,15 @@ class GradientMonitor:
             lines.append("no vanishing or exploding gradients detected")
         return "\n".join(lines)
 
-    def plot_grad_norms(self, path=None, ax=None):
-        """Per-layer gradient norm over the recorded steps (log scale)."""
+    def plot_grad_norms(self, path=None, ax=None, title=None):
+        """Per-layer gradient norm over the recorded steps (log scale); returns the figure."""
         from .plots import plot_grad_norms
-        return plot_grad_norms(self, path=path, ax=ax)
+        return plot_grad_norms(self, path=path, ax=ax, title=title)
 
-    def plot_gradient_flow(self, path=None, ax=None, step=None):
+    def plot_gradient_flow(self, path=None, ax=None, step=None, title=None):
         """The classic bar chart: mean and max |∂L/∂w| per layer (at ``step``, default last)."""
         from .plots import plot_gradient_flow
-        return plot_gradient_flow(self, path=path, ax=ax, step=step)
+        return plot_gradient_flow(self, path=path, ax=ax, step=step, title=title)
 
     def ordered_layers(self, with_params=True) -> list:
         """Tracked layers in forward order (only those with parameters by default)."""
