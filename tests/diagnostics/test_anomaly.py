@@ -61,6 +61,23 @@ def test_planted_zero_over_zero_in_backward_names_that_op():
     assert "nan 3" in str(err)
 
 
+class LogProb(dl.nn.Module):
+    def forward(self, p):
+        return dl.log(p)
+
+
+def test_module_path_is_named():
+    model = dl.nn.Sequential(dl.nn.Linear(3, 2), dl.nn.Sigmoid(),
+                             dl.nn.Sequential(dl.nn.Identity(), LogProb()))
+    model.double()
+    model[0].weight.data[...] = 1000.0  # σ saturates to exactly 0 or 1
+    x = dl.tensor(-np.ones((2, 3)))
+    with pytest.raises(AnomalyError) as info, dl.autograd.detect_anomaly():
+        model(x)
+    assert info.value.op == "log" and info.value.module_path == "model.2.1"
+    assert "module: model.2.1" in str(info.value)
+
+
 def test_sqrt_of_zero_norm_is_blamed_in_backward_not_pow():
     x = dl.tensor(np.zeros(4), requires_grad=True)
     with pytest.raises(AnomalyError) as info, dl.autograd.detect_anomaly():

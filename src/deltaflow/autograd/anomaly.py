@@ -221,7 +221,7 @@ def _short(path):
         rel = os.path.relpath(path)
     except ValueError:  # pragma: no cover - other drive on Windows
         return path
-    return rel if not rel.startswith(".." + os.sep + "..") else path
+    return path if rel.startswith("..") else rel
 
 
 def source_of(fn) -> str | None:
