@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from .. import random as _random
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
@@ -90,7 +91,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
     rng = _rng(tensor, generator)
-    xp = np if tensor.device == "cpu" else __import__("cupy")
+    xp = backend.xp_of(tensor.data)
     out = rng.standard_normal(tensor.shape, dtype=np.float64) * std + mean
     bad = (out < a) | (out > b)
     for _ in range(1000):
@@ -122,8 +123,8 @@ def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tuple(tensor.shape)}")
     tensor.data[...] = 0
-    n = min(tensor.shape)
-    tensor.data[range(n), range(n)] = 1
+    diag = backend.xp_of(tensor.data).arange(min(tensor.shape))
+    tensor.data[diag, diag] = 1
     return tensor
 
 
@@ -172,7 +173,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     flat = _rng(tensor, generator).standard_normal((rows, cols), dtype=np.float64)
     if rows < cols:
         flat = flat.T
-    xp = np if tensor.device == "cpu" else __import__("cupy")
+    xp = backend.xp_of(tensor.data)
     q, r = xp.linalg.qr(flat)
     q = q * xp.sign(xp.diag(r))
     if rows < cols:
