@@ -84,15 +84,26 @@ def _sizes(args):
     return tuple(int(s) for s in args)
 
 
-def _index_arrays(index):
-    """Replace Tensors in an index expression by their arrays."""
+def _index_arrays(index, like=None):
+    """Replace Tensors (and lists) in an index expression by arrays, on the device of the
+    array ``like`` when given."""
     if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    elif isinstance(index, list):
+        index = np.asarray(index)
+    if like is not None and backend.xp_of(like) is not np:
+        def move(i):
+            return backend.to_device(i, "cuda") if isinstance(i, np.ndarray) else i
+        index = tuple(map(move, index)) if isinstance(index, tuple) else move(index)
     return index
+
+
+def _int_index(index, x):
+    """An index argument (Tensor, array or list) as an array on ``x``'s device."""
+    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    return idx if backend.xp_of(x.data) is np else backend.to_device(idx, "cuda")
 
 
 # ------------------------------------------------------------------------ arithmetic
@@ -609,7 +620,7 @@ def repeat_interleave(x, repeats, dim=None):
 
 # -------------------------------------------------------------------------- indexing
 def getitem(x, index):
-    idx = _index_arrays(index)
+    idx = _index_arrays(index, x.data)
     try:
         return I.GetItem.apply(x, index=idx)
     except IndexError as err:
@@ -618,7 +629,7 @@ def getitem(x, index):
 
 def gather(x, dim, index):
     d = _dim(dim, x.ndim, "gather")
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = _int_index(index, x)
     if idx.ndim != x.ndim:
         raise RuntimeError(f"gather: index has {idx.ndim} dims but input has {x.ndim}")
     if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
@@ -628,7 +639,7 @@ def gather(x, dim, index):
 
 def scatter_add(x, dim, index, src):
     d = _dim(dim, x.ndim, "scatter_add")
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = _int_index(index, x)
     if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
         raise IndexError(f"scatter_add: index out of range for dim {d} of size {x.shape[d]}")
     return I.ScatterAdd.apply(x, src, index=idx, dim=d)
@@ -636,7 +647,7 @@ def scatter_add(x, dim, index, src):
 
 def index_select(x, dim, index):
     d = _dim(dim, x.ndim, "index_select")
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+    idx = _int_index(index, x)
     if idx.ndim != 1:
         raise IndexError(f"index_select: index must be 1-D, got shape {tuple(idx.shape)}")
     if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
@@ -645,7 +656,7 @@ def index_select(x, dim, index):
 
 
 def masked_fill(x, mask, value):
-    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    m = _int_index(mask, x)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
     value = value.item() if isinstance(value, Tensor) else value
@@ -681,8 +692,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's nam
                            f"{tuple(x.shape)}")
     if x.ndim == 0:
         return values_indices(x, argsort(x))
-    idx = argsort(x, d, descending=largest).data
-    idx = Tensor._make(backend.xp_of(idx).take(idx, np.arange(k), axis=d), False, None, 0)
+    idx = argsort(x, d, descending=largest).data[(slice(None),) * d + (slice(0, k),)]
+    idx = Tensor._make(idx, False, None, 0)
     return values_indices(gather(x, d, idx), idx)
 
 

@@ -271,7 +271,7 @@ class Tensor:
         """In-place assignment into the data (not recorded by autograd)."""
         from .functional import _index_arrays
         value = value.data if isinstance(value, Tensor) else value
-        self.data[_index_arrays(index)] = value
+        self.data[_index_arrays(index, self.data)] = value
 
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", precision=4,

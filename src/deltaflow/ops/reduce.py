@@ -55,13 +55,15 @@ class Prod(Function):
         x, dim = self.x, self.dim
         flat = x.reshape(-1) if dim is None else x
         axis = 0 if dim is None else dim
-        ones = xp.ones_like(xp.take(flat, [0], axis=axis))
-        left = xp.cumprod(xp.concatenate([ones, xp.take(flat, range(flat.shape[axis] - 1),
-                                                          axis=axis)], axis=axis), axis=axis)
-        rev = xp.flip(flat, axis=axis)
-        right = xp.flip(xp.cumprod(xp.concatenate(
-            [ones, xp.take(rev, range(flat.shape[axis] - 1), axis=axis)], axis=axis),
-            axis=axis), axis=axis)
+        lead = (slice(None),) * axis
+        ones = xp.ones_like(flat[lead + (slice(0, 1),)])
+
+        def exclusive_cumprod(a):  # Π_{j<i} aⱼ
+            return xp.cumprod(xp.concatenate([ones, a[lead + (slice(None, -1),)]], axis=axis),
+                              axis=axis)
+
+        left = exclusive_cumprod(flat)
+        right = xp.flip(exclusive_cumprod(xp.flip(flat, axis=axis)), axis=axis)
         others = (left * right).reshape(x.shape)
         return _expand_back(g, x.shape, dim, self.keepdim) * others
 
