@@ -76,7 +76,8 @@ class GradcheckReport:
         kinks = sum(p.kinks for p in self.params)
         if failed:
             return (f"FAILED: {len(failed)} of {len(self.params)} parameters disagree with "
-                    f"finite differences ({', '.join(failed)}): their backward is wrong")
+                    f"finite differences ({', '.join(failed)}): the backward pass that "
+                    "computes their gradients is wrong")
         text = (f"passed: all {len(self.params)} parameters agree with finite differences "
                 f"(max relative error {max((p.max_rel_error for p in self.params), default=0):.2g}"
                 f" ≤ {self.tolerance:g})")
@@ -182,7 +183,7 @@ def gradcheck_model(model, loss_fn, batch, *, eps=1e-6, directions=3, full_max=3
                 e = np.zeros(g.size)
                 e[k] = 1.0
                 dirs.append(e.reshape(g.shape))
-                labels.append(f"element {np.unravel_index(k, g.shape) if g.shape else ()}")
+                labels.append(f"element {tuple(int(i) for i in np.unravel_index(k, g.shape))}")
         theta = p.data
         for k, (v, label) in enumerate(zip(dirs, labels)):
             analytic = float(np.sum(g * v))
@@ -236,16 +237,16 @@ def _check_one(result, p, theta, v, coordinate, analytic, label, evaluate, loss0
 
 
 def _record(result, err, analytic, numeric, label, status):
+    text = (f"{label}: analytic {analytic:.10g}, numeric {numeric:.10g} (relative error "
+            f"{err:.2e}" + (f", ratio {analytic / numeric:.4g}" if numeric else "") + ")")
     if err >= result.max_rel_error:
         result.max_rel_error = err
         result.max_abs_error = max(result.max_abs_error, abs(analytic - numeric))
-        if status == "FAIL" or not result.worst:
-            result.worst = (f"{label}: analytic {analytic:.10g}, numeric {numeric:.10g} "
-                            f"(relative error {err:.2e})")
-    if status == "FAIL":
+        if result.status != "FAIL":
+            result.worst = text
+    if status == "FAIL" and (result.status != "FAIL" or err >= result.max_rel_error):
         result.status = "FAIL"
-        result.worst = (f"{label}: analytic {analytic:.10g}, numeric {numeric:.10g} "
-                        f"(relative error {err:.2e})")
+        result.worst = text
 
 
 __all__ = ["GradcheckReport", "ParamCheck", "gradcheck_model"]
