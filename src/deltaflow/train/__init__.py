@@ -1,0 +1,12 @@
+"""Training: :class:`Trainer`, callbacks, metrics, checkpoints and curve plots."""
+from .callbacks import (Callback, Checkpoint, CurvePlot, EarlyStopping, GradientMonitorCallback,
+                        MetricsLogger, ProgressBar, read_metrics)
+from .checkpoint import load_checkpoint, load_weights, read_checkpoint, save_checkpoint
+from .metrics import accuracy, topk_accuracy
+from .plots import plot_curves
+from .trainer import Trainer
+
+__all__ = ["Callback", "Checkpoint", "CurvePlot", "EarlyStopping", "GradientMonitorCallback",
+           "MetricsLogger", "ProgressBar", "Trainer", "accuracy", "load_checkpoint",
+           "load_weights", "plot_curves", "read_checkpoint", "read_metrics", "save_checkpoint",
+           "topk_accuracy"]

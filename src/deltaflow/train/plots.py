@@ -1,0 +1,46 @@
+"""Training curves as a PNG (a matplotlib ``Figure`` rendered by Agg, no pyplot)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def plot_curves(history: list[dict], path, title: str | None = None) -> Path | None:
+    """Plot loss (left) and accuracy-like metrics (right) per epoch; train solid, validation
+    dashed. Returns the path written, or None when matplotlib is missing or history empty."""
+    if not history or not have_matplotlib():
+        return None
+    from matplotlib.figure import Figure  # drawn by Agg; pyplot's global state is not touched
+
+    epochs = [r["epoch"] for r in history]
+    metric_names = [k for k in history[-1] if k == "accuracy" or k.startswith("top")]
+    fig = Figure(figsize=(10 if metric_names else 5, 4), dpi=100)
+    axes = fig.subplots(1, 2 if metric_names else 1, squeeze=False)[0]
+    panels = [("loss", ["loss"])] + ([("accuracy", metric_names)] if metric_names else [])
+    for ax, (label, names) in zip(axes, panels):
+        for name in names:
+            for key, style, who in ((name, "-", "train"), (f"val_{name}", "--", "val")):
+                points = [(e, r[key]) for e, r in zip(epochs, history) if r.get(key) is not None]
+                if points:
+                    ax.plot(*zip(*points), style, marker="o", markersize=3,
+                            label=f"{who} {name}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    tmp.replace(path)
+    return path

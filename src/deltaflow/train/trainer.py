@@ -1,0 +1,305 @@
+"""The :class:`Trainer`: the training loop every PyTorch user writes, written once.
+
+For each batch: ``zero_grad`` → forward → loss → ``backward`` → (clip) → ``optimizer.step``
+→ (per-batch scheduler step); after each epoch: validation, the per-epoch scheduler step,
+then the callbacks (log, early stopping, checkpoints). Everything that decides the next
+epoch -- weights, buffers, optimizer and scheduler state, epoch and step counters, the
+global RNG and the training loader's shuffling generator, callback state -- is saved by
+:meth:`Trainer.save_checkpoint`, so a run resumed from the checkpoint of epoch *k* ends with
+the same weights, bit for bit, as a run that was never interrupted.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import random as dl_random
+from ..autograd import detect_anomaly, no_grad
+from ..tensor import Tensor
+from . import checkpoint as ckpt
+from .callbacks import Callback, Checkpoint, CurvePlot, MetricsLogger, ProgressBar
+from .metrics import Mean, make_metric
+
+
+def _loader_state(loader):
+    """The loader's resumable state: ``loader.state_dict()`` (deltaflow's ``DataLoader``:
+    its shuffling generator) or the state of a ``generator`` attribute; None if neither."""
+    if hasattr(loader, "state_dict"):
+        return {"state_dict": loader.state_dict()}
+    gen = getattr(loader, "generator", None)
+    if isinstance(gen, np.random.Generator):
+        return {"generator": gen.bit_generator.state}
+    return None
+
+
+def _restore_loader_state(loader, state: dict) -> None:
+    if "state_dict" in state and hasattr(loader, "load_state_dict"):
+        loader.load_state_dict(state["state_dict"])
+    elif "generator" in state and isinstance(getattr(loader, "generator", None),
+                                             np.random.Generator):
+        loader.generator.bit_generator.state = state["generator"]
+    else:
+        raise ValueError(f"Trainer.fit: the checkpoint holds the training loader's state "
+                         f"but this {type(loader).__name__} cannot restore it")
+
+
+class Trainer:
+    """Fit, evaluate and predict with a model, an optimizer and a loss.
+
+    Args:
+        model: a ``dl.nn.Module``.
+        optimizer: a ``dl.optim`` optimizer over the model's parameters.
+        loss_fn: ``loss_fn(output, target)`` returning a scalar mean loss
+            (default ``nn.CrossEntropyLoss()``).
+        metrics: names computed on every batch and for validation: ``"accuracy"``,
+            ``"topK"`` (e.g. ``"top5"``); ``()`` for none.
+        scheduler: a ``dl.optim.lr_scheduler`` scheduler or None.
+        scheduler_interval: ``"epoch"`` or ``"batch"``; default ``"batch"`` for
+            ``OneCycleLR`` and ``"epoch"`` otherwise. ``ReduceLROnPlateau`` is stepped with
+            ``scheduler_monitor`` (default ``val_loss``, else ``loss``) after each epoch.
+        clip_grad_norm: clip the global gradient norm to this value before each update.
+        callbacks: extra :class:`~deltaflow.train.callbacks.Callback` objects.
+        run_dir: if given, write ``metrics.jsonl``, ``checkpoints/{last,best}.*``,
+            ``model.safetensors`` (final weights) and ``curves.png`` (when ``plot`` and
+            matplotlib is installed) there.
+        progress: show a tqdm progress bar per epoch.
+        device: move the model and each batch there (``"cpu"``/``"cuda"``).
+        detect_anomaly: run under ``dl.autograd.detect_anomaly()`` (slow; finds the op that
+            made the first NaN/Inf).
+    """
+
+    def __init__(self, model, optimizer, loss_fn=None, *, eval_loss_fn=None,
+                 metrics=("accuracy",),
+                 scheduler=None, scheduler_interval: str | None = None,
+                 scheduler_monitor: str | None = None, clip_grad_norm: float | None = None,
+                 callbacks=(), run_dir=None, progress: bool = True, plot: bool = True,
+                 device=None,
+                 detect_anomaly: bool = False):
+        from .. import nn
+        from ..optim import lr_scheduler
+        self.model, self.optimizer = model, optimizer
+        self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+        self.eval_loss_fn = eval_loss_fn if eval_loss_fn is not None else self.loss_fn
+        self.metric_names = tuple(metrics)
+        for name in self.metric_names:
+            make_metric(name)  # validate early
+        self.scheduler = scheduler
+        self._plateau = isinstance(scheduler, lr_scheduler.ReduceLROnPlateau)
+        if scheduler_interval is None:
+            scheduler_interval = "batch" if isinstance(scheduler, lr_scheduler.OneCycleLR) \
+                else "epoch"
+        if scheduler_interval not in ("epoch", "batch"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'batch', got "
+                             f"{scheduler_interval!r}")
+        if self._plateau and scheduler_interval != "epoch":
+            raise ValueError("Trainer: ReduceLROnPlateau can only be stepped per epoch")
+        self.scheduler_interval, self.scheduler_monitor = scheduler_interval, scheduler_monitor
+        if clip_grad_norm is not None and not clip_grad_norm > 0:
+            raise ValueError(f"Trainer: clip_grad_norm must be > 0, got {clip_grad_norm}")
+        self.clip_grad_norm = clip_grad_norm
+        self.device = device
+        if device is not None:
+            self.model.to(device)
+        self.detect_anomaly = detect_anomaly
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"Trainer: callbacks must be Callback objects, got "
+                                f"{type(cb).__name__}")
+        if progress and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+            callbacks.append(ProgressBar())
+        if self.run_dir is not None:
+            callbacks += [MetricsLogger(self.run_dir / "metrics.jsonl"),
+                          Checkpoint(self.run_dir / "checkpoints")]
+            if plot:
+                callbacks.append(CurvePlot(self.run_dir / "curves.png", title=self.run_dir.name))
+        names = [cb.name for cb in callbacks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Trainer: two callbacks share a name ({names}); give them "
+                             f"distinct `name`s so their states can be checkpointed")
+        self.callbacks = sorted(callbacks, key=lambda cb: cb.order)
+        self.epoch = 0          # epochs completed
+        self.step = 0           # optimizer steps taken
+        self.history: list[dict] = []
+        self.max_epochs = 0
+        self.should_stop = False
+        self.train_loader = None
+        self._pending_loader_state = None
+
+    # ------------------------------------------------------------------ helpers
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(self, *args)
+
+    def _to_tensor(self, x):
+        if not isinstance(x, Tensor):
+            x = Tensor(np.asarray(x))
+        return x.to(self.device) if self.device is not None else x
+
+    def _split(self, batch):
+        if isinstance(batch, list | tuple):
+            if len(batch) != 2:
+                raise ValueError(f"Trainer: expected batches (inputs, targets), got a "
+                                 f"{type(batch).__name__} of {len(batch)} items")
+            return self._to_tensor(batch[0]), self._to_tensor(batch[1])
+        return self._to_tensor(batch), None
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _anomaly(self):
+        return detect_anomaly() if self.detect_anomaly else contextlib.nullcontext()
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train_loader, val_loader=None, epochs: int = 1) -> list[dict]:
+        """Train until ``epochs`` epochs *in total* have run (a resumed trainer continues
+        from its epoch) or a callback sets ``should_stop``. Returns the history: one record
+        per epoch with ``epoch``, ``step``, ``lr``, ``loss``, the metrics, ``val_*`` when
+        ``val_loader`` is given, ``time`` (s) and ``samples_per_s``."""
+        if epochs < 1:
+            raise ValueError(f"Trainer.fit: epochs must be >= 1, got {epochs}")
+        self.train_loader, self.max_epochs, self.should_stop = train_loader, epochs, False
+        if self._pending_loader_state is not None:
+            _restore_loader_state(train_loader, self._pending_loader_state)
+            self._pending_loader_state = None
+        self._call("on_fit_start")
+        with self._anomaly():
+            while self.epoch < epochs and not self.should_stop:
+                logs = self._train_epoch(train_loader)
+                if val_loader is not None:
+                    logs.update({f"val_{k}": v for k, v in self.evaluate(val_loader).items()})
+                self._epoch_scheduler_step(logs)
+                self.history.append(logs)
+                self._call("on_epoch_end", logs)
+        if self.run_dir is not None:
+            ckpt.save_tensors(self.run_dir / "model.safetensors", self.model.state_dict())
+        self._call("on_fit_end")
+        return self.history
+
+    def _train_epoch(self, loader) -> dict:
+        self._call("on_epoch_start")
+        self.model.train()
+        lr, start = self._lr(), time.perf_counter()
+        loss_mean, metrics, samples = Mean(), [make_metric(n) for n in self.metric_names], 0
+        for batch in loader:
+            x, y = self._split(batch)
+            self.optimizer.zero_grad()
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+            loss.backward()
+            self._call("on_after_backward")
+            if self.clip_grad_norm is not None:
+                from ..nn.utils import clip_grad_norm_
+                clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            self.optimizer.step()
+            if self.scheduler is not None and self.scheduler_interval == "batch":
+                self.scheduler.step()
+            self.step += 1
+            n = x.shape[0]
+            samples += n
+            loss_mean.update(loss.item(), n)
+            for m in metrics:
+                m.update(out, y)
+            running = {"loss": loss_mean.compute(),
+                       **{name: m.compute() for name, m in zip(self.metric_names, metrics)}}
+            self._call("on_batch_end", {**running, "samples": samples, "step": self.step})
+        if samples == 0:
+            raise ValueError("Trainer.fit: the training loader produced no batches")
+        self.epoch += 1
+        elapsed = time.perf_counter() - start
+        return {"epoch": self.epoch, "step": self.step, "lr": lr, "loss": loss_mean.compute(),
+                **{name: m.compute() for name, m in zip(self.metric_names, metrics)},
+                "time": elapsed, "samples_per_s": samples / max(elapsed, 1e-9)}
+
+    def _epoch_scheduler_step(self, logs: dict) -> None:
+        if self.scheduler is None or self.scheduler_interval != "epoch":
+            return
+        if self._plateau:
+            key = self.scheduler_monitor or ("val_loss" if "val_loss" in logs else "loss")
+            if key not in logs:
+                raise KeyError(f"Trainer: ReduceLROnPlateau monitors {key!r}, which is not "
+                               f"among the epoch's metrics {sorted(logs)}")
+            self.scheduler.step(logs[key])
+        else:
+            self.scheduler.step()
+
+    # ------------------------------------------------------------------ inference
+    def evaluate(self, loader) -> dict:
+        """Mean loss and metrics over ``loader`` in eval mode, without recording a graph."""
+        was_training = self.model.training
+        self.model.eval()
+        loss_mean, metrics = Mean(), [make_metric(n) for n in self.metric_names]
+        try:
+            with no_grad():
+                for batch in loader:
+                    x, y = self._split(batch)
+                    if y is None:
+                        raise ValueError("Trainer.evaluate: batches need targets")
+                    out = self.model(x)
+                    loss_mean.update(self.eval_loss_fn(out, y).item(), x.shape[0])
+                    for m in metrics:
+                        m.update(out, y)
+        finally:
+            self.model.train(was_training)
+        if loss_mean.count == 0:
+            raise ValueError("Trainer.evaluate: the loader produced no batches")
+        return {"loss": loss_mean.compute(),
+                **{name: m.compute() for name, m in zip(self.metric_names, metrics)}}
+
+    def predict(self, data, batch_size: int = 256) -> np.ndarray:
+        """Model outputs (eval mode, no graph) for a loader, a Tensor or an array, as one
+        NumPy array. Batches of ``(inputs, targets)`` use the inputs only."""
+        if isinstance(data, Tensor | np.ndarray):
+            array = data.numpy() if isinstance(data, Tensor) else data
+            data = (array[i:i + batch_size] for i in range(0, len(array), batch_size))
+        was_training = self.model.training
+        self.model.eval()
+        outputs = []
+        try:
+            with no_grad():
+                for batch in data:
+                    x = self._split(batch)[0]
+                    outputs.append(self.model(x).numpy())
+        finally:
+            self.model.train(was_training)
+        if not outputs:
+            raise ValueError("Trainer.predict: no inputs")
+        return np.concatenate(outputs)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self, stem) -> Path:
+        """Save everything needed to resume bit-exactly as checkpoint ``stem``
+        (``stem.safetensors`` + ``stem.optim.safetensors`` + ``stem.json``)."""
+        return ckpt.save_checkpoint(
+            stem, self.model, self.optimizer, self.scheduler,
+            epoch=self.epoch, step=self.step, history=self.history,
+            rng_state=dl_random.get_rng_state(),
+            loader_state=_loader_state(self.train_loader) if self.train_loader is not None
+            else None,
+            callbacks={cb.name: cb.state_dict() for cb in self.callbacks})
+
+    def load_checkpoint(self, stem) -> dict:
+        """Restore a checkpoint written by :meth:`save_checkpoint`.
+
+        Build the model, optimizer, scheduler and data loaders first, then load: the global
+        RNG state is restored here and the loader's at the start of the next ``fit``.
+        """
+        state = ckpt.load_checkpoint(stem, self.model, self.optimizer, self.scheduler)
+        missing = [k for k in ("epoch", "step", "rng_state") if k not in state]
+        if missing:
+            raise ValueError(f"{stem}: not a trainer checkpoint (no {', '.join(missing)})")
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.history = list(state.get("history", []))
+        dl_random.set_rng_state(state["rng_state"])
+        self._pending_loader_state = state.get("loader_state")
+        saved = state.get("callbacks", {})
+        for cb in self.callbacks:
+            if cb.name in saved:
+                cb.load_state_dict(saved[cb.name])
+        return state
