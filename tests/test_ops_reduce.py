@@ -201,6 +201,15 @@ def test_argmax_argmin_match_numpy_and_torch(fn, kw):
         np.testing.assert_array_equal(out.numpy(), getattr(torch.tensor(x), fn)(**kw).numpy())
 
 
+def test_max_dim_of_a_0d_tensor_like_torch():
+    x = leaf(2.5)
+    values, indices = x.min(0)
+    values.backward()
+    assert values.item() == 2.5 and indices.item() == 0 and x.grad.item() == 1.0
+    if torch is not None:
+        assert torch.tensor(2.5).min(0).indices.item() == 0
+
+
 def test_max_of_two_tensors_is_elementwise():
     a, b = dl.tensor([1.0, 4.0]), dl.tensor([3.0, 2.0])
     np.testing.assert_array_equal(dl.max(a, b).numpy(), [3.0, 4.0])

@@ -209,6 +209,7 @@ def test_cat_promotes_mixed_float_dtypes_and_casts_gradients_back():
     (lambda x: x.transpose(0, 3), "transpose: dim 3 is out of range"),
     (lambda x: x.expand(2, 5, 4), r"expand: cannot expand shape \(2, 3, 4\) to \(2, 5, 4\)"),
     (lambda x: x.expand(3, 4), "expand: the number of sizes"),
+    (lambda x: x.expand(-1, 2, 3, 4), "expand: -1 is not allowed for the new leading dims"),
     (lambda x: dl.cat([x, dl.ones(2, 2, 4)], 2), r"cat: tensor 1 has shape \(2, 2, 4\)"),
     (lambda x: dl.cat([]), "cat: expected a non-empty list"),
     (lambda x: dl.stack([x, dl.ones(2, 3)]), r"stack: .* tensor 1 has \(2, 3\)"),

@@ -359,6 +359,10 @@ def _max_min(x, dim, keepdim, other, mode):
     d = _dim(dim, x.ndim, mode)
     if isinstance(d, tuple):
         raise TypeError(f"{mode}: dim must be an int; use amax/amin for several dims")
+    if d is None:  # a 0-d tensor: its only element, at index 0
+        zero = backend.xp_of(x.data).zeros((), np.int64)
+        return values_indices(R.Amax.apply(x, dim=None, keepdim=False, mode=mode),
+                              Tensor._make(zero, False, None, 0))
     idx = _arg(x, d, False, mode)
     values = R.MaxDim.apply(x, dim=d, keepdim=keepdim, index=idx)
     xp = backend.xp_of(idx)
@@ -502,6 +506,8 @@ def expand(x, *sizes):
     if lead < 0:
         raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be >= the "
                            f"number of dims of the tensor ({x.ndim})")
+    if -1 in sizes[:lead]:
+        raise RuntimeError(f"expand: -1 is not allowed for the new leading dims of {sizes}")
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     for i, n in enumerate(x.shape):
         if n != 1 and n != shape[i + lead]:
