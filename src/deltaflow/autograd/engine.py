@@ -66,7 +66,8 @@ def _is_private(grad, _owners=3):
     steals a gradient nobody else holds: it owns its memory, is writeable, and the only
     references are ``_accumulate_leaf``'s argument, this function's and ``getrefcount``'s.
     (Reference counts are checked on CPython before 3.14 only; elsewhere: always copy.)"""
-    return (_getrefcount is not None and grad.base is None and grad.flags.writeable
+    return (_getrefcount is not None and grad.base is None
+            and getattr(grad.flags, "writeable", True)  # CuPy's flags have no writeable
             and _getrefcount(grad) <= _owners)
 
 

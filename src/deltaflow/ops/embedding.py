@@ -11,14 +11,13 @@ def scatter_rows(index, rows, n_rows):
     """out[i] = Σ rows[k] over k with index[k] = i, as an (n_rows, D) array.
 
     On NumPy: sort the indices once, then one ``add.reduceat`` over runs of equal indices
-    (faster than ``np.add.at`` and deterministic); on CuPy: ``cupyx.scatter_add``."""
+    (faster than ``np.add.at`` and deterministic); on CuPy: ``cupy.add.at``."""
     xp = xp_of(rows)
     out = xp.zeros((n_rows,) + rows.shape[1:], dtype=rows.dtype)
     if index.size == 0:
         return out
     if xp is not np:  # pragma: no cover - GPU only
-        import cupyx  # type: ignore
-        cupyx.scatter_add(out, index, rows)
+        xp.add.at(out, index, rows)
         return out
     order = np.argsort(index, kind="stable")
     sorted_idx = index[order]
