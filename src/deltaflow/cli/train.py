@@ -24,7 +24,8 @@ from ..tasks import common
 from . import UsageError
 
 META = ("resume", "config")     # options that pick a configuration but are not part of it
-NOT_SAVED = META + ("name",)    # left out of a run's config.toml
+# left out of a run's config.toml: per-invocation choices, not part of what the run is
+NOT_SAVED = META + ("name", "no_progress", "monitor", "detect_anomaly")
 
 
 # ------------------------------------------------------------------ value types
@@ -348,6 +349,8 @@ def resolve(args) -> argparse.Namespace:
                              f"(--task {task} --model {model})")
     merged.pop("run", None)
     merged.pop("train_spec", None)
+    if merged.get("lr") is None and merged.get("optimizer") in common.DEFAULT_LR:
+        merged["lr"] = common.DEFAULT_LR[merged["optimizer"]]
     merged["run_dir"], merged["resuming"] = run_dir, run_dir is not None
     merged["saved_epochs"] = saved.get("epochs")
     merged["config_keys"] = [d for d in spec.defaults
