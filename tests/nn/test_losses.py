@@ -42,7 +42,7 @@ def test_gradcheck_cross_entropy_ops():
     z, y = rand(4, 3, 2), np.array([[0, 2], [1, -100], [2, 2], [0, 1]])
     w = np.array([0.5, 2.0, 1.0])
     for red in REDUCTIONS:
-        assert_gradcheck(lambda z: L.CrossEntropy.apply(z, target=y, weight=w,
+        assert_gradcheck(lambda z, red=red: L.CrossEntropy.apply(z, target=y, weight=w,
                                                         label_smoothing=0.2, reduction=red), z)
     p = np.random.default_rng(1).dirichlet(np.ones(3), size=4)
     assert_gradcheck(lambda z, p: L.CrossEntropyProbs.apply(z, p, weight=w, label_smoothing=0.1,
@@ -99,8 +99,8 @@ def test_cross_entropy_extreme_logits_are_finite():
     z = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [-1e4, -1e4, -1e4]])
     y = np.array([1, 0, 2])
     for ls in (0.0, 0.1):
-        compare(lambda z, y: F.cross_entropy(z, y, label_smoothing=ls),
-                lambda z, y: TF.cross_entropy(z, y, label_smoothing=ls), z, y, rtol=1e-7)
+        compare(lambda z, y, ls=ls: F.cross_entropy(z, y, label_smoothing=ls),
+                lambda z, y, ls=ls: TF.cross_entropy(z, y, label_smoothing=ls), z, y, rtol=1e-7)
     p = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
     compare(F.cross_entropy, TF.cross_entropy, z, p, rtol=1e-7)
     out = F.cross_entropy(dl.tensor(z.astype(np.float32), requires_grad=True), dl.tensor(y))
@@ -152,11 +152,12 @@ def test_regression_losses(reduction):
     compare(lambda a, b: F.l1_loss(a, b, reduction=reduction),
             lambda a, b: TF.l1_loss(a, b, reduction=reduction), x, y)
     for beta in (0.0, 0.5, 2.0):
-        compare(lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction, beta=beta),
-                lambda a, b: TF.smooth_l1_loss(a, b, reduction=reduction, beta=beta), x, y)
+        compare(lambda a, b, beta=beta: F.smooth_l1_loss(a, b, reduction=reduction, beta=beta),
+                lambda a, b, beta=beta: TF.smooth_l1_loss(a, b, reduction=reduction, beta=beta),
+                x, y)
     for delta in (0.3, 1.0, 3.0):
-        compare(lambda a, b: F.huber_loss(a, b, reduction=reduction, delta=delta),
-                lambda a, b: TF.huber_loss(a, b, reduction=reduction, delta=delta), x, y)
+        compare(lambda a, b, d=delta: F.huber_loss(a, b, reduction=reduction, delta=d),
+                lambda a, b, d=delta: TF.huber_loss(a, b, reduction=reduction, delta=d), x, y)
 
 
 def test_mse_broadcast_and_python_target_and_legacy_flags():

@@ -137,7 +137,7 @@ def test_non_persistent_buffers_and_registration_rules():
     with pytest.raises(TypeError, match="nn.Parameter or None required"):
         m.register_parameter("q", dl.zeros(1))
     with pytest.raises(AttributeError, match="'Module' object has no attribute 'nope'"):
-        m.nope
+        _ = m.nope
     del m.w
     assert "w" not in dict(m.named_parameters())
     shared = nn.Linear(2, 2)

@@ -6,8 +6,13 @@ import pytest
 
 import deltaflow as dl
 from deltaflow import nn
-from deltaflow.nn.utils import (clip_grad_norm_, clip_grad_value_, l1_penalty,
-                                parameters_to_vector, vector_to_parameters)
+from deltaflow.nn.utils import (
+    clip_grad_norm_,
+    clip_grad_value_,
+    l1_penalty,
+    parameters_to_vector,
+    vector_to_parameters,
+)
 
 from .helpers import load_from_torch, rand, torch
 

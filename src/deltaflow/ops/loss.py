@@ -178,7 +178,8 @@ class NLLLoss(Function):
             wy = xp.where(ignore, xp.zeros((), dtype=wy.dtype), wy)
         loss = loss * wy
         denom = float(wy.sum()) if reduction == "mean" else 1
-        self.shape, self.t_k, self.wy, self.reduction, self.denom = x.shape, t_k, wy, reduction, denom
+        self.shape, self.t_k, self.wy = x.shape, t_k, wy
+        self.reduction, self.denom = reduction, denom
         return _reduce(loss, reduction, denom)
 
     def backward(self, g):

@@ -1,4 +1,4 @@
-"""Activation functions of ``torch.nn.functional`` (the ops live in :mod:`deltaflow.ops.activation`).
+"""Activation functions of ``torch.nn.functional`` (ops in :mod:`deltaflow.ops.activation`).
 
 ``inplace=True`` is accepted for compatibility and computes out of place (autograd arrays
 are never overwritten)."""
