@@ -9,8 +9,9 @@
 Anomaly detection lives in :mod:`deltaflow.autograd.anomaly` (``dl.autograd.detect_anomaly``).
 Plots (:mod:`.plots`) import matplotlib only when drawn.
 """
+from .explain import Explanation, explain
 from .gradcheck import GradcheckReport, ParamCheck, gradcheck_model
 from .monitor import GradientFlowWarning, GradientMonitor
 
-__all__ = ["GradcheckReport", "GradientFlowWarning", "GradientMonitor", "ParamCheck",
-           "gradcheck_model"]
+__all__ = ["Explanation", "GradcheckReport", "GradientFlowWarning", "GradientMonitor",
+           "ParamCheck", "explain", "gradcheck_model"]

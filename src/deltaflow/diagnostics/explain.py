@@ -280,7 +280,7 @@ def _describe(name, module):
 def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_name=None,
             title=None, max_values=24) -> Explanation:
     """One forward + backward pass of ``loss_fn(model(x), y)`` and one SGD step, recorded
-    layer by layer (on a float64 copy: ``model`` is not changed).
+    layer by layer (on a float64 CPU copy: ``model`` is not changed).
 
     With no ``model`` it explains the textbook 3→4→2 sigmoid example with L = ½Σ(a−y)².
     A layer is a module with parameters plus the parameter-free modules run after it.
@@ -294,9 +294,9 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
     if x is None or loss_fn is None:
         raise ValueError("explain: give model, x, y and loss_fn (or nothing for the textbook "
                          "example)")
-    model = copy.deepcopy(model).double()
-    x = Tensor(np.asarray(getattr(x, "data", x), dtype=np.float64))
-    y_arr = None if y is None else np.asarray(getattr(y, "data", y))
+    model = copy.deepcopy(model).to(device="cpu", dtype=np.float64)
+    x = Tensor(np.asarray(_cpu(x), dtype=np.float64))
+    y_arr = None if y is None else np.asarray(_cpu(y))
     y_t = None if y_arr is None else Tensor(
         y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr)
 
@@ -353,6 +353,12 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
                                                             type(loss_fn).__name__),
                        float(loss.item()), loss_after, lr, inputs, target, out_grad, layers,
                        max_values)
+
+
+def _cpu(value):
+    """A Tensor's or array's values as a NumPy array (copied from the GPU if needed)."""
+    from ..tensor import Tensor
+    return value.numpy() if isinstance(value, Tensor) else value
 
 
 def _has_params(module) -> bool:

@@ -1,7 +1,7 @@
 """Whole-model gradient check: backprop's ∇θL against central differences, every parameter.
 
-``gradcheck_model(model, loss_fn, batch)`` works on a float64 *copy* of the model (the
-original is untouched), so it can be run on a float32 model in the middle of training. For
+``gradcheck_model(model, loss_fn, batch)`` works on a float64 CPU *copy* of the model (the
+original is untouched), so it can be run on a float32 or GPU model in the middle of training. For
 every parameter θ it compares the analytic directional derivative ``∇θL · v`` with
 
     (L(θ + εv) − L(θ − εv)) / 2ε
@@ -111,6 +111,7 @@ class GradcheckReport:
 def _to_float64(value):
     """Float tensors and arrays become float64 (no grad); anything else is kept."""
     if isinstance(value, Tensor):
+        value = value.detach().cpu()
         return Tensor(value.data.astype(np.float64)) if value.is_floating_point() else value
     if isinstance(value, np.ndarray):
         return Tensor(value.astype(np.float64) if value.dtype.kind == "f" else value)
@@ -146,7 +147,7 @@ def gradcheck_model(model, loss_fn, batch, *, eps=1e-6, directions=3, full_max=3
     at most ``full_max`` elements. ``params`` restricts the check to those names.
     Returns a :class:`GradcheckReport` (``print(report)`` shows the table and the verdict).
     """
-    model64 = copy.deepcopy(model).double()
+    model64 = copy.deepcopy(model).to(device="cpu", dtype=np.float64)
     batch64 = _to_float64(batch)
     f = _loss_closure(model64, loss_fn, batch64)
     rng_state = get_rng_state()
