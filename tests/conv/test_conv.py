@@ -238,3 +238,16 @@ def test_only_needed_gradients_are_computed():
 def test_errors_name_the_op_and_the_shapes(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_bias_gradient_alone_and_with_weight():
+    """The bias gradient comes out of the weight GEMM (constant-1 row) or, when the weight
+    needs none, from a plain sum; both equal PyTorch's."""
+    x, w, b = rand(2, 4, 6, 5), rand(6, 2, 3, 3, seed=1), rand(6, seed=2)
+    for w_grad in (False, True):
+        d_w, d_b = dl.tensor(w, requires_grad=w_grad), dl.tensor(b, requires_grad=True)
+        t_w, t_b = torch.tensor(w, requires_grad=w_grad), torch.tensor(b, requires_grad=True)
+        F.conv2d(dl.tensor(x), d_w, d_b, padding=1, groups=2).sum().backward()
+        TF.conv2d(torch.tensor(x), t_w, t_b, padding=1, groups=2).sum().backward()
+        np.testing.assert_allclose(d_b.grad.numpy(), t_b.grad.numpy(), rtol=1e-10)
+        assert (d_w.grad is None) == (not w_grad)

@@ -1,13 +1,15 @@
 """Convolution as one GEMM over a strided view (im2col), and its adjoint, col2im.
 
-Layout. Inside these ops an image batch is handled *channel-major*, as a ``(C, N, H, W)``
-array. im2col copies a strided window view of it into one column buffer
-``cols[c, p, q, n, i, j] = x_pad[n, c, i·sh + p·dh, j·sw + q·dw]`` (shape
-``(C, kh, kw, N, Ho, Wo)``, i.e. a ``(C·kh·kw) × (N·Ho·Wo)`` matrix), the convolution is
-one matrix product per group ``Y = W · cols`` with ``W`` viewed as ``O × (C·kh·kw)``, and
-its ``(O, N, Ho, Wo)`` result is returned as the ``(N, O, Ho, Wo)`` view -- no copy back to
-NCHW. Elementwise ops keep that memory order, so the next convolution reads its input
-without a transpose too.
+Layout. Inside these ops an image batch is handled *batch-last*, as a ``(C, H, W, N)``
+array (the layout of cuda-convnet). im2col copies a strided window view of it into one
+column buffer ``cols[c, p, q, i, j, n] = x_pad[n, c, i·sh + p·dh, j·sw + q·dw]`` (shape
+``(C, kh, kw, Ho, Wo, N)``, i.e. a ``(C·kh·kw) × (Ho·Wo·N)`` matrix), the convolution is one
+matrix product per group ``Y = W · cols`` with ``W`` viewed as ``O × (C·kh·kw)``, and its
+``(O, Ho, Wo, N)`` result is returned as the ``(N, O, Ho, Wo)`` view -- no copy back to
+NCHW. With the batch innermost, every shifted window slice is made of contiguous runs of
+``Wo·N`` numbers (stride 1) or ``N`` numbers, so im2col, col2im and pooling move memory in
+long runs instead of row pieces of a few numbers. Elementwise ops keep the memory order,
+so the next convolution or pooling reads its input without a transpose too.
 
 One-dimensional inputs ``(N, C, L)`` run as images of height 1.
 """
@@ -23,8 +25,8 @@ def out_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int,
     return (size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def channel_major(x, pads=((0, 0), (0, 0)), shape_hw=None, value=0.0):
-    """``x`` (N, C, H, W) as a (C, N, Hp, Wp) array padded by ``pads`` ((top, bottom),
+def batch_last(x, pads=((0, 0), (0, 0)), shape_hw=None, value=0.0):
+    """``x`` (N, C, H, W) as a (C, Hp, Wp, N) array padded by ``pads`` ((top, bottom),
     (left, right)) with ``value``; a view of ``x`` when there is nothing to pad.
 
     ``shape_hw`` (optional) makes the padded array at least that large (the extra
@@ -35,60 +37,77 @@ def channel_major(x, pads=((0, 0), (0, 0)), shape_hw=None, value=0.0):
     Hp, Wp = H + t + b, W + l + r
     if shape_hw is not None:
         Hp, Wp = max(Hp, shape_hw[0]), max(Wp, shape_hw[1])
-    xc = x.transpose(1, 0, 2, 3)
+    xb = x.transpose(1, 2, 3, 0)
     if (Hp, Wp) == (H, W):
-        return xc
+        return xb
     xp = xp_of(x)
-    out = (xp.zeros if value == 0 else xp.empty)((C, N, Hp, Wp), dtype=x.dtype)
+    out = (xp.zeros if value == 0 else xp.empty)((C, Hp, Wp, N), dtype=x.dtype)
     if value != 0:
         out.fill(value)
-    out[:, :, t:t + H, l:l + W] = xc
+    out[:, t:t + H, l:l + W] = xb
     return out
 
 
+def batch_first(yb):
+    """A batch-last (C, H, W, N) array as the (N, C, H, W) view."""
+    return yb.transpose(3, 0, 1, 2)
+
+
 def window_slice(p, q, stride, dilation, out_hw):
-    """Index of kernel offset (p, q) in a channel-major image: the strided slice
-    ``[:, :, p·dh + sh·i, q·dw + sw·j]`` for all output positions (i, j)."""
+    """Index of kernel offset (p, q) in a batch-last image: the strided slice
+    ``[:, p·dh + sh·i, q·dw + sw·j, :]`` for all output positions (i, j)."""
     (sh, sw), (dh, dw), (Ho, Wo) = stride, dilation, out_hw
-    return (slice(None), slice(None),
+    return (slice(None),
             slice(p * dh, p * dh + sh * (Ho - 1) + 1, sh),
             slice(q * dw, q * dw + sw * (Wo - 1) + 1, sw))
 
 
-def windows(xc, kernel, stride, dilation, out_hw):
-    """The read-only strided view ``v[c, p, q, n, i, j] = xc[c, n, i·sh + p·dh, j·sw + q·dw]``
-    of a channel-major image ``xc`` (no copy)."""
-    xp = xp_of(xc)
-    sc, sn, sy, sx = xc.strides
+def windows(xb, kernel, stride, dilation, out_hw):
+    """The read-only strided view ``v[c, p, q, i, j, n] = xb[c, i·sh + p·dh, j·sw + q·dw, n]``
+    of a batch-last image ``xb`` (no copy)."""
+    xp = xp_of(xb)
+    sc, sy, sx, sn = xb.strides
     (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = kernel, stride, dilation, out_hw
     return xp.lib.stride_tricks.as_strided(
-        xc, shape=(xc.shape[0], kh, kw, xc.shape[1], Ho, Wo),
-        strides=(sc, sy * dh, sx * dw, sn, sy * sh, sx * sw), writeable=False)
+        xb, shape=(xb.shape[0], kh, kw, Ho, Wo, xb.shape[3]),
+        strides=(sc, sy * dh, sx * dw, sy * sh, sx * sw, sn), writeable=False)
 
 
-def im2col(xc, kernel, stride, dilation, out_hw):
-    """The column buffer: :func:`windows` copied into one contiguous
-    (C, kh, kw, N, Ho, Wo) array."""
-    view = windows(xc, kernel, stride, dilation, out_hw)
-    cols = xp_of(xc).empty(view.shape, dtype=xc.dtype)
-    cols[...] = view
+def im2col(xb, kernel, stride, dilation, out_hw, groups=1, ones=False):
+    """The column buffer: :func:`windows` copied into one contiguous array, returned as
+    the (G, K, Ho·Wo·N) matrices of the ``groups`` (K = C/G·kh·kw). With ``ones`` each
+    matrix gets a last row of ones, the constant input whose weight is the bias."""
+    xp = xp_of(xb)
+    view = windows(xb, kernel, stride, dilation, out_hw)
+    C, kh, kw, Ho, Wo, N = view.shape
+    G, Cg = groups, C // groups
+    K, L = Cg * kh * kw, Ho * Wo * N
+    cols = xp.empty((G, K + 1 if ones else K, L), dtype=xb.dtype)
+    cols[:, :K].reshape(G, Cg, kh, kw, Ho, Wo, N)[...] = view.reshape(G, Cg, kh, kw, Ho, Wo, N)
+    if ones:
+        cols[:, K] = 1
     return cols
 
 
 def col2im(cols, padded_hw, stride, dilation):
-    """Adjoint of :func:`im2col`: add the (C, kh, kw, N, Ho, Wo) columns back into a
-    (C, N, Hp, Wp) image, one strided slice per kernel offset (kh·kw vectorised adds)."""
-    C, kh, kw, N, Ho, Wo = cols.shape
-    out = xp_of(cols).zeros((C, N) + tuple(padded_hw), dtype=cols.dtype)
+    """Adjoint of :func:`im2col`: add the (C, kh, kw, Ho, Wo, N) columns back into a
+    (C, Hp, Wp, N) image, one strided slice per kernel offset (kh·kw vectorised adds)."""
+    C, kh, kw, Ho, Wo, N = cols.shape
+    out = xp_of(cols).zeros((C,) + tuple(padded_hw) + (N,), dtype=cols.dtype)
     for p in range(kh):
         for q in range(kw):
             out[window_slice(p, q, stride, dilation, (Ho, Wo))] += cols[:, p, q]
     return out
 
 
-def _as_2d(x):
+def as_image(x):
     """View a 1-D signal batch (N, C, L) as an image batch (N, C, 1, L)."""
     return x[:, :, None] if x.ndim == 3 else x
+
+
+def restore(y, ndim):
+    """An (N, C, H, W) result back in the caller's rank (drop the height of a 1-D signal)."""
+    return y[:, :, 0] if ndim == 3 else y
 
 
 class Convolution(Function):
@@ -96,57 +115,60 @@ class Convolution(Function):
 
         y[n, o, i, j] = b[o] + Σ_{c,p,q} w[o, c, p, q] · x_pad[n, g(o)·C/G + c, i·sh + p·dh, j·sw + q·dw]
 
-    per group one GEMM  Y = W · cols(x);  ∂L/∂W = ∂L/∂Y · cols(x)ᵀ,  ∂L/∂b = Σ_{n,i,j} ∂L/∂y,
-    ∂L/∂x = col2im(Wᵀ · ∂L/∂Y).  ``padding`` is ((top, bottom), (left, right)).
+    per group one GEMM  Y = [W b] · [cols(x); 1]  (the bias is the weight of a constant
+    input 1);  [∂L/∂W ∂L/∂b] = ∂L/∂Y · [cols(x); 1]ᵀ,  ∂L/∂x = col2im(Wᵀ · ∂L/∂Y).
+    ``padding`` is ((top, bottom), (left, right)).
     """
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
                 dilation=(1, 1), groups=1):
         xp = xp_of(x)
-        self.in_shape, self.w_shape = x.shape, w.shape
-        x, w4 = _as_2d(x), _as_2d(w)
+        self.ndim, self.w_shape = x.ndim, w.shape
+        x, w4 = as_image(x), as_image(w)
         N, C, H, W = x.shape
         O, Cg, kh, kw = w4.shape
         G, K = groups, Cg * kh * kw
         (t, bo), (l, r) = padding
         Ho = out_size(H, kh, stride[0], t, bo, dilation[0])
         Wo = out_size(W, kw, stride[1], l, r, dilation[1])
-        cols = im2col(channel_major(x, padding), (kh, kw), stride, dilation, (Ho, Wo))
-        y = xp.matmul(w4.reshape(G, O // G, K), cols.reshape(G, K, N * Ho * Wo))
-        y = y.reshape(O, N, Ho, Wo)
+        cols = im2col(batch_last(x, padding), (kh, kw), stride, dilation, (Ho, Wo), G,
+                      ones=b is not None)
+        wmat = w4.reshape(G, O // G, K)
         if b is not None:
-            y += b.reshape(O, 1, 1, 1)
+            wmat = xp.concatenate([wmat, b.reshape(G, O // G, 1)], axis=2)
+        y = xp.matmul(wmat, cols).reshape(O, Ho, Wo, N)
         need = self.needs_input_grad
         if need is not None:
             self.geometry = (stride, padding, dilation, G, (H, W), (H + t + bo, W + l + r))
             self.cols = cols if need[1] else None
             self.w = w4 if need[0] else None
-        y = y.transpose(1, 0, 2, 3)
-        return y[:, :, 0] if len(self.in_shape) == 3 else y
+        return restore(batch_first(y), self.ndim)
 
     def backward(self, g):
         xp = xp_of(g)
         need = self.needs_input_grad
         stride, ((t, _), (l, _)), dilation, G, (H, W), padded_hw = self.geometry
-        g = _as_2d(g)
+        g = as_image(g)
         N, O, Ho, Wo = g.shape
-        gc = g.transpose(1, 0, 2, 3).reshape(G, O // G, N * Ho * Wo)
+        gmat = g.transpose(1, 2, 3, 0).reshape(G, O // G, Ho * Wo * N)
         gx = gw = gb = None
-        if len(need) > 2 and need[2]:
-            gb = gc.sum(axis=-1).reshape(O)
+        has_bias = len(need) > 2
         if need[1]:
             cols, self.cols = self.cols, None
-            K = cols.size // (G * N * Ho * Wo)
-            gw = xp.matmul(gc, cols.reshape(G, K, N * Ho * Wo).transpose(0, 2, 1))
-            gw = gw.reshape(self.w_shape)
+            gwb = xp.matmul(gmat, cols.transpose(0, 2, 1))
             del cols  # keep at most one column buffer alive
+            K = gwb.shape[2] - has_bias
+            gw = gwb[:, :, :K].reshape(self.w_shape)
+            if has_bias:
+                gb = gwb[:, :, K].reshape(O)   # the column of the constant input 1
+        elif has_bias and need[2]:
+            gb = gmat.sum(axis=-1).reshape(O)
         if need[0]:
-            w = self.w
-            O_, Cg, kh, kw = w.shape
-            gcols = xp.matmul(w.reshape(G, O // G, Cg * kh * kw).transpose(0, 2, 1), gc)
-            gcols = gcols.reshape(G * Cg, kh, kw, N, Ho, Wo)
-            gxc = col2im(gcols, padded_hw, stride, dilation)
-            gx = gxc[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3).reshape(self.in_shape)
+            _, Cg, kh, kw = self.w.shape
+            gcols = xp.matmul(self.w.reshape(G, O // G, Cg * kh * kw).transpose(0, 2, 1), gmat)
+            gxb = col2im(gcols.reshape(G * Cg, kh, kw, Ho, Wo, N), padded_hw, stride,
+                         dilation)
+            gx = restore(batch_first(gxb[:, t:t + H, l:l + W]), self.ndim)
         return (gx, gw, gb)[:len(need)]
 
 
@@ -162,14 +184,14 @@ class TransposedConvolution(Function):
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0),
                 dilation=(1, 1), groups=1):
         xp = xp_of(x)
-        self.in_shape, self.w_shape = x.shape, w.shape
-        x, w4 = _as_2d(x), _as_2d(w)
+        self.ndim, self.w_shape = x.ndim, w.shape
+        x, w4 = as_image(x), as_image(w)
         N, Cin, H, W = x.shape
         _, Cog, kh, kw = w4.shape
         G, K = groups, Cog * kh * kw
-        xc = x.transpose(1, 0, 2, 3).reshape(G, Cin // G, N * H * W)
-        cols = xp.matmul(w4.reshape(G, Cin // G, K).transpose(0, 2, 1), xc)
-        cols = cols.reshape(G * Cog, kh, kw, N, H, W)
+        xb = x.transpose(1, 2, 3, 0).reshape(G, Cin // G, H * W * N)
+        cols = xp.matmul(w4.reshape(G, Cin // G, K).transpose(0, 2, 1), xb)
+        cols = cols.reshape(G * Cog, kh, kw, H, W, N)
         full = [(n - 1) * s + d * (k - 1) + 1
                 for n, s, d, k in zip((H, W), stride, dilation, (kh, kw))]
         out_hw = tuple(f - 2 * p + op for f, p, op in zip(full, padding, output_padding))
@@ -177,36 +199,35 @@ class TransposedConvolution(Function):
         buf = col2im(cols, buf_hw, stride, dilation)
         del cols
         (ph, pw), (Ho, Wo) = padding, out_hw
-        y = buf[:, :, ph:ph + Ho, pw:pw + Wo]
+        y = buf[:, ph:ph + Ho, pw:pw + Wo]
         if b is not None:
             y += b.reshape(-1, 1, 1, 1)
         need = self.needs_input_grad
         if need is not None:
             self.geometry = (stride, padding, dilation, G, buf_hw, (H, W))
-            self.xc = xc if need[1] else None
+            self.xb = xb if need[1] else None
             self.w = w4 if need[0] else None
-        y = y.transpose(1, 0, 2, 3)
-        return y[:, :, 0] if len(self.in_shape) == 3 else y
+        return restore(batch_first(y), self.ndim)
 
     def backward(self, g):
         xp = xp_of(g)
         need = self.needs_input_grad
         stride, (ph, pw), dilation, G, buf_hw, (H, W) = self.geometry
-        g = _as_2d(g)
+        g = as_image(g)
         N, Cout, Ho, Wo = g.shape
         gx = gw = gb = None
         if len(need) > 2 and need[2]:
             gb = g.sum(axis=(0, 2, 3))
-        gbuf = channel_major(g, ((ph, 0), (pw, 0)), shape_hw=buf_hw)
-        kh, kw = (self.w_shape[-2] if len(self.w_shape) == 4 else 1), self.w_shape[-1]
+        gbuf = batch_last(g, ((ph, 0), (pw, 0)), shape_hw=buf_hw)
+        kh, kw = self.w_shape[2:] if len(self.w_shape) == 4 else (1, self.w_shape[2])
         K = (Cout // G) * kh * kw
-        gcols = im2col(gbuf, (kh, kw), stride, dilation, (H, W)).reshape(G, K, N * H * W)
+        gcols = im2col(gbuf, (kh, kw), stride, dilation, (H, W), G)
         if need[1]:
-            gw = xp.matmul(self.xc, gcols.transpose(0, 2, 1)).reshape(self.w_shape)
+            gw = xp.matmul(self.xb, gcols.transpose(0, 2, 1)).reshape(self.w_shape)
         if need[0]:
             Cin = self.w.shape[0]
-            gx = xp.matmul(self.w.reshape(G, Cin // G, K), gcols)
-            gx = gx.reshape(Cin, N, H, W).transpose(1, 0, 2, 3).reshape(self.in_shape)
+            gx = xp.matmul(self.w.reshape(G, Cin // G, K), gcols).reshape(Cin, H, W, N)
+            gx = restore(batch_first(gx), self.ndim)
         return (gx, gw, gb)[:len(need)]
 
 
@@ -222,15 +243,15 @@ class Im2Col(Function):
         Ho = out_size(H, kh, stride[0], ph, ph, dilation[0])
         Wo = out_size(W, kw, stride[1], pw, pw, dilation[1])
         self.geometry = (x.shape, kernel_size, stride, padding, dilation, (Ho, Wo))
-        cols = im2col(channel_major(x, ((ph, ph), (pw, pw))), kernel_size, stride,
-                      dilation, (Ho, Wo))
-        return cols.transpose(3, 0, 1, 2, 4, 5).reshape(N, C * kh * kw, Ho * Wo)
+        cols = im2col(batch_last(x, ((ph, ph), (pw, pw))), kernel_size, stride, dilation,
+                      (Ho, Wo))
+        return cols.reshape(C * kh * kw, Ho * Wo, N).transpose(2, 0, 1)
 
     def backward(self, g):
         (N, C, H, W), (kh, kw), stride, (ph, pw), dilation, (Ho, Wo) = self.geometry
-        cols = g.transpose(1, 0, 2).reshape(C, kh, kw, N, Ho, Wo)
-        gxc = col2im(cols, (H + 2 * ph, W + 2 * pw), stride, dilation)
-        return gxc[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
+        cols = g.transpose(1, 2, 0).reshape(C, kh, kw, Ho, Wo, N)
+        gxb = col2im(cols, (H + 2 * ph, W + 2 * pw), stride, dilation)
+        return batch_first(gxb[:, ph:ph + H, pw:pw + W])
 
 
 class Col2Im(Function):
@@ -247,13 +268,13 @@ class Col2Im(Function):
         Ho = out_size(H, kh, stride[0], ph, ph, dilation[0])
         Wo = out_size(W, kw, stride[1], pw, pw, dilation[1])
         self.geometry = (kernel_size, stride, padding, dilation, (Ho, Wo))
-        cols = x.transpose(1, 0, 2).reshape(C, kh, kw, N, Ho, Wo)
-        yc = col2im(cols, (H + 2 * ph, W + 2 * pw), stride, dilation)
-        return yc[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
+        cols = x.transpose(1, 2, 0).reshape(C, kh, kw, Ho, Wo, N)
+        yb = col2im(cols, (H + 2 * ph, W + 2 * pw), stride, dilation)
+        return batch_first(yb[:, ph:ph + H, pw:pw + W])
 
     def backward(self, g):
         (kh, kw), stride, (ph, pw), dilation, (Ho, Wo) = self.geometry
         N, C = g.shape[:2]
-        cols = im2col(channel_major(g, ((ph, ph), (pw, pw))), (kh, kw), stride, dilation,
+        cols = im2col(batch_last(g, ((ph, ph), (pw, pw))), (kh, kw), stride, dilation,
                       (Ho, Wo))
-        return cols.transpose(3, 0, 1, 2, 4, 5).reshape(N, C * kh * kw, Ho * Wo)
+        return cols.reshape(C * kh * kw, Ho * Wo, N).transpose(2, 0, 1)

@@ -1,8 +1,8 @@
-"""Max and average pooling over strided views: one vectorised pass per kernel offset.
+"""Max and average pooling over strided views: a few vectorised passes per kernel offset.
 
-Like :mod:`deltaflow.ops.conv`, pooling works on the channel-major ``(C, N, H, W)`` view of
-its input and returns its output as a view of channel-major memory. The window element
-(p, q) of every output position is the strided slice ``x_pad[:, :, p·dh + sh·i, q·dw + sw·j]``
+Like :mod:`deltaflow.ops.conv`, pooling works on the batch-last ``(C, H, W, N)`` view of
+its input and returns its output as a view of batch-last memory. The window element
+(p, q) of every output position is the strided slice ``x_pad[:, p·dh + sh·i, q·dw + sw·j, :]``
 (:func:`~deltaflow.ops.conv.window_slice`), so forward is kh·kw elementwise passes and
 backward is kh·kw strided writes -- assignments when windows do not overlap, adds when they
 do. No ``np.add.at`` anywhere.
@@ -15,18 +15,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from .conv import _as_2d, channel_major, window_slice
-
-
-def _as_2d_shape(shape):
-    """(H, W) of an image batch, (1, L) of a signal batch."""
-    return (shape[2], shape[3]) if len(shape) == 4 else (1, shape[2])
-
-
-def _batch_major(yc, ndim):
-    """A channel-major (C, N, H, W) result as the (N, C, H, W) (or (N, C, L)) view."""
-    y = yc.transpose(1, 0, 2, 3)
-    return y[:, :, 0] if ndim == 3 else y
+from .conv import as_image, batch_first, batch_last, restore, window_slice
 
 
 def pool_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
@@ -55,22 +44,53 @@ def _disjoint(kernel_size, stride, dilation) -> bool:
                for k, s, d in zip(kernel_size, stride, dilation))
 
 
-def _scatter(gc, weights, padded_shape, kernel_size, stride, dilation, out_hw):
-    """Σ over kernel offsets k of ``gc · weights(k)`` written into the window slices of a
-    zero (C, N, Hp, Wp) image (assigned when the windows are disjoint, added otherwise)."""
-    xp = xp_of(gc)
-    out = xp.zeros(padded_shape, dtype=gc.dtype)
+def _scatter(gb, weights, padded_shape, kernel_size, stride, dilation, out_hw):
+    """Σ over kernel offsets k of ``gb · weights(k)`` (``weights(k)`` None: 1) written into
+    the window slices of a zero (C, Hp, Wp, N) image: assigned when the windows are
+    disjoint, added where they overlap."""
+    xp = xp_of(gb)
+    out = xp.zeros(padded_shape, dtype=gb.dtype)
     disjoint = _disjoint(kernel_size, stride, dilation)
     kh, kw = kernel_size
     for p in range(kh):
         for q in range(kw):
             sl = out[window_slice(p, q, stride, dilation, out_hw)]
             w = weights(p * kw + q)
-            if disjoint:
-                xp.multiply(gc, w, out=sl) if w is not None else xp.copyto(sl, gc)
+            if w is None:
+                sl[...] = gb if disjoint else sl + gb
+            elif disjoint:
+                xp.multiply(gb, w, out=sl)
             else:
-                sl += gc * w if w is not None else gc
+                sl += gb * w
     return out
+
+
+def max_and_argmax(views):
+    """(elementwise max over ``views``, index of the first view attaining it), by a
+    pairwise tournament: neighbours are compared with a strict ``>`` so ties keep the
+    earlier view, and winners meet winners in order. Uses only max/compare/integer
+    arithmetic passes (no ``where``, no masked copies); the max propagates NaN."""
+    xp = xp_of(views[0])
+    itype = np.uint8 if len(views) <= 256 else np.int32
+    level = [(v, k) for k, v in enumerate(views)]  # (values, index: int or array)
+    while len(level) > 1:
+        nxt = []
+        for (a, ia), (b, ib) in zip(level[0::2], level[1::2]):
+            later = xp.greater(b, a)          # strict: a tie keeps the earlier index
+            m = xp.maximum(a, b)
+            idx = later.astype(itype)         # ia + later·(ib − ia), wrap-around ints
+            if not (isinstance(ia, int) and isinstance(ib, int)):  # leaves: ib − ia = 1
+                idx *= (itype(ib) if isinstance(ib, int) else ib) - ia
+            if not isinstance(ia, int) or ia:
+                idx += itype(ia) if isinstance(ia, int) else ia
+            nxt.append((m, idx))
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    out, idx = level[0]
+    if isinstance(idx, int):  # a single view (1×1 window)
+        out, idx = out.copy(), xp.zeros(out.shape, dtype=itype)
+    return out, idx
 
 
 class MaxPooling(Function):
@@ -84,46 +104,41 @@ class MaxPooling(Function):
     def forward(self, x, kernel_size, stride, padding, dilation=(1, 1), ceil_mode=False,
                 return_indices=False):
         xp = xp_of(x)
-        self.in_shape = x.shape
-        x = _as_2d(x)
+        self.ndim = x.ndim
+        x = as_image(x)
         (Ho, Wo), pads = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
         lowest = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        xc = channel_major(x, pads, value=lowest)
+        xb = batch_last(x, pads, value=lowest)
         kh, kw = kernel_size
-        views = [xc[window_slice(p, q, stride, dilation, (Ho, Wo))]
+        views = [xb[window_slice(p, q, stride, dilation, (Ho, Wo))]
                  for p in range(kh) for q in range(kw)]
-        out = views[0].copy()
-        for v in views[1:]:
-            xp.maximum(out, v, out=out)  # propagates NaN like PyTorch
         need = self.needs_input_grad
-        y = _batch_major(out, len(self.in_shape))
         if need is None and not return_indices:
-            return y
-        # argmax: the first offset k whose element equals the max (later ks are overwritten)
-        arg = xp.zeros(out.shape, dtype=np.uint8 if len(views) < 256 else np.int32)
-        hit = xp.empty(out.shape, dtype=bool)
-        for k in reversed(range(len(views))):
-            xp.equal(views[k], out, out=hit)
-            xp.copyto(arg, k, where=hit)
+            out = views[0].copy()
+            for v in views[1:]:
+                xp.maximum(out, v, out=out)
+            return restore(batch_first(out), self.ndim)
+        out, arg = max_and_argmax(views)
+        y = restore(batch_first(out), self.ndim)
         if need is not None:
-            self.arg, self.dtype = arg, x.dtype
-            self.geometry = (kernel_size, stride, dilation, (Ho, Wo), pads, xc.shape)
+            self.arg = arg
+            self.geometry = (kernel_size, stride, dilation, (Ho, Wo), pads, xb.shape,
+                             x.shape[2:])
         if not return_indices:
             return y
-        rows = xp.arange(Ho).reshape(Ho, 1) * stride[0] - padding[0]
-        cols = xp.arange(Wo) * stride[1] - padding[1]
+        rows = xp.arange(Ho).reshape(Ho, 1, 1) * stride[0] - padding[0]
+        cols = xp.arange(Wo).reshape(Wo, 1) * stride[1] - padding[1]
         index = ((rows + (arg // kw).astype(np.int64) * dilation[0]) * x.shape[3]
                  + cols + (arg % kw).astype(np.int64) * dilation[1])
-        return y, _batch_major(index, len(self.in_shape))
+        return y, restore(batch_first(index), self.ndim)
 
     def backward(self, g, *_):
-        xp = xp_of(g)
-        kernel_size, stride, dilation, out_hw, ((t, _), (l, _)), padded = self.geometry
-        H, W = _as_2d_shape(self.in_shape)
-        gc = _as_2d(g).transpose(1, 0, 2, 3)
+        kernel_size, stride, dilation, out_hw, ((t, _), (l, _)), padded, (H, W) = \
+            self.geometry
         arg = self.arg
-        gxc = _scatter(gc, lambda k: arg == k, padded, kernel_size, stride, dilation, out_hw)
-        return gxc[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3).reshape(self.in_shape)
+        gxb = _scatter(as_image(g).transpose(1, 2, 3, 0), lambda k: arg == k, padded,
+                       kernel_size, stride, dilation, out_hw)
+        return restore(batch_first(gxb[:, t:t + H, l:l + W]), self.ndim)
 
 
 def _divisor_1d(size, n, kernel, stride, padding, count_include_pad):
@@ -148,15 +163,15 @@ class AvgPooling(Function):
     def forward(self, x, kernel_size, stride, padding, ceil_mode=False,
                 count_include_pad=True, divisor_override=None):
         xp = xp_of(x)
-        self.in_shape = x.shape
-        x = _as_2d(x)
+        self.ndim = x.ndim
+        x = as_image(x)
         dilation = (1, 1)
         (Ho, Wo), pads = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-        xc = channel_major(x, pads)
+        xb = batch_last(x, pads)
         kh, kw = kernel_size
-        out = xc[window_slice(0, 0, stride, dilation, (Ho, Wo))].copy()
+        out = xb[window_slice(0, 0, stride, dilation, (Ho, Wo))].copy()
         for k in range(1, kh * kw):
-            out += xc[window_slice(k // kw, k % kw, stride, dilation, (Ho, Wo))]
+            out += xb[window_slice(k // kw, k % kw, stride, dilation, (Ho, Wo))]
         if divisor_override:
             scale = 1.0 / divisor_override
         else:
@@ -164,16 +179,15 @@ class AvgPooling(Function):
                       zip(x.shape[2:], (Ho, Wo), kernel_size, stride, padding))
             div = np.outer(dh, dw)
             scale = 1.0 / div[0, 0] if (div == div[0, 0]).all() else \
-                xp.asarray(1.0 / div, dtype=x.dtype)
+                xp.asarray(1.0 / div[:, :, None], dtype=x.dtype)
         out *= scale
         if self.needs_input_grad is not None:
             self.scale = scale
-            self.geometry = (kernel_size, stride, (Ho, Wo), pads, xc.shape)
-        return _batch_major(out, len(self.in_shape))
+            self.geometry = (kernel_size, stride, (Ho, Wo), pads, xb.shape, x.shape[2:])
+        return restore(batch_first(out), self.ndim)
 
     def backward(self, g):
-        kernel_size, stride, out_hw, ((t, _), (l, _)), padded = self.geometry
-        H, W = _as_2d_shape(self.in_shape)
-        gc = _as_2d(g).transpose(1, 0, 2, 3) * self.scale
-        gxc = _scatter(gc, lambda k: None, padded, kernel_size, stride, (1, 1), out_hw)
-        return gxc[:, :, t:t + H, l:l + W].transpose(1, 0, 2, 3).reshape(self.in_shape)
+        kernel_size, stride, out_hw, ((t, _), (l, _)), padded, (H, W) = self.geometry
+        gb = as_image(g).transpose(1, 2, 3, 0) * self.scale
+        gxb = _scatter(gb, lambda k: None, padded, kernel_size, stride, (1, 1), out_hw)
+        return restore(batch_first(gxb[:, t:t + H, l:l + W]), self.ndim)
