@@ -32,6 +32,11 @@ INDICES = {
     "int_array_2d": ((slice(None), COLS), None),
     "two_int_arrays": ((ROWS, np.array([0, 1, 1, 4, 0])), None),
     "list": ([3, 3, 1], None),
+    "mask_on_middle_dim": ((slice(None), np.array([True, False, True, True, False])), None),
+    "int_array_2d_first": (np.array([[0, 1], [1, 0]]), None),
+    "arrays_split_by_slice": (([0, 1], slice(None), [2, 0]), None),
+    "slice_then_array": ((slice(1, 3), [4, 4, 0]), None),
+    "numpy_int": (np.int64(1), None),
     "int_tensor": ("rows_tensor", None),
 }
 
