@@ -1,6 +1,5 @@
 """gradcheck_model and `deltaflow gradcheck`: pass on correct models, fail on a wrong backward."""
 import numpy as np
-import pytest
 
 import deltaflow as dl
 from deltaflow.cli import main

@@ -263,7 +263,8 @@ def _text_value(a, max_values, indent):
 def _md_value(a, max_values):
     if a.size > max_values:
         s = _summary(a, max_values)
-        return f"‖·‖ = {s['norm']:.6g}, mean {s['mean']:.4g}, min {s['min']:.4g}, max {s['max']:.4g}"
+        return (f"‖·‖ = {s['norm']:.6g}, mean {s['mean']:.4g}, min {s['min']:.4g}, "
+                f"max {s['max']:.4g}")
     return "`" + np.array2string(a, precision=6, separator=", ", max_line_width=10_000,
                                  floatmode="maxprec_equal").replace("\n", "") + "`"
 
@@ -334,7 +335,7 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
         _update_layer(layer, group, lr)
 
     with_update = copy.deepcopy(model)
-    for (name, p), (_, q) in zip(model.named_parameters(), with_update.named_parameters()):
+    for p, q in zip(model.parameters(), with_update.parameters()):
         if p.grad is not None:
             q.data = p.data - lr * p.grad.data
     from ..autograd.grad_mode import no_grad
@@ -392,7 +393,7 @@ def _forward_layer(k, group):
     else:
         eq = f"z⁽{s}⁾ = {type(module).__name__}(a⁽{s_prev}⁾)"
     layer.forward.append(Quantity(f"z⁽{s}⁾", eq, z.data))
-    for j, (n, m, _, t) in enumerate(group[1:], 1):
+    for j, (_, m, _, t) in enumerate(group[1:], 1):
         f = _SYMBOL.get(type(m).__name__, type(m).__name__)
         arg = f"z⁽{s}⁾" if j == 1 else "·"
         sym = f"a⁽{s}⁾" if j == len(group) - 1 else f"h⁽{s}⁾"
