@@ -341,6 +341,24 @@ def test_forward_value_error_names_op_and_shapes():
         Broken.apply(dl.ones(2), dl.ones(3))
 
 
+def test_forward_type_error_names_op_shapes_dtypes_and_devices():
+    class Picky(Function):
+        """y = a (refuses mixed dtypes)."""
+
+        def forward(self, a, b):
+            raise TypeError("mixed dtypes")
+
+        def backward(self, g):
+            return g, None
+
+    with pytest.raises(TypeError, match=r"^picky: invalid input with shapes \(2,\) and \(2,\) "
+                                        r"\(float32 on cpu and int64 on cpu\): mixed dtypes"):
+        Picky.apply(dl.ones(2), dl.tensor([1, 2]))
+    with pytest.raises(TypeError, match=r"^sub: invalid input with shapes \(1,\) and \(1,\): "
+                                        r"numpy boolean subtract"):
+        dl.tensor([True]) - dl.tensor([False])
+
+
 def test_gradients_are_cast_back_to_each_leaf_dtype():
     a = dl.ones(3, requires_grad=True)                      # float32
     b = dl.ones(3, dtype=dl.float64, requires_grad=True)

@@ -56,9 +56,14 @@ class Function:
             fn.needs_input_grad = None
         try:
             out = fn.forward(*[t.data for t in inputs], **options)
-        except ValueError as err:
+        except (ValueError, TypeError) as err:
             shapes = " and ".join(str(tuple(t.shape)) for t in inputs)
-            raise ValueError(f"{cls.op_name()}: invalid input with shapes {shapes}: {err}") from None
+            where = {f"{t.dtype} on {t.device}" for t in inputs}
+            extra = f" ({' and '.join(sorted(where))})" if len(where) > 1 else ""
+            # shape errors are the user's: hide NumPy's frames; keep them for a TypeError
+            kind = ValueError if isinstance(err, ValueError) else TypeError
+            raise kind(f"{cls.op_name()}: invalid input with shapes {shapes}{extra}: "
+                       f"{err}") from (None if kind is ValueError else err)
         if state.anomaly_enabled:
             from . import anomaly
             anomaly.on_forward(fn, inputs, out)
