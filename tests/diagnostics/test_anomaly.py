@@ -88,7 +88,7 @@ def test_sqrt_of_zero_norm_is_blamed_in_backward_not_pow():
 def test_nan_from_data_is_reported_at_first_use():
     data = dl.tensor(np.array([1.0, np.nan]))
     w = dl.tensor(np.ones(2), requires_grad=True)
-    with pytest.raises(AnomalyError, match="no checked op produced") as info:
+    with pytest.raises(AnomalyError, match="NaN input that no checked op produced") as info:
         with dl.autograd.detect_anomaly():
             (data * w).sum()
     assert info.value.op == "mul"
@@ -103,6 +103,14 @@ def test_intentional_inf_mask_is_not_an_anomaly_but_all_masked_row_is():
     with pytest.raises(AnomalyError) as info, dl.autograd.detect_anomaly():
         dl.softmax(scores.masked_fill(dl.tensor(np.ones((2, 3), bool)), -np.inf), dim=1)
     assert info.value.op == "softmax"
+
+
+def test_additive_inf_mask_from_outside_is_fine():
+    scores = dl.tensor(np.ones((3, 3)), requires_grad=True)
+    mask = dl.tensor(np.triu(np.full((3, 3), -np.inf), 1))   # causal mask, as in attention
+    with dl.autograd.detect_anomaly():
+        dl.softmax(scores + mask, dim=-1).sum().backward()
+    assert np.isfinite(scores.grad.numpy()).all()
 
 
 def test_off_by_default_and_restored():

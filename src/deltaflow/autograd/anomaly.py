@@ -12,9 +12,10 @@ An op is *the culprit* only when it creates the problem: its output has a NaN al
 input had one, or an ±Inf although every input was finite (forward); it returns a
 non-finite gradient although the gradient it received was finite (backward). An op that
 merely passes a NaN on is never blamed, so the error points at the cause -- PyTorch's
-anomaly mode checks only the backward pass and can point past it. A non-finite value that
-reaches an op from outside (your data, a parameter, a tensor computed before anomaly mode
-was switched on) is reported at the first op that uses it.
+anomaly mode checks only the backward pass and can point past it. A NaN that reaches an op
+from outside (your data, a parameter, a tensor computed before anomaly mode was switched on)
+is reported at the first op that uses it; an ±Inf from outside is not (additive attention
+masks hold -inf on purpose).
 
 The raised :class:`AnomalyError` (a ``RuntimeError``) names the pass, the op, the module
 path (``model.3.attn``), statistics of every input (shape, dtype, min/max, non-finite
@@ -271,8 +272,8 @@ def on_forward(fn, inputs, output) -> None:
     in_arrays = [t.data for t in inputs]
     in_counts = [_counts(a) for a in in_arrays]
     for t, c in zip(inputs, in_counts):
-        if _has(c) and t._ctx is None and not _was_checked(t.data):
-            _raise("forward", fn, "received a non-finite input that no checked op produced "
+        if _has(c, "nan") and t._ctx is None and not _was_checked(t.data):
+            _raise("forward", fn, "received a NaN input that no checked op produced "
                    "(your data, a parameter, or a tensor computed before anomaly mode)",
                    _label("input", in_arrays) + _label("output", outs))
     in_nan = any(_has(c, "nan") for c in in_counts)
