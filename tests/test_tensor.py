@@ -43,7 +43,8 @@ def test_to_and_type_conversions():
     x = dl.tensor([1.7, -2.2], requires_grad=True)
     assert x.to(dl.float64).dtype == dl.float64
     assert x.to("float64").dtype == dl.float64 and x.to(dtype="double").dtype == dl.float64
-    assert x.to("cpu") is x and x.cpu() is x and x.to(x) is x
+    assert x.to("cpu") is x and x.cpu() is x and x.to(x) is x and not x.is_cuda
+    assert x.to("cpu", non_blocking=True) is x
     assert x.double().dtype == dl.float64 and x.half().dtype == dl.float16
     assert x.long().tolist() == [1, -2] and x.int().dtype == dl.int32
     assert x.bool().dtype == dl.bool and x.float() is x

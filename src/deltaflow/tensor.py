@@ -166,8 +166,13 @@ class Tensor:
         from .functional import clone
         return clone(self)
 
-    def to(self, *args, dtype=None, device=None, copy=False) -> Tensor:
-        """``t.to("cuda")``, ``t.to(dl.float64)``, ``t.to(device=..., dtype=...)``."""
+    @property
+    def is_cuda(self) -> bool:
+        return self.device == "cuda"
+
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False) -> Tensor:
+        """``t.to("cuda")``, ``t.to(dl.float64)``, ``t.to(device=..., dtype=...)``
+        (``non_blocking`` is accepted for PyTorch code and has no effect)."""
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device
