@@ -8,7 +8,8 @@ number of layers and quadratic in the width, and backward costs about twice the 
 layer is visited once in each direction.)
 
 As a harness workload (``python -m benchmarks depth``) one call is one forward + backward at
-depth 16, width 256, against the same network in PyTorch. ``sweep`` times forward alone
+depth 16, width 256, against the same network in PyTorch and the textbook algorithm written
+by hand in NumPy (the floor: no framework at all). ``sweep`` times forward alone
 and forward + backward over depths and widths; ``benchmarks/depth_plot.py`` draws the plot
 shown in ``docs/diagnostics.md``.
 """
@@ -48,6 +49,28 @@ def make(impl, quick=False, depth=None, width=None, backward=True):
                 for p in params:
                     p.grad = None
                 out.backward()
+    elif impl == "numpy":
+        # the textbook algorithm by hand: cache z and a forward, δ recursion backward
+        rng = np.random.default_rng(0)
+        bound = 1 / np.sqrt(width)
+        Ws = [rng.uniform(-bound, bound, (width, width)).astype(np.float32)
+              for _ in range(depth)]
+        bs = [rng.uniform(-bound, bound, width).astype(np.float32) for _ in range(depth)]
+
+        def step():
+            acts, zs = [x_np], []
+            for W, b in zip(Ws, bs):
+                z = acts[-1] @ W.T + b
+                zs.append(z)
+                acts.append(np.maximum(z, 0))
+            grads = []
+            if backward:
+                g = np.ones_like(acts[-1])                    # ∂(Σ out)/∂out
+                for k in range(depth - 1, -1, -1):
+                    delta = g * (zs[k] > 0)                   # δ = g ⊙ relu′(z)
+                    grads.append((delta.T @ acts[k], delta.sum(axis=0)))  # ∇W, ∇b
+                    g = delta @ Ws[k]                         # error for the layer below
+            return acts[-1].sum(), grads
     elif impl == "torch":
         try:
             import torch
