@@ -28,16 +28,26 @@ def mnist_train(n: int | None = None):
     The real MNIST training set when ``data_dir()/mnist`` exists, otherwise random data of
     the same shape (the note says which). ``n`` keeps only the first ``n`` examples.
     """
+    return _mnist("train", 60000, n)
+
+
+def mnist_test(n: int | None = None):
+    """Like :func:`mnist_train`, for the 10 000 test images."""
+    return _mnist("t10k", 10000, n)
+
+
+def _mnist(split: str, size: int, n: int | None):
     d = data_dir() / "mnist"
-    images, labels = d / "train-images-idx3-ubyte.gz", d / "train-labels-idx1-ubyte.gz"
+    images, labels = d / f"{split}-images-idx3-ubyte.gz", d / f"{split}-labels-idx1-ubyte.gz"
     if images.exists() and labels.exists():
-        x = _idx(images).reshape(-1, 784).astype(np.float32) / np.float32(255)
+        x = _idx(images).reshape(-1, 784).astype(np.float32)
+        x *= np.float32(1 / 255)  # in place: the dataset is 188 MB, peak RSS is measured
         y = _idx(labels).astype(np.int64)
-        note = f"real MNIST train set ({len(y)} images)"
+        note = f"real MNIST {split} set ({len(y)} images)"
     else:
         rng = np.random.default_rng(0)
-        x = rng.random((60000, 784), dtype=np.float32)
-        y = rng.integers(0, 10, 60000).astype(np.int64)
+        x = rng.random((size, 784), dtype=np.float32)
+        y = rng.integers(0, 10, size).astype(np.int64)
         note = f"SYNTHETIC data shaped like MNIST (no {d})"
     if n is not None:
         x, y = x[:n], y[:n]
