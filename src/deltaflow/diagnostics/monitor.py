@@ -15,7 +15,8 @@ layer and per step, records
 * ``grad_norm``     ‖∇θL‖ over the layer's own parameters,
 * ``weight_norm``   ‖θ‖,
 * ``update_ratio``  ‖θₜ − θₜ₋₁‖ / ‖θₜ₋₁‖, the size of the last update relative to the
-  weights (about 1e-3 is the usual healthy range),
+  weights (about 1e-3 is the usual healthy range; the monitor keeps one copy of the weights
+  to measure it),
 * ``grad_mean_abs`` / ``grad_max_abs``: mean and largest |∂L/∂w| (the gradient-flow chart),
 * ``act_mean`` / ``act_std`` of the layer's output in the last training forward,
 * ``dead_fraction`` (ReLU modules): units that are zero for every sample of the batch,
@@ -80,10 +81,6 @@ class _Layer:
         return f"{self.name} ({type(self.module).__name__})"
 
 
-def _f(x) -> float:
-    return float(x)
-
-
 class GradientMonitor:
     """Per-layer gradient statistics over training, with vanishing/exploding warnings.
 
@@ -128,14 +125,14 @@ class GradientMonitor:
                 return None
             if layer.name not in self._forward_order:
                 self._forward_order.append(layer.name)
-            act = {"act_mean": _f(data.mean()), "act_std": _f(data.std())}
+            act = {"act_mean": float(data.mean()), "act_std": float(data.std())}
             if layer.kind == "relu":
                 units = data.reshape(data.shape[0], -1) if data.ndim > 1 else data[:, None]
-                act["dead_fraction"] = _f((units <= 0).all(axis=0).mean())
+                act["dead_fraction"] = float((units <= 0).all(axis=0).mean())
             elif layer.kind == "sigmoid":
-                act["saturated_fraction"] = _f((np.abs(data - 0.5) > 0.49).mean())
+                act["saturated_fraction"] = float((np.abs(data - 0.5) > 0.49).mean())
             elif layer.kind == "tanh":
-                act["saturated_fraction"] = _f((np.abs(data) > 0.98).mean())
+                act["saturated_fraction"] = float((np.abs(data) > 0.98).mean())
             layer.act = act
             return None
         return hook
@@ -172,18 +169,18 @@ class GradientMonitor:
         if not layer.params:
             return {}
         weights = [p.data for p in layer.params]
-        sq_w = sum(_f((w.astype(np.float64) ** 2).sum()) for w in weights)
+        sq_w = sum(float((w.astype(np.float64) ** 2).sum()) for w in weights)
         stats = {"weight_norm": math.sqrt(sq_w)}
         grads = [p.grad.data for p in layer.params if p.grad is not None]
         if grads:
-            sq = sum(_f((g.astype(np.float64) ** 2).sum()) for g in grads)
+            sq = sum(float((g.astype(np.float64) ** 2).sum()) for g in grads)
             n = sum(g.size for g in grads)
             stats["grad_norm"] = math.sqrt(sq) if math.isfinite(sq) else math.inf
-            stats["grad_mean_abs"] = sum(_f(np.abs(g).sum()) for g in grads) / max(n, 1)
-            stats["grad_max_abs"] = max(_f(np.abs(g).max()) for g in grads)
+            stats["grad_mean_abs"] = sum(float(np.abs(g).sum()) for g in grads) / max(n, 1)
+            stats["grad_max_abs"] = max(float(np.abs(g).max()) for g in grads)
         if layer.prev is not None:
-            sq_d = sum(_f(((w - p) ** 2).sum()) for w, p in zip(weights, layer.prev))
-            prev_norm = math.sqrt(sum(_f((p ** 2).sum()) for p in layer.prev))
+            sq_d = sum(float(((w - p) ** 2).sum()) for w, p in zip(weights, layer.prev))
+            prev_norm = math.sqrt(sum(float((p ** 2).sum()) for p in layer.prev))
             stats["update_ratio"] = math.sqrt(sq_d) / prev_norm if prev_norm > 0 else math.nan
         layer.prev = [w.copy() for w in weights]
         return stats
