@@ -1,5 +1,6 @@
 """gradcheck_model and `deltaflow gradcheck`: pass on correct models, fail on a wrong backward."""
 import numpy as np
+import pytest
 
 import deltaflow as dl
 from deltaflow.cli import main
@@ -101,3 +102,15 @@ def test_cli_exit_status(tmp_path, capsys):
     assert main(["gradcheck", "textbook", "--format", "json"]) == 0
     assert '"passed": true' in capsys.readouterr().out
     assert main(["gradcheck", str(tmp_path / "missing.py") + ":build"]) != 0
+
+
+def test_params_filter_and_errors():
+    dl.manual_seed(0)
+    model = dl.nn.Sequential(dl.nn.Linear(2, 3), dl.nn.Tanh(), dl.nn.Linear(3, 1))
+    batch = (dl.randn(4, 2), dl.randn(4, 1))
+    report = gradcheck_model(model, mse, batch, params=["2.bias"])
+    assert [p.name for p in report.params] == ["2.bias"] and report.passed
+    with pytest.raises(ValueError, match="no trainable parameter named 9.weight"):
+        gradcheck_model(model, mse, batch, params=["9.weight"])
+    with pytest.raises(ValueError, match="scalar"):
+        gradcheck_model(model, lambda out, y: out - y, batch)

@@ -160,7 +160,14 @@ def gradcheck_model(model, loss_fn, batch, *, eps=1e-6, directions=3, full_max=3
 
     named = [(n, p) for n, p in model64.named_parameters() if p.requires_grad]
     if params is not None:
+        unknown = set(params) - {n for n, _ in named}
+        if unknown:
+            raise ValueError(f"gradcheck_model: no trainable parameter named "
+                             f"{', '.join(sorted(unknown))}; the model has "
+                             f"{', '.join(n for n, _ in named)}")
         named = [(n, p) for n, p in named if n in set(params)]
+    if not named:
+        raise ValueError("gradcheck_model: the model has no parameters that require grad")
     for _, p in named:
         p.grad = None
     set_rng_state(rng_state)
