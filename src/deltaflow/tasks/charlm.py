@@ -9,7 +9,7 @@ to the next, detached: truncated backpropagation through time over ``--seq-len``
 Loss is the mean cross-entropy in nats per character; perplexity = e^loss. Each epoch
 (``--steps-per-epoch`` updates) ends with a validation estimate, a checkpoint and a sample;
 ``--max-minutes`` (wall time) or ``--max-cpu-minutes`` (this process's CPU time) end training. The final validation loss is
-computed on the whole validation split. The run folder (``--out``) gets ``config.json``
+computed on the whole validation split. The run folder (``--out``/``--name``) gets ``config.json``
 (model, vocabulary, hyper-parameters: what ``deltaflow generate`` needs),
 ``model.safetensors`` (the weights with the best validation estimate), ``checkpoints/``,
 ``metrics.jsonl``, ``samples.txt`` and ``result.json``.
@@ -20,11 +20,11 @@ import json
 import math
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from .. import functional as Fn
-from .. import optim
 from ..autograd import no_grad
 from ..data import datasets
 from ..models import charlm as M
@@ -33,6 +33,7 @@ from ..nn.utils import clip_grad_norm_
 from ..random import manual_seed
 from ..tensor import Tensor
 from ..train import checkpoint as ckpt
+from . import common
 
 DEFAULTS = {"lstm": dict(lr=3e-3, batch_size=32), "transformer": dict(lr=1e-3, batch_size=32)}
 
@@ -76,12 +77,33 @@ def add_arguments(parser) -> None:
     g.add_argument("--d-model", type=int, default=128, help="Transformer width")
     g.add_argument("--heads", type=int, default=4, help="Transformer attention heads")
     g.add_argument("--dropout", type=float, default=0.0)
-    g.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (0: off)")
+    g.add_argument("--clip-grad", type=float, default=1.0,
+                   help="clip the gradient norm (charlm default 1.0)")
     g.add_argument("--val-fraction", type=float, default=0.1)
     g.add_argument("--eval-chars", type=int, default=20000,
                    help="validation characters used for the per-epoch estimate")
     g.add_argument("--sample-tokens", type=int, default=300)
     g.add_argument("--temperature", type=float, default=0.8)
+
+
+def run_folder(args, task, arch) -> Path:
+    """``--out``/``--name`` like every ``deltaflow train`` run (default
+    ``runs/<model>-<data>-<date>-<time>``), created fresh."""
+    data = getattr(args, "data", None) or "mnist"
+    return common.new_run_dir(SimpleNamespace(out=getattr(args, "out", None) or "runs",
+                                              name=getattr(args, "name", None), model=arch,
+                                              task=task, data=data))
+
+
+def _optimizer(model, arch, lr, args):
+    """``--optimizer`` (default adam for the LSTM, adamw with weight decay 0.01 for the
+    Transformer) with ``--lr``, ``--weight-decay``, ``--momentum``."""
+    name = getattr(args, "optimizer", None) or ("adam" if arch == "lstm" else "adamw")
+    wd = getattr(args, "weight_decay", None)
+    wd = (0.01 if name == "adamw" else 0.0) if wd is None else wd
+    momentum = getattr(args, "momentum", None)
+    return common.make_optimizer(model.parameters(), SimpleNamespace(
+        optimizer=name, lr=lr, weight_decay=wd, momentum=0.9 if momentum is None else momentum))
 
 
 def _text_path(data) -> Path:
@@ -161,12 +183,12 @@ def run(args) -> int:
     lr = getattr(args, "lr", None) or DEFAULTS[arch]["lr"]
     B = getattr(args, "batch_size", None) or DEFAULTS[arch]["batch_size"]
     T = args.seq_len
-    opt = (optim.Adam(model.parameters(), lr=lr) if arch == "lstm"
-           else optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01))
+    opt = _optimizer(model, arch, lr, args)
+    clip = getattr(args, "clip_grad", None)
     if args.stateful and arch != "lstm":
         raise ValueError("charlm: --stateful (truncated BPTT with carried state) needs "
                          "--model lstm")
-    out = Path(getattr(args, "out", None) or f"runs/charlm-{arch}")
+    out = run_folder(args, "charlm", arch)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     config.update(lr=lr, batch_size=B, seq_len=T, seed=seed, stateful=args.stateful,
                   data=str(path), train_chars=len(train_ids), val_chars=len(val_ids))
@@ -201,8 +223,8 @@ def run(args) -> int:
             state = _detach(state) if args.stateful else None
             opt.zero_grad()
             loss.backward()
-            if args.clip:
-                clip_grad_norm_(model.parameters(), args.clip)
+            if clip:
+                clip_grad_norm_(model.parameters(), clip)
             opt.step()
             running += float(loss.item())
             n_run += 1

@@ -9,7 +9,7 @@ Each step trains the discriminator D and then the generator G (images scaled to 
   ∂L_G/∂θ_G = ∂L_G/∂D · ∂D/∂x_fake · ∂x_fake/∂θ_G. The log records the norm of that
   gradient at G's parameters next to the losses.
 
-The run folder (``--out``) gets ``samples/epoch_NNN.png`` (an 8×8 grid from fixed noise,
+The run folder (``--out``/``--name``, as for every run) gets ``samples/epoch_NNN.png`` (an 8×8 grid from fixed noise,
 every epoch), ``generator.safetensors``, ``discriminator.safetensors``, ``config.json``,
 ``metrics.jsonl``. With ``--judge``, a deltaflow MLP classifier trained on real MNIST labels
 (cached as ``judge.safetensors``) classifies 1000 generated digits: ``judge.json`` records
@@ -33,7 +33,7 @@ from ..nn import functional as F
 from ..random import generator, manual_seed
 from ..tensor import Tensor
 from ..train import checkpoint as ckpt
-from .charlm import Budget
+from .charlm import Budget, run_folder
 
 
 def add_arguments(parser) -> None:
@@ -52,17 +52,16 @@ def add_arguments(parser) -> None:
                    help="epochs for training the judge classifier (default 3)")
 
 
-def _mnist_root(data):
-    """``--data`` as ``mnist``, ``mnist:FOLDER`` or ``FOLDER``; default ../shared/data."""
-    spec = "" if data is None else str(data)
-    if spec.startswith("mnist:"):
-        return spec[6:]
-    if spec and spec != "mnist":
-        return spec
-    for cand in ("../shared/data", "../shared/data/mnist"):
-        if Path(cand).is_dir():
-            return cand
-    return None
+def _mnist_root(args):
+    """The MNIST folder: ``--data-dir``, else ``../shared/data`` when it exists, else the
+    default lookup of :func:`deltaflow.data.datasets.mnist`."""
+    data = getattr(args, "data", None)
+    if data not in (None, "mnist"):
+        raise ValueError(f"gan: --data must be mnist (the IDX files, folder via --data-dir), "
+                         f"got {data!r}")
+    if getattr(args, "data_dir", None):
+        return args.data_dir
+    return "../shared/data" if Path("../shared/data/mnist").is_dir() else None
 
 
 def save_png_grid(images: np.ndarray, path, nrow: int = 8, pad: int = 2) -> Path:
@@ -138,7 +137,7 @@ def run(args) -> int:
     arch = args.model or "mlp"
     seed = getattr(args, "seed", None)
     seed = 0 if seed is None else seed
-    data = datasets.mnist(_mnist_root(getattr(args, "data", None)), flatten=False)
+    data = datasets.mnist(_mnist_root(args), flatten=False)
     x01, labels = data.train.tensors[0].numpy(), data.train.tensors[1].numpy()
     real_all = x01 * 2 - 1
     manual_seed(seed)
@@ -148,7 +147,7 @@ def run(args) -> int:
     epochs = getattr(args, "epochs", None) or 20
     opt_g = optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
-    out = Path(getattr(args, "out", None) or f"runs/gan-{arch}")
+    out = run_folder(args, "gan", arch)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     config = {"task": "gan", "model": arch, "z_dim": args.z_dim, "lr": lr, "batch_size": B,
               "seed": seed, "real_label": args.real_label}
