@@ -69,6 +69,8 @@ def test_relu_exactly_at_zero_is_reported_as_kink_not_failure():
     assert report.passed
     assert sum(p.kinks for p in report.params) > 0
     assert "non-differentiable" in report.verdict
+    status = {p.name: p.status for p in report.params}
+    assert status["0.bias"] == "unverified" and "unverified" in report.table()
 
 
 def test_dropout_is_replayed_identically():
@@ -114,3 +116,35 @@ def test_params_filter_and_errors():
         gradcheck_model(model, mse, batch, params=["9.weight"])
     with pytest.raises(ValueError, match="scalar"):
         gradcheck_model(model, lambda out, y: out - y, batch)
+
+
+class TiedMax(dl.nn.Module):
+    """max over [a(x), b(x)] with b a copy of a: every element is a tie (the gradient goes to
+    the first arg-max, as in PyTorch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = dl.nn.Linear(3, 2)
+        self.b = dl.nn.Linear(3, 2)
+        self.b.load_state_dict(self.a.state_dict())
+
+    def forward(self, x):
+        values, _ = dl.stack([self.a(x), self.b(x)]).max(dim=0)
+        return values
+
+
+def test_max_ties_are_reported_as_kinks():
+    dl.manual_seed(0)
+    report = gradcheck_model(TiedMax(), mse, (dl.randn(4, 3), dl.randn(4, 2)))
+    assert report.passed, report.table()
+    assert all(p.kinks > 0 for p in report.params)
+    assert "non-differentiable" in report.verdict
+
+
+def test_symmetric_tie_split_agrees_with_central_differences():
+    """dl.maximum splits a tie ½–½: exactly the central difference, so no kink to report."""
+    dl.manual_seed(0)
+    model = TiedMax()
+    model.forward = lambda x: dl.maximum(model.a(x), model.b(x))
+    report = gradcheck_model(model, mse, (dl.randn(4, 3), dl.randn(4, 2)))
+    assert report.passed and sum(p.kinks for p in report.params) == 0
