@@ -96,16 +96,6 @@ def hidden_sizes(value) -> list[int]:
     return sizes
 
 
-def data_spec(value) -> str:
-    if not isinstance(value, str):
-        raise argparse.ArgumentTypeError(f"expected a data name, got {value!r}")
-    try:
-        common.parse_data(value)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return value
-
-
 def text(value) -> str:
     if not isinstance(value, str):
         raise argparse.ArgumentTypeError(f"expected a string, got {value!r}")
@@ -149,6 +139,8 @@ class _Spec:
         self.owners: dict = {}          # dest -> {"task:charlm", "model:cnn", ...}
         self.task_defaults: dict = {}   # task -> {dest: default} (a task's own defaults)
         self.broken: dict = {}          # task/model -> the error that kept it from loading
+        self.common: set = set()        # dests of the options defined here (not by tasks)
+        self.managed: set = set()       # tasks with MANAGED_RUN (see resolve)
 
 
 class _OwnedGroup:
@@ -195,12 +187,13 @@ def add_parser(subparsers, name):
     g = parser.add_argument_group("what to train")
     g.add_argument("--task", default="classify", choices=sorted(found),
                    help="classify (default) or another task")
-    g.add_argument("--data", default="digits", type=data_spec, metavar="SOURCE",
+    g.add_argument("--data", default="digits", type=text, metavar="SOURCE",
                    help="digits (default), mnist, fashion-mnist, csv:PATH or text:PATH")
     g.add_argument("--data-dir", type=text, metavar="DIR",
                    help="folder with the MNIST/Fashion-MNIST IDX files")
-    g.add_argument("--model", default="mlp", choices=models.available(),
-                   help="model for --task classify (default mlp)")
+    g.add_argument("--model", default="mlp", type=text,
+                   help="classify: " + ", ".join(models.available()) + " (default mlp); "
+                        "other tasks name their own models")
     g.add_argument("--hidden", default=[256, 256], type=hidden_sizes, metavar="N,N",
                    help="hidden layer widths of the MLP (default 256,256)")
     g.add_argument("--activation", default="relu",
@@ -245,6 +238,7 @@ def add_parser(subparsers, name):
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--no-plot", action="store_true", help="do not write curves.png")
     common_dests = {a.dest for a in parser._actions}
+    spec.common = common_dests - {"help"}
 
     for task, mod in sorted(found.items()):
         if isinstance(mod, Exception):
@@ -252,7 +246,8 @@ def add_parser(subparsers, name):
             continue
         group = parser.add_argument_group(f"--task {task}")
         mod.add_arguments(_OwnedGroup(parser, group, f"task:{task}", spec, common_dests))
-        spec.task_defaults.setdefault(task, {}).update(getattr(mod, "DEFAULTS", {}))
+        if getattr(mod, "MANAGED_RUN", False):
+            spec.managed.add(task)
     for model in models.available():
         try:
             adder = models.argument_adders_for(model)
@@ -306,11 +301,23 @@ def check_config(raw: dict, source, spec: _Spec) -> dict:
 
 
 def resolve(args) -> argparse.Namespace:
-    """Merge defaults, the resumed run's config, ``--config`` and the command line."""
+    """Merge defaults, the resumed run's config, ``--config`` and the command line.
+
+    For a task with ``MANAGED_RUN = True`` (classify) the defaults above apply and the CLI
+    manages the run folder (``run_dir``, ``resuming``, config.toml). Other tasks get the
+    options they declared with their defaults and every other option that was not given
+    as None, and manage their output themselves.
+    """
     spec: _Spec = args.train_spec
     explicit = {d: getattr(args, d) for d in spec.defaults if getattr(args, d) is not None}
+    from_file = check_config(common.read_toml(explicit["config"]), explicit["config"], spec) \
+        if explicit.get("config") else {}
+    task = explicit.get("task") or from_file.get("task") or spec.defaults["task"]
+    if f"task:{task}" in spec.broken:
+        raise UsageError(f"--task {task} is not available: {spec.broken[f'task:{task}']}")
+    managed = task in spec.managed
     saved, run_dir = {}, None
-    if explicit.get("resume"):
+    if managed and explicit.get("resume"):
         run_dir = Path(explicit["resume"])
         if not run_dir.is_dir():
             raise FileNotFoundError(f"--resume: no run folder {run_dir}")
@@ -323,20 +330,18 @@ def resolve(args) -> argparse.Namespace:
                                     f"it stopped before its first epoch ended")
         saved = check_config(common.read_toml(run_dir / common.CONFIG_NAME),
                              run_dir / common.CONFIG_NAME, spec)
+        if saved.get("task", task) != task:
+            raise UsageError(f"--resume: {run_dir} is a --task {saved['task']} run, not {task}")
         for opt in ("name", "out"):
             if opt in explicit:
                 raise UsageError(f"--resume continues {run_dir} in place; --{opt} does not "
                                  f"apply")
-    from_file = check_config(common.read_toml(explicit["config"]), explicit["config"], spec) \
-        if explicit.get("config") else {}
-    task = explicit.get("task") or from_file.get("task") or saved.get("task") \
-        or spec.defaults["task"]
-    if saved and saved.get("task", spec.defaults["task"]) != task:
-        raise UsageError(f"--resume: {run_dir} is a --task {saved.get('task')} run, not {task}")
-    if f"task:{task}" in spec.broken:
-        raise UsageError(f"--task {task} is not available: {spec.broken[f'task:{task}']}")
-    merged = {**spec.defaults, **spec.task_defaults.get(task, {}), **saved, **from_file,
-              **explicit}
+    defaults = dict(spec.defaults)
+    if not managed:
+        defaults = {d: (v if d not in spec.common or isinstance(v, bool) else None)
+                    for d, v in defaults.items()}
+    merged = {**defaults, **spec.task_defaults.get(task, {}), **saved, **from_file,
+              **explicit, "task": task}
     model = merged["model"]
     if f"model:{model}" in spec.broken:
         raise UsageError(f"--model {model} is not available: {spec.broken[f'model:{model}']}")
@@ -346,12 +351,21 @@ def resolve(args) -> argparse.Namespace:
         if owners and not owners & mine:
             whose = " / ".join(sorted(o.replace(":", " ") for o in owners))
             raise UsageError(f"{spec.flags[dest]} is an option of --{whose}, not of this run "
-                             f"(--task {task} --model {model})")
+                             f"(--task {task})")
     merged.pop("run", None)
     merged.pop("train_spec", None)
+    merged["run_dir"], merged["resuming"] = run_dir, run_dir is not None
+    if not managed:
+        return argparse.Namespace(**merged)
+    if model not in models.available():
+        raise UsageError(f"--model {model!r} is not a {task} model; available: "
+                         f"{', '.join(models.available())}")
+    try:
+        common.parse_data(merged["data"])
+    except ValueError as err:
+        raise UsageError(f"--data: {err}") from None
     if merged.get("lr") is None and merged.get("optimizer") in common.DEFAULT_LR:
         merged["lr"] = common.DEFAULT_LR[merged["optimizer"]]
-    merged["run_dir"], merged["resuming"] = run_dir, run_dir is not None
     merged["saved_epochs"] = saved.get("epochs")
     merged["config_keys"] = [d for d in spec.defaults
                              if d not in NOT_SAVED and d not in ("run", "train_spec")
@@ -366,6 +380,9 @@ def _checkpoint_epoch(run_dir: Path) -> int:
 
 def run(args) -> int:
     opts = resolve(args)
+    module = importlib.import_module(f"{tasks.__name__}.{opts.task}")
+    if opts.task not in args.train_spec.managed:
+        return _run_task(module, opts)
     if opts.resuming:
         done = _checkpoint_epoch(opts.run_dir)
         if done >= opts.epochs:
@@ -382,17 +399,22 @@ def run(args) -> int:
     else:
         opts.run_dir = common.new_run_dir(opts)
     common.save_config(opts.run_dir, {k: getattr(opts, k) for k in opts.config_keys})
-    module = importlib.import_module(f"{tasks.__name__}.{opts.task}")
-    from ..autograd.anomaly import AnomalyError
     try:
-        return int(module.run(opts) or 0)
-    except AnomalyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        print(f"(run folder: {opts.run_dir})", file=sys.stderr)
-        return 1
+        return _run_task(module, opts)
     except BaseException:
         # a new run that failed before its first checkpoint (bad data, bad option) leaves
         # nothing behind
         if not opts.resuming and not (opts.run_dir / "checkpoints").exists():
             shutil.rmtree(opts.run_dir, ignore_errors=True)
         raise
+
+
+def _run_task(module, opts) -> int:
+    from ..autograd.anomaly import AnomalyError
+    try:
+        return int(module.run(opts) or 0)
+    except AnomalyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if opts.run_dir is not None:
+            print(f"(run folder: {opts.run_dir})", file=sys.stderr)
+        return 1

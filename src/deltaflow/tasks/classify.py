@@ -24,6 +24,9 @@ from .common import (CHECKPOINT, RunExtras, make_optimizer, make_scheduler, pars
 
 META_NAME = "model.json"
 
+#: the CLI makes the run folder, writes config.toml and handles --resume (cli/train.py)
+MANAGED_RUN = True
+
 
 def _fraction(text) -> float:
     value = float(text)
