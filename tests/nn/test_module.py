@@ -332,3 +332,29 @@ def test_deepcopy_and_pickle_give_independent_modules():
         assert int(c[1].num_batches_tracked.item()) == 1
         c(dl.randn(5, 3)).sum().backward()
         assert c[0].weight.grad is not None and m[0].weight.grad is None
+
+
+def test_module_paths_are_per_thread():
+    import threading
+    seen = {}
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            seen[threading.current_thread().name] = current_module_path()
+            return x
+
+    outer = nn.Sequential(nn.Identity(), Probe())
+
+    def other():
+        Probe()(1)
+
+    class Launch(nn.Module):
+        def forward(self, x):
+            t = threading.Thread(target=other, name="other")
+            t.start()
+            t.join()
+            return outer(x)
+
+    Launch()(0)
+    # the other thread's Probe is a root there; an unregistered module is named by its class
+    assert seen == {"other": "model", threading.current_thread().name: "model.Sequential.1"}

@@ -11,6 +11,7 @@ diagnostics (anomaly detection, gradient-flow reports) read to say *where* an op
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -22,13 +23,21 @@ from ..parameter import Parameter
 
 __all__ = ["Module", "current_module_path"]
 
-#: (module, dotted path) of every module whose ``__call__`` is running, innermost last
-_call_stack: list = []
+class _CallStack(threading.local):
+    """Per thread: (module, dotted path) of every module whose ``__call__`` is running,
+    innermost last."""
+
+    def __init__(self):
+        self.items = []
+
+
+_calls = _CallStack()
 
 
 def current_module_path() -> str:
     """Dotted path of the innermost module whose forward is running ("" outside any)."""
-    return _call_stack[-1][1] if _call_stack else ""
+    stack = _calls.items
+    return stack[-1][1] if stack else ""
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -130,7 +139,7 @@ class Module:
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args, **kwargs):
-        stack = _call_stack
+        stack = _calls.items
         if stack:
             parent, parent_path = stack[-1]
             path = self._path_cache.get(id(parent))
