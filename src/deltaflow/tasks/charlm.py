@@ -84,6 +84,8 @@ def add_arguments(parser) -> None:
                    help="validation characters used for the per-epoch estimate")
     g.add_argument("--sample-tokens", type=int, default=300)
     g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--prompt", default=None,
+                   help="text the samples continue (default: a newline)")
 
 
 def run_folder(args, task, arch) -> Path:
@@ -174,6 +176,9 @@ def run(args) -> int:
     vocab = "".join(corpus.vocab)
     train_ids, val_ids = corpus.train_ids, corpus.val_ids
     config = _config(args, vocab)
+    prompt = args.prompt or ("\n" if "\n" in vocab else vocab[0])
+    if set(prompt) - set(vocab):
+        raise ValueError(f"charlm: --prompt has characters not in the text: {prompt!r}")
     arch = config["model"]
     seed = getattr(args, "seed", None)
     seed = 0 if seed is None else seed
@@ -241,7 +246,7 @@ def run(args) -> int:
             best = val
             ckpt.save_tensors(out / "model.safetensors", model.state_dict())
         ckpt.save_checkpoint(out / "checkpoints" / "last", model, opt, epoch=epoch, step=step)
-        text_out = _sample_text(model, vocab, "\n", args.sample_tokens, args.temperature, rng)
+        text_out = _sample_text(model, vocab, prompt, args.sample_tokens, args.temperature, rng)
         samples.write(f"--- epoch {epoch}, step {step}, val {val:.4f}\n{text_out}\n")
         samples.flush()
         print(f"epoch {epoch} step {step}: train {running / n_run:.4f}  val {val:.4f} nats/char "
@@ -255,7 +260,7 @@ def run(args) -> int:
     weights = ckpt.load_weights(out / "model.safetensors")
     model.load_state_dict(weights)
     final = evaluate(model, val_ids, eval_window)
-    sample = _sample_text(model, vocab, "ROMEO:", args.sample_tokens, args.temperature, rng)
+    sample = _sample_text(model, vocab, prompt, args.sample_tokens, args.temperature, rng)
     result = {"val_loss": final, "val_ppl": math.exp(final), "steps": step,
               "train_wall_minutes": round(wall, 2), "train_cpu_minutes": round(cpu, 2), "model": arch, "params": n_params,
               "sample": sample}

@@ -102,6 +102,26 @@ def _bce(logits, value):
     return F.binary_cross_entropy_with_logits(logits, target)
 
 
+def adversarial_step(G, D, opt_g, opt_d, real, z_dim, real_label=1.0):
+    """One D update then one G update on a batch of real images; returns
+    ``[L_D, L_G, mean D(real), mean D(fake), ‖∂L_G/∂θ_G‖]``."""
+    fake = G(_noise(len(real), z_dim))
+    # D step: the fake batch is detached, so L_D's backward stops at the images
+    d_real, d_fake = D(real), D(fake.detach())
+    loss_d = _bce(d_real, real_label) + _bce(d_fake, 0.0)
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    # G step: L_G's gradient flows back through D into G (only G is updated)
+    loss_g = _bce(D(fake), 1.0)
+    opt_g.zero_grad()
+    loss_g.backward()
+    g_norm = _grad_norm(G)
+    opt_g.step()
+    return np.array([loss_d.item(), loss_g.item(), float(F.sigmoid(d_real).mean().item()),
+                     float(F.sigmoid(d_fake).mean().item()), g_norm])
+
+
 def train_judge(x, y, epochs=3, batch_size=128, seed=0):
     """An MLP 784 → 256 → 10 trained with deltaflow on real labelled digits (x in [0, 1])."""
     manual_seed(seed)
@@ -167,21 +187,7 @@ def run(args) -> int:
             if budget.spent():
                 break
             real = Tensor(real_all[order[s:s + B]])
-            fake = G(_noise(B, args.z_dim))
-            # D step: the fake batch is detached, so L_D's backward stops at the images
-            d_real, d_fake = D(real), D(fake.detach())
-            loss_d = _bce(d_real, args.real_label) + _bce(d_fake, 0.0)
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            # G step: L_G's gradient flows back through D into G (only G is updated)
-            loss_g = _bce(D(fake), 1.0)
-            opt_g.zero_grad()
-            loss_g.backward()
-            g_norm = _grad_norm(G)
-            opt_g.step()
-            sums += [loss_d.item(), loss_g.item(), float(F.sigmoid(d_real).mean().item()),
-                     float(F.sigmoid(d_fake).mean().item()), g_norm]
+            sums += adversarial_step(G, D, opt_g, opt_d, real, args.z_dim, args.real_label)
             n += 1
             step += 1
         if n == 0:
@@ -239,4 +245,5 @@ def _judge_model(out, x01, labels, data, epochs):
     return judge
 
 
-__all__ = ["add_arguments", "run", "save_png_grid", "train_judge", "judge_samples"]
+__all__ = ["add_arguments", "run", "adversarial_step", "save_png_grid", "train_judge",
+           "judge_samples"]
