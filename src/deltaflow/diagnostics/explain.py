@@ -458,7 +458,8 @@ def _update_layer(layer, group, lr):
     for pname, p in module.named_parameters(recurse=False):
         if p.grad is None:
             continue
-        sym = {"weight": "W", "bias": "b"}.get(pname, pname)
+        linear = type(module).__name__ == "Linear"
+        sym = {"weight": "W", "bias": "b"}.get(pname, pname) if linear else pname
         step = -lr * p.grad.data
         norm_p = float(np.linalg.norm(p.data))
         ratio = (f"‖Δ‖/‖{sym}‖ = {float(np.linalg.norm(step)) / norm_p:.2g}" if norm_p
