@@ -25,6 +25,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
+        self._scratch: dict = {}  # (array type, dtype) -> flat buffer, see _scaled
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or "
                             f"dicts, got a single Tensor (wrap it in a list)")
@@ -110,6 +111,16 @@ class Optimizer:
                     state = self.state[p] = {}
                 self._update(p.data, g, state, **hyper)
         return loss
+
+    def _scaled(self, a, factor):
+        """``factor·a`` written into a scratch array reused across steps and parameters, so
+        an update allocates nothing (a fresh temporary the size of the largest weight every
+        step costs page faults when the allocator hands its memory back in between)."""
+        key = (type(a), a.dtype)
+        scratch = self._scratch.get(key)
+        if scratch is None or scratch.size < a.size:
+            scratch = self._scratch[key] = backend.xp_of(a).empty(a.size, a.dtype)
+        return backend.xp_of(a).multiply(a, factor, out=scratch[:a.size].reshape(a.shape))
 
     def _update(self, p, g, state, **group):  # pragma: no cover - abstract
         """Update the array ``p`` in place from gradient ``g``; ``state`` is p's dict."""

@@ -49,4 +49,4 @@ class SGD(Optimizer):
                 else:
                     buf += g
             g = g + momentum * buf if nesterov else buf
-        p -= lr * g
+        p -= self._scaled(g, lr)
