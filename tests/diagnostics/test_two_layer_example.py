@@ -1,4 +1,5 @@
 """The textbook 3→4→2 example: the literal NumPy backprop equals deltaflow's autograd."""
+import ast
 import importlib.util
 from pathlib import Path
 
@@ -74,3 +75,29 @@ def test_script_runs(ex, capsys):
     assert ex.main(["--sizes", "3,4,2", "--tol", "0.05"]) == 0
     out = capsys.readouterr().out
     assert "max |hand-written − autograd| at step 0" in out and "converged" in out
+
+
+SYMBOLS = {"z⁽¹⁾": ("z", 0), "a⁽¹⁾": ("a", 1), "z⁽²⁾": ("z", 1), "a⁽²⁾": ("a", 2),
+           "δ⁽²⁾": ("d", 1), "∇W⁽²⁾": ("gW", 1), "∇b⁽²⁾": ("gb", 1),
+           "δ⁽¹⁾": ("d", 0), "∇W⁽¹⁾": ("gW", 0), "∇b⁽¹⁾": ("gb", 0)}
+
+
+@pytest.mark.parametrize("doc", ["tutorial.md", "tutorial.zh.md"])
+def test_tutorial_tables_show_the_real_numbers(ex, doc):
+    """Every table row of the tutorial (English and Chinese) equals the example's value."""
+    text = (EXAMPLE.parents[1] / "docs" / doc).read_text(encoding="utf-8")
+    Ws, bs = ex.init_params()
+    zs, acts = ex.forward(Ws, bs, ex.X)
+    deltas, gW, gb = ex.backward(Ws, zs, acts, ex.Y)
+    values = {"z": zs, "a": acts, "d": deltas, "gW": gW, "gb": gb}
+    seen = set()
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in SYMBOLS and cells[3].startswith("`"):
+            kind, k = SYMBOLS[cells[0]]
+            shown = np.array(ast.literal_eval(cells[3].strip("`")))
+            np.testing.assert_allclose(shown, values[kind][k], atol=5e-7, rtol=0,
+                                       err_msg=f"{doc}: {cells[0]}")
+            seen.add(cells[0])
+    assert seen == set(SYMBOLS)
+    assert "0.612126" in text and "14823" in text
