@@ -259,3 +259,38 @@ def test_classification_loss_modules_with_buffers():
     compare(d, t, rand(4, 3), p)
     assert nn.CrossEntropyLoss(reduction="sum").reduction == "sum"
     assert nn.MSELoss(size_average=False).reduction == "sum"
+
+
+def test_bce_with_logits_float32_extremes_are_finite():
+    x = dl.tensor(np.array([[1e4, -1e4, 0.0, 88.0, -88.0]], dtype=np.float32),
+                  requires_grad=True)
+    t = dl.tensor(np.array([[0.0, 1.0, 0.5, 0.0, 1.0]], dtype=np.float32))
+    loss = F.binary_cross_entropy_with_logits(x, t, reduction="sum")
+    loss.backward()
+    assert loss.dtype == dl.float32 and np.isfinite(loss.item())
+    np.testing.assert_allclose(loss.item(), 1e4 + 1e4 + np.log(2) + 88 + 88, rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [[1, -1, 0, 1, -1]], atol=1e-6)
+
+
+def test_cross_entropy_properties():
+    """Shifting a row of logits changes nothing; each row's gradient sums to zero."""
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    @settings(max_examples=40, deadline=None)
+    @given(arrays(np.float64, (4, 5), elements=st.floats(-50, 50)),
+           st.lists(st.integers(0, 4), min_size=4, max_size=4), st.floats(-1e3, 1e3),
+           st.floats(0, 1))
+    def check(z, y, shift, ls):
+        y = dl.tensor(np.array(y))
+        a = dl.tensor(z, requires_grad=True)
+        la = F.cross_entropy(a, y, label_smoothing=ls)
+        lb = F.cross_entropy(dl.tensor(z + shift), y, label_smoothing=ls)
+        np.testing.assert_allclose(la.item(), lb.item(), rtol=1e-9, atol=1e-9)
+        la.backward()
+        np.testing.assert_allclose(a.grad.numpy().sum(1), 0, atol=1e-12)
+        assert la.item() >= 0
+
+    check()
