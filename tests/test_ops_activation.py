@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import math
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 import deltaflow as dl
@@ -110,6 +113,19 @@ def test_matches_torch_at_extremes_and_kinks(name):
         x = x.reshape(2, 4)
     with np.errstate(over="ignore"):
         assert_matches_torch(ACTIVATIONS[name][0], ACTIVATIONS[name][1], x)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@settings(max_examples=10, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
+       seed=st.integers(0, 2**31))
+def test_hypothesis_shapes(name, shape, seed):
+    x = np.random.default_rng(seed).uniform(-3, 3, shape)
+    x = np.where(np.abs(x) < 0.05, 0.1, x)
+    dl_fn, torch_fn, np_fn = ACTIVATIONS[name]
+    np.testing.assert_allclose(dl_fn(leaf(x)).numpy(), np_fn(x), rtol=1e-12, atol=1e-12)
+    if torch is not None:
+        assert_matches_torch(dl_fn, torch_fn, x)
 
 
 def test_float32_sigmoid_softmax_stay_finite():

@@ -199,6 +199,21 @@ def test_unary_matches_torch(name, shape):
     assert_matches_torch(UNARY[name][0], UNARY[name][1], unary_input(name, shape))
 
 
+@pytest.mark.parametrize("name", list(UNARY))
+@settings(max_examples=10, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3),
+       seed=st.integers(0, 2**31))
+def test_unary_hypothesis_shapes(name, shape, seed):
+    x = UNARY[name][3](np.random.default_rng(seed), shape)
+    dl_fn, torch_fn, np_fn = UNARY[name][:3]
+    out = dl_fn(leaf(x))
+    np.testing.assert_allclose(out.numpy(), np_fn(x), rtol=1e-12, atol=1e-12)
+    if x.size:
+        assert_gradcheck(dl_fn, x)
+    if torch is not None:
+        assert_matches_torch(dl_fn, torch_fn, x)
+
+
 # ------------------------------------------------------------------- special points
 def test_maximum_minimum_split_ties_like_torch():
     a, b = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 3.0])
