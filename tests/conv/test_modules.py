@@ -66,7 +66,7 @@ def test_conv_transpose2d_output_size():
     d_m.load_state_dict(t_m.state_dict())
     x = rand(2, 3, 5, 6)
     for size in [(9, 11), (10, 12), (2, 4, 10, 11)]:
-        check(lambda x: d_m(x, output_size=size), lambda x: t_m(x, output_size=size), x)
+        check(lambda x, s=size: d_m(x, output_size=s), lambda x, s=size: t_m(x, output_size=s), x)
 
 
 def test_pool_and_fold_module_reprs_match_torch():

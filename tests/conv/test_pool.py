@@ -44,7 +44,7 @@ def test_max_pool2d_matches_torch(kernel, stride, padding, dilation, ceil_mode):
 def test_max_pool2d_ties_route_the_gradient_to_the_first_maximum():
     x = np.random.default_rng(0).integers(0, 2, size=(2, 2, 6, 6)).astype(np.float64)
     for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):
-        check(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw), x)
+        check(lambda x, kw=kw: F.max_pool2d(x, **kw), lambda x, kw=kw: TF.max_pool2d(x, **kw), x)
 
 
 def test_max_pool2d_propagates_nan():
@@ -59,7 +59,7 @@ def test_max_pool1d_matches_torch():
     x = rand(2, 3, 14)
     for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
                dict(kernel_size=2, dilation=3, stride=1)):
-        check(lambda x: F.max_pool1d(x, **kw), lambda x: TF.max_pool1d(x, **kw), x)
+        check(lambda x, kw=kw: F.max_pool1d(x, **kw), lambda x, kw=kw: TF.max_pool1d(x, **kw), x)
         np.testing.assert_array_equal(
             F.max_pool1d(dl.tensor(x), return_indices=True, **kw)[1].numpy(),
             TF.max_pool1d(torch.tensor(x), return_indices=True, **kw)[1].numpy())
@@ -97,7 +97,8 @@ def test_avg_pool2d_matches_torch(kernel, stride, padding, ceil_mode, count_incl
 def test_avg_pool1d_matches_torch():
     for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
                                          count_include_pad=False)):
-        check(lambda x: F.avg_pool1d(x, **kw), lambda x: TF.avg_pool1d(x, **kw), rand(2, 3, 14))
+        check(lambda x, kw=kw: F.avg_pool1d(x, **kw), lambda x, kw=kw: TF.avg_pool1d(x, **kw),
+              rand(2, 3, 14))
 
 
 @pytest.mark.parametrize("size", [1, (3, 4), (4, 11), (5, None), (9, 2), (2, 7)])
@@ -108,8 +109,8 @@ def test_adaptive_avg_pool2d_matches_torch(size):
 
 def test_adaptive_avg_pool1d_matches_torch():
     for size in (1, 4, 5):
-        check(lambda x: F.adaptive_avg_pool1d(x, size),
-              lambda x: TF.adaptive_avg_pool1d(x, size), rand(2, 3, 14))
+        check(lambda x, s=size: F.adaptive_avg_pool1d(x, s),
+              lambda x, s=size: TF.adaptive_avg_pool1d(x, s), rand(2, 3, 14))
 
 
 def test_pool_gradchecks():

@@ -2,7 +2,6 @@
 equals PyTorch's in float64 (output and input gradient); float64 gradcheck of Resample."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import deltaflow as dl

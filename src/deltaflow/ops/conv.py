@@ -113,7 +113,7 @@ def restore(y, ndim):
 class Convolution(Function):
     """Cross-correlation, the deep-learning "convolution" (groups G, C/G channels each):
 
-        y[n, o, i, j] = b[o] + Σ_{c,p,q} w[o, c, p, q] · x_pad[n, g(o)·C/G + c, i·sh + p·dh, j·sw + q·dw]
+        y[n,o,i,j] = b[o] + Σ_{c,p,q} w[o,c,p,q] · x_pad[n, g(o)·C/G + c, i·sh + p·dh, j·sw + q·dw]
 
     per group one GEMM  Y = [W b] · [cols(x); 1]  (the bias is the weight of a constant
     input 1);  [∂L/∂W ∂L/∂b] = ∂L/∂Y · [cols(x); 1]ᵀ,  ∂L/∂x = col2im(Wᵀ · ∂L/∂Y).

@@ -29,8 +29,9 @@ def _positive(values, op, what, minimum=1):
 def _check_tensors(op, input, weight, bias, spatial):
     """Same dtype and device, batched or unbatched input of the right rank."""
     if input.ndim not in (spatial + 1, spatial + 2):
-        raise ValueError(f"{op}: expected a {spatial + 2}-D input (N, C, {'L' if spatial == 1 else 'H, W'}) "
-                         f"or a {spatial + 1}-D unbatched one, got shape {tuple(input.shape)}")
+        dims = "L" if spatial == 1 else "H, W"
+        raise ValueError(f"{op}: expected a {spatial + 2}-D input (N, C, {dims}) or a "
+                         f"{spatial + 1}-D unbatched one, got shape {tuple(input.shape)}")
     if weight.ndim != spatial + 2:
         raise ValueError(f"{op}: expected a {spatial + 2}-D weight, got shape "
                          f"{tuple(weight.shape)}")
