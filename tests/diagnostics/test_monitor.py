@@ -106,3 +106,41 @@ def test_plots_write_files(tmp_path):
     run.monitor.plot_gradient_flow(tmp_path / "flow.png")
     assert (tmp_path / "norms.png").stat().st_size > 1000
     assert (tmp_path / "flow.png").stat().st_size > 1000
+
+
+def test_dead_relus_warn_once_as_vanishing():
+    dl.manual_seed(0)
+    nn = dl.nn
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    model[0].bias.data[...] = -100.0                      # every unit dead
+    monitor = GradientMonitor(model, patience=3)
+    x, y = dl.randn(8, 4), dl.randn(8, 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(6):
+            model.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            monitor.step()
+    msgs = [str(w.message) for w in caught if issubclass(w.category, GradientFlowWarning)]
+    assert len(msgs) == 1
+    assert "vanishing" in msgs[0] and "dead ReLU units: model.1 100%" in msgs[0]
+    assert "negative bias" in msgs[0]
+    assert monitor.last()["model.1"]["dead_fraction"] == 1.0
+
+
+def test_mostly_dead_relu_layer_warns_even_when_gradients_still_flow():
+    dl.manual_seed(0)
+    nn = dl.nn
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    model[0].bias.data[1:] = -100.0                      # 15 of 16 units dead
+    model[0].bias.data[0] = 100.0
+    monitor = GradientMonitor(model, patience=3)
+    x, y = dl.randn(8, 4), dl.randn(8, 2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):
+            model.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            monitor.step()
+    msgs = [str(w.message) for w in caught if issubclass(w.category, GradientFlowWarning)]
+    assert len(msgs) == 1 and "94% of the units of 'model.1 (ReLU)'" in msgs[0], msgs

@@ -28,7 +28,7 @@ problem -- with the layer's name, the evidence and the usual remedies:
 
 * **vanishing**: the first layer's gradient norm stays below ``vanish_ratio`` × the last
   layer's for ``patience`` consecutive steps; or more than ``dead_limit`` of a ReLU
-  layer's units stay dead for ``patience`` steps (a separate warning);
+  layer's units stay dead for ``patience`` steps (whichever is seen first: one warning);
 * **exploding**: a gradient is NaN/Inf; or a layer's gradient norm exceeds
   ``explode_norm``, or ``explode_growth`` × its median over the first ``patience`` steps,
   for ``explode_patience`` consecutive steps.
@@ -56,6 +56,9 @@ REMEDIES_EXPLODING = (
     "the learning rate; initialise with a smaller scale (xavier/kaiming); normalise the "
     "inputs and add normalisation layers; run under dl.autograd.detect_anomaly() to find the "
     "op that produced a NaN/Inf")
+
+REMEDIES_DEAD = ("lower the learning rate; LeakyReLU/GELU; He initialisation; look for a large "
+                 "negative bias")
 
 
 class GradientFlowWarning(UserWarning):
@@ -239,33 +242,36 @@ class GradientMonitor:
             g0, gl = norms[first.name], norms[last.name]
             ratio = g0 / gl if gl > 0 else math.inf
             if self._sustained("vanishing", ratio < self.vanish_ratio, self.patience):
+                evidence = self._activation_evidence()
                 self._emit("vanishing",
                            f"vanishing gradients: layer '{first.label}' gets a gradient norm "
                            f"of {_fmt(g0)} while the last layer '{last.label}' gets "
                            f"{_fmt(gl)} (ratio {ratio:.2g} < {self.vanish_ratio:g}) for "
                            f"{self.patience} consecutive steps; per-layer gradient norms: "
-                           f"{per_layer}{self._activation_evidence()}. Remedies: "
-                           f"{REMEDIES_VANISHING}")
+                           f"{per_layer}{evidence}. Remedies: {REMEDIES_VANISHING}"
+                           + (f"; for dead ReLUs: {REMEDIES_DEAD}" if "dead" in evidence
+                              else ""))
         dead = [(l, l.history["dead_fraction"][-1]) for l in self.layers.values()
                 if l.kind == "relu" and l.history["dead_fraction"]
                 and l.history["dead_fraction"][-1] > self.dead_limit]
         if self._sustained("dead", bool(dead), self.patience) and dead:
             l, frac = dead[0]
             others = ", ".join(f"{m.name} {f:.0%}" for m, f in dead)
-            self._emit("dead",
+            self._emit("vanishing",
                        f"vanishing gradients: {frac:.0%} of the units of '{l.label}' output 0 "
                        f"for every sample (dead ReLUs pass no gradient back) for "
                        f"{self.patience} consecutive steps (dead fractions: {others}). "
-                       "Remedies: lower the learning rate; LeakyReLU/GELU; He initialisation; "
-                       "look for a large negative bias")
+                       f"Remedies: {REMEDIES_DEAD}")
 
     def _activation_evidence(self) -> str:
-        parts = []
-        for layer in self.layers.values():
-            sat = layer.history["saturated_fraction"]
-            if sat and not math.isnan(sat[-1]) and sat[-1] > 0.05:
-                parts.append(f"{layer.name} {sat[-1]:.0%}")
-        return "; saturated units: " + ", ".join(parts) if parts else ""
+        text = ""
+        for key, what, limit in (("saturated_fraction", "saturated units", 0.05),
+                                 ("dead_fraction", "dead ReLU units", 0.5)):
+            parts = [f"{l.name} {l.history[key][-1]:.0%}" for l in self.layers.values()
+                     if l.history[key] and l.history[key][-1] > limit]
+            if parts:
+                text += f"; {what}: " + ", ".join(parts)
+        return text
 
     # ----------------------------------------------------------------- reports
     def last(self) -> dict:
