@@ -90,3 +90,16 @@ def test_cli_formats(capsys):
 def test_cli_rejects_bad_spec(capsys):
     assert main(["explain", "--spec", "4,x"]) != 0
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_loss_after_update_replays_the_dropout_masks():
+    dl.manual_seed(0)
+    nn = dl.nn
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 3))
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 6)), rng.integers(0, 3, 16)
+    e = explain(model, x, y, dl.nn.functional.cross_entropy, lr=1e-3)
+    # a small gradient step must lower the loss of the same (masked) network
+    grad_sq = sum(float((q.value ** 2).sum()) for l in e.layers for q in l.backward
+                  if q.symbol.startswith("∇"))
+    assert e.loss_after == pytest.approx(e.loss - 1e-3 * grad_sq, rel=1e-3)

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..autograd.grad_mode import no_grad
+from ..random import get_rng_state, set_rng_state
+
 #: the textbook example (``examples/two_layer_network.py``): one sample per row
 TEXTBOOK_X = np.array([[0.5, 0.1, 0.2], [0.3, 0.4, 0.6]])
 TEXTBOOK_Y = np.array([[1.0, 0.0], [0.0, 1.0]])
@@ -307,13 +310,14 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
     def hook_for(name):
         def hook(module, args, output):
             if isinstance(output, Tensor):
-                calls.append((name, module, args[0] if args else None, output))
+                calls.append((name, module, output))
                 if output.requires_grad:
                     output.register_hook(lambda g, key=id(output): grads.__setitem__(key, g.data))
         return hook
 
     handles = [m.register_forward_hook(hook_for(n))
                for n, m in model.named_modules() if not any(True for _ in m.children())]
+    rng_state = get_rng_state()  # dropout: the same masks again for the loss after the update
     try:
         out = model(x)
         out.retain_grad()
@@ -324,11 +328,11 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
             h.remove()
 
     prelude, groups = _group(calls)
-    a0 = prelude[-1][3].data if prelude else x.data
+    a0 = prelude[-1][2].data if prelude else x.data
     layers = [_forward_layer(k, group) for k, group in enumerate(groups, 1)]
     for k in reversed(range(len(layers))):
         layer, group = layers[k], groups[k]
-        prev_a = a0 if k == 0 else groups[k - 1][-1][3].data
+        prev_a = a0 if k == 0 else groups[k - 1][-1][2].data
         nxt = groups[k + 1] if k + 1 < len(groups) else None
         nxt_delta = layers[k + 1].backward[0].value if nxt is not None else None
         _backward_layer(layer, group, grads, prev_a, nxt, nxt_delta, out)
@@ -338,12 +342,12 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
     for p, q in zip(model.parameters(), with_update.parameters()):
         if p.grad is not None:
             q.data = p.data - lr * p.grad.data
-    from ..autograd.grad_mode import no_grad
+    set_rng_state(rng_state)
     with no_grad():
         out2 = with_update(x)
         loss_after = float((loss_fn(out2, y_t) if y_t is not None else loss_fn(out2)).item())
 
-    steps = " → ".join(_describe(n, m) for n, m, _, _ in prelude)
+    steps = " → ".join(_describe(n, m) for n, m, _ in prelude)
     inputs = Quantity("a⁽⁰⁾", f"a⁽⁰⁾ = x  (after {steps})" if prelude else "a⁽⁰⁾ = x", a0)
     target = None if y_t is None else Quantity("y", "y (target)", y_t.data)
     L = len(layers)
@@ -386,14 +390,14 @@ def _sup(n) -> str:
 def _forward_layer(k, group):
     s = _sup(k)
     s_prev = _sup(k - 1)
-    name, module, _, z = group[0]
-    layer = Layer(k, [_describe(n, m) for n, m, _, _ in group])
+    _, module, z = group[0]
+    layer = Layer(k, [_describe(n, m) for n, m, _ in group])
     if type(module).__name__ == "Linear":
         eq = f"z⁽{s}⁾ = a⁽{s_prev}⁾ W⁽{s}⁾ᵀ" + (f" + b⁽{s}⁾" if module.bias is not None else "")
     else:
         eq = f"z⁽{s}⁾ = {type(module).__name__}(a⁽{s_prev}⁾)"
     layer.forward.append(Quantity(f"z⁽{s}⁾", eq, z.data))
-    for j, (_, m, _, t) in enumerate(group[1:], 1):
+    for j, (_, m, t) in enumerate(group[1:], 1):
         f = _SYMBOL.get(type(m).__name__, type(m).__name__)
         arg = f"z⁽{s}⁾" if j == 1 else "·"
         sym = f"a⁽{s}⁾" if j == len(group) - 1 else f"h⁽{s}⁾"
@@ -405,19 +409,19 @@ def _forward_layer(k, group):
 
 def _activation_derivative(group):
     """f′(z) for a Linear followed by at most one known activation, else None."""
-    z = group[0][3].data
+    z = group[0][2].data
     if len(group) == 1:
         return "1", np.ones_like(z)
     if len(group) == 2 and type(group[1][1]).__name__ in _DERIVATIVES:
         text, fn = _DERIVATIVES[type(group[1][1]).__name__]
-        return text, fn(z, group[1][3].data)
+        return text, fn(z, group[1][2].data)
     return None
 
 
 def _backward_layer(layer, group, grads, prev_a, nxt, nxt_delta, out):
     k = layer.index
     s, s1 = _sup(k), _sup(k + 1)
-    name, module, _, z = group[0]
+    _, module, z = group[0]
     delta = grads.get(id(z))
     if delta is None:
         delta = np.zeros_like(z.data)
