@@ -181,7 +181,9 @@ class _OwnedGroup:
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
         name, help="train a model (default: an MLP on the digits)",
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Train a model; the run folder (default runs/<model>-<data>-<time>/) gets "
+                    "config.toml, metrics.jsonl, model.safetensors, curves.png and "
+                    "checkpoints/. Options may also come from --config FILE.toml.")
     spec = _Spec()
     found = task_modules()
     g = parser.add_argument_group("what to train")

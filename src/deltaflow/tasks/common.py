@@ -185,6 +185,7 @@ class RunExtras:
                     if hasattr(self.monitor, method):
                         getattr(self.monitor, method)(self.run_dir / file)
                         written.append(self.run_dir / file)
+        self.monitor.remove()  # detach its hooks from the model
         return written
 
 
