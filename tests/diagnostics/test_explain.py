@@ -87,6 +87,14 @@ def test_cli_formats(capsys):
     assert data["layers"][1]["backward"][2]["values"]                  # ∇b⁽²⁾: 3 values
 
 
+def test_cli_output_activation(capsys):
+    assert main(["explain", "--spec", "3,4,2", "--activation", "sigmoid", "--output-activation",
+                 "sigmoid", "--loss", "half_sse", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["layers"][1]["modules"] == ["model.2 Linear(4→2)", "model.3 Sigmoid"]
+    assert data["loss_name"] == "L = ½ Σ (a − y)²"
+
+
 def test_cli_rejects_bad_spec(capsys):
     assert main(["explain", "--spec", "4,x"]) != 0
     assert "not a run folder" in capsys.readouterr().err

@@ -23,6 +23,9 @@ def add_parser(subparsers, name="explain"):
     p.add_argument("--spec", help="MLP layer widths, e.g. 4,8,3 (same as the positional)")
     p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh", "gelu"],
                    help="hidden activation for --spec (default relu)")
+    p.add_argument("--output-activation", default="none",
+                   choices=["none", "relu", "sigmoid", "tanh", "gelu"],
+                   help="activation after the last Linear of a spec (default none)")
     p.add_argument("--loss", choices=["cross_entropy", "mse", "half_sse"],
                    help="loss (default: ½Σ(a−y)² for the textbook example, cross_entropy "
                         "for a spec)")
@@ -44,7 +47,8 @@ def run(args) -> int:
         raise UsageError("explain: give either a positional target or --spec, not both")
     if args.batch_size < 1:
         raise UsageError("explain: --batch-size must be at least 1")
-    t = resolve(args.spec or args.target, activation=args.activation, loss=args.loss,
+    t = resolve(args.spec or args.target, activation=args.activation,
+                output_activation=args.output_activation, loss=args.loss,
                 batch_size=args.batch_size, seed=args.seed)
     result = explain(t.model, t.x, t.y, t.loss_fn, lr=args.lr, loss_name=t.loss_name,
                      title=f"explain: {t.description}", max_values=args.max_values)

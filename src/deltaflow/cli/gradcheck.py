@@ -24,6 +24,9 @@ def add_parser(subparsers, name="gradcheck"):
                                    "'textbook'")
     p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh", "gelu"],
                    help="hidden activation for an MLP spec (default relu)")
+    p.add_argument("--output-activation", default="none",
+                   choices=["none", "relu", "sigmoid", "tanh", "gelu"],
+                   help="activation after the last Linear of a spec (default none)")
     p.add_argument("--loss", choices=["cross_entropy", "mse", "half_sse"],
                    help="loss for a spec or a bare model (default cross_entropy / mse)")
     p.add_argument("--batch-size", type=int, default=4)
@@ -44,7 +47,8 @@ def run(args) -> int:
     from ..diagnostics.targets import resolve
     if args.batch_size < 1 or args.directions < 0 or args.eps <= 0:
         raise UsageError("gradcheck: --batch-size ≥ 1, --directions ≥ 0 and --eps > 0")
-    t = resolve(args.target, activation=args.activation, loss=args.loss,
+    t = resolve(args.target, activation=args.activation,
+                output_activation=args.output_activation, loss=args.loss,
                 batch_size=args.batch_size, seed=args.seed)
     batch = (t.x, t.y) if t.y is not None else t.x
     report = gradcheck_model(t.model, t.loss_fn, batch, eps=args.eps,

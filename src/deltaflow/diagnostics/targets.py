@@ -68,7 +68,8 @@ def _last_linear(model):
     return last
 
 
-def resolve(word=None, *, activation="relu", loss=None, batch_size=4, seed=0) -> Target:
+def resolve(word=None, *, activation="relu", output_activation=None, loss=None, batch_size=4,
+            seed=0) -> Target:
     """Turn ``word`` (None = the textbook example) into a :class:`Target`."""
     import deltaflow as dl
     if word is None or word == "textbook":
@@ -84,7 +85,7 @@ def resolve(word=None, *, activation="relu", loss=None, batch_size=4, seed=0) ->
         sizes = parse_sizes(word)
         loss = loss or "cross_entropy"
         dl.manual_seed(seed)
-        model = mlp_from_spec(word, activation)
+        model = mlp_from_spec(word, activation, output_activation)
         x, y = _random_batch(sizes[0], sizes[-1], batch_size, loss, seed)
         loss_fn, name = _loss(loss)
         return Target(model, loss_fn, x, y, f"MLP {'→'.join(map(str, sizes))} with "
