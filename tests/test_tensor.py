@@ -142,6 +142,10 @@ def test_in_place_on_tensors_outside_the_graph():
     i = dl.tensor([1, 2])
     i += 1
     assert i.dtype == dl.int64 and i.tolist() == [2, 3]
+    with pytest.raises(RuntimeError, match="__imul__: the result has dtype float32, which "
+                                           "cannot be written in place into a tensor of "
+                                           "dtype int64"):
+        i *= 0.5
 
 
 def test_in_place_refused_when_autograd_needs_the_values():

@@ -822,6 +822,9 @@ def _inplace(fn, name):
                                f"use it under dl.no_grad() (e.g. a parameter update) or write "
                                f"the out-of-place form (x = x + y)")
         out = fn(self, *args, **kwargs)
+        if out.data.dtype.kind == "f" and self.data.dtype.kind != "f":
+            raise RuntimeError(f"{name}: the result has dtype {out.dtype}, which cannot be "
+                               f"written in place into a tensor of dtype {self.dtype}")
         if out.shape != self.shape:
             raise RuntimeError(f"{name}: the result has shape {tuple(out.shape)} but the "
                                f"tensor written in place has shape {tuple(self.shape)}")
