@@ -251,3 +251,26 @@ def test_bias_gradient_alone_and_with_weight():
         TF.conv2d(torch.tensor(x), t_w, t_b, padding=1, groups=2).sum().backward()
         np.testing.assert_allclose(d_b.grad.numpy(), t_b.grad.numpy(), rtol=1e-10)
         assert (d_w.grad is None) == (not w_grad)
+
+
+def test_at_most_one_column_buffer_is_alive():
+    """Forward allocates one column buffer (plus the output and the padded input); backward
+    drops it after the weight gradient, before the input gradient's columns exist."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    x = dl.tensor(rng.random((32, 16, 20, 20), dtype=np.float32), requires_grad=True)
+    w = dl.tensor(rng.random((32, 16, 3, 3), dtype=np.float32), requires_grad=True)
+    b = dl.tensor(rng.random(32, dtype=np.float32), requires_grad=True)
+    cols = (16 * 9 + 1) * (20 * 20 * 32) * 4          # bytes of the column buffer
+    out, padded = 32 * 20 * 20 * 32 * 4, 16 * 22 * 22 * 32 * 4
+    g = dl.tensor(np.ones((32, 32, 20, 20), np.float32))
+    tracemalloc.start()
+    try:
+        y = F.conv2d(x, w, b, padding=1)
+        assert tracemalloc.get_traced_memory()[1] <= 1.05 * (cols + out + padded)
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]      # the saved column buffer included
+        y.backward(g)
+        assert tracemalloc.get_traced_memory()[1] - start < 0.9 * cols
+    finally:
+        tracemalloc.stop()
