@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from opcheck import torch
 
 import deltaflow as dl
+from opcheck import torch
 
 
 def test_tensor_infers_dtypes_like_torch():

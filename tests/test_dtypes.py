@@ -6,9 +6,9 @@ import itertools
 
 import numpy as np
 import pytest
-from opcheck import torch
 
 import deltaflow as dl
+from opcheck import torch
 
 DTYPES = ["float16", "float32", "float64", "int32", "int64", "bool"]
 SCALARS = [2, 2.5, True]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 import deltaflow as dl
+from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 GRADCHECKED = ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
                "Softplus", "Hardtanh", "Softmax", "LogSoftmax")

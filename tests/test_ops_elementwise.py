@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 import deltaflow as dl
+from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 GRADCHECKED = ("Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowScalar", "Exp", "Log", "Log1p",
                "Sqrt", "Rsqrt", "Abs", "Sign", "Clamp", "Maximum", "Minimum", "Where", "Cast")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 import deltaflow as dl
+from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 GRADCHECKED = ("GetItem", "Gather", "ScatterAdd", "IndexSelect", "MaskedFill")
 
@@ -59,7 +59,8 @@ def torch_take(t, name):
     if INDICES[name][1] == "flip":  # X[::-1, 4:0:-2]
         return t.flip(0)[:, [4, 2]]
     idx = np_index(name)
-    conv = (lambda i: torch.tensor(i) if isinstance(i, np.ndarray) else i)
+    def conv(i):
+        return torch.tensor(i) if isinstance(i, np.ndarray) else i
     return t[tuple(conv(i) for i in idx)] if isinstance(idx, tuple) else t[conv(idx)]
 
 
@@ -122,7 +123,8 @@ GATHER = [  # (input shape, dim, index)
 @pytest.mark.parametrize("shape, dim, index", GATHER)
 def test_gather(shape, dim, index):
     x = np.random.default_rng(0).standard_normal(shape)
-    fn = (lambda t: dl.gather(t, dim, dl.tensor(index)))
+    def fn(t):
+        return dl.gather(t, dim, dl.tensor(index))
     ref = np.take_along_axis(x, index % shape[dim], axis=dim)
     np.testing.assert_array_equal(fn(leaf(x)).numpy(), ref)
     assert_gradcheck(fn, x)
@@ -143,7 +145,8 @@ SCATTER = [  # (input shape, src shape, dim, index)
 def test_scatter_add(shape, src_shape, dim, index):
     rng = np.random.default_rng(0)
     x, src = rng.standard_normal(shape), rng.standard_normal(src_shape)
-    fn = (lambda a, s: dl.scatter_add(a, dim, dl.tensor(index), s))
+    def fn(a, s):
+        return dl.scatter_add(a, dim, dl.tensor(index), s)
     ref = x.copy()
     part = src[tuple(slice(0, n) for n in index.shape)]
     np.add.at(ref, tuple(np.ogrid[tuple(slice(0, n) for n in index.shape)][:dim % len(shape)])
@@ -161,7 +164,8 @@ def test_scatter_add(shape, src_shape, dim, index):
 
 @pytest.mark.parametrize("dim, index", [(0, [2, 0, 2, -1]), (1, [4, 4]), (-1, [0, 1, 2])])
 def test_index_select(dim, index):
-    fn = (lambda t: dl.index_select(t, dim, dl.tensor(index)))
+    def fn(t):
+        return dl.index_select(t, dim, dl.tensor(index))
     np.testing.assert_array_equal(fn(leaf(X)).numpy(), np.take(X, index, axis=dim))
     assert_gradcheck(fn, X)
     if torch is not None:
@@ -174,7 +178,8 @@ def test_index_select(dim, index):
 @pytest.mark.parametrize("mask_shape", [(4, 5, 3), (5, 1), (3,)], ids=str)
 def test_masked_fill(mask_shape):
     mask = np.random.default_rng(2).random(mask_shape) > 0.5
-    fn = (lambda t: t.masked_fill(dl.tensor(mask), -2.5))
+    def fn(t):
+        return t.masked_fill(dl.tensor(mask), -2.5)
     np.testing.assert_array_equal(fn(leaf(X)).numpy(), np.where(mask, -2.5, X))
     assert_gradcheck(fn, X)
     if torch is not None:

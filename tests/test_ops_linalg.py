@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 import deltaflow as dl
+from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 GRADCHECKED = ("MatMul",)
 

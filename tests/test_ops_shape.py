@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 import deltaflow as dl
+from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
 
 GRADCHECKED = ("Reshape", "Permute", "Expand", "Cat", "Stack", "Split", "Flip", "Roll", "Tile",
                "Pad")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from opcheck import leaf, torch
 
 import deltaflow as dl
+from opcheck import leaf, torch
 
 
 def test_properties():

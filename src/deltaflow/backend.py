@@ -37,7 +37,8 @@ def as_dtype(dtype) -> np.dtype | None:
         try:
             return _DTYPE_NAMES[dtype.replace("torch.", "")]
         except KeyError:
-            raise TypeError(f"unknown dtype {dtype!r}; expected one of {sorted(_DTYPE_NAMES)}") from None
+            raise TypeError(f"unknown dtype {dtype!r}; expected one of "
+                            f"{sorted(_DTYPE_NAMES)}") from None
     return np.dtype(dtype)
 
 

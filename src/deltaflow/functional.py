@@ -527,8 +527,8 @@ def cat(tensors, dim=0):
     ref = tensors[0]
     d = _dim(dim, ref.ndim, "cat")
     for k, t in enumerate(tensors[1:], 1):
-        if t.ndim != ref.ndim or builtins.any(a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape))
-                                     if i != d):
+        if t.ndim != ref.ndim or builtins.any(
+                a != b for i, (a, b) in enumerate(zip(t.shape, ref.shape)) if i != d):
             raise ValueError(f"cat: tensor {k} has shape {tuple(t.shape)}, which does not "
                              f"match tensor 0's shape {tuple(ref.shape)} outside dim {d}")
     return S.Cat.apply(*tensors, dim=d)
@@ -899,15 +899,14 @@ _bind()
 
 __all__ = ['abs', 'add', 'all', 'allclose', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort',
            'as_tensor_like', 'bmm', 'broadcast_to', 'cat', 'chunk', 'clamp', 'clamp_max',
-           'clamp_min', 'clip', 'clone', 'concat', 'concatenate', 'div', 'dot', 'elu', 'eq', 'equal',
-           'exp', 'expand', 'flatten', 'flip', 'gather', 'ge', 'gelu', 'get_default_dtype',
+           'clamp_min', 'clip', 'clone', 'concat', 'concatenate', 'div', 'dot', 'elu', 'eq',
+           'equal', 'exp', 'expand', 'flatten', 'flip', 'gather', 'ge', 'gelu', 'get_default_dtype',
            'getitem', 'gt', 'hardtanh', 'index_select', 'isfinite', 'isinf', 'isnan', 'le',
-           'leaky_relu', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not',
-           'logical_or', 'logsumexp', 'lt', 'masked_fill', 'matmul', 'max', 'maximum', 'mean',
-           'min', 'minimum', 'mish', 'mm', 'mul', 'multiply', 'ne', 'neg', 'negative', 'norm',
-           'outer', 'pad', 'permute', 'pow', 'prod', 'relu', 'repeat', 'repeat_interleave',
-           'reshape', 'roll', 'rsqrt', 'scatter_add', 'selu', 'set_default_dtype', 'sigmoid',
-           'sign', 'silu', 'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze',
-           'stack', 'std', 'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'tile', 'to_copy',
-           'topk', 'transpose', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'view',
-           'where']
+           'leaky_relu', 'log', 'log1p', 'log_softmax', 'logical_and', 'logical_not', 'logical_or',
+           'logsumexp', 'lt', 'masked_fill', 'matmul', 'max', 'maximum', 'mean', 'min', 'minimum',
+           'mish', 'mm', 'mul', 'multiply', 'ne', 'neg', 'negative', 'norm', 'outer', 'pad',
+           'permute', 'pow', 'prod', 'relu', 'repeat', 'repeat_interleave', 'reshape', 'roll',
+           'rsqrt', 'scatter_add', 'selu', 'set_default_dtype', 'sigmoid', 'sign', 'silu',
+           'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std',
+           'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'tile', 'to_copy', 'topk',
+           'transpose', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'view', 'where']

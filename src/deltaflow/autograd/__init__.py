@@ -1,8 +1,8 @@
 """``deltaflow.autograd``: Function, the backward engine, grad mode, gradcheck, anomaly mode."""
 from .anomaly import detect_anomaly
 from .function import Function
-from .gradcheck import GradcheckResult, gradcheck
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckResult, gradcheck
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
@@ -24,7 +24,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         for h in handles:
             h.remove()
     results = []
-    for t, g in zip(inputs, captured):
+    for g in captured:
         if g is None and not allow_unused:
             raise RuntimeError("autograd.grad: one of the inputs was not used to compute the "
                                "outputs; pass allow_unused=True to get None for it")
