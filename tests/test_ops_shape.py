@@ -223,3 +223,12 @@ def test_cat_promotes_mixed_float_dtypes_and_casts_gradients_back():
 def test_shape_errors_name_the_op_and_shapes(call, match):
     with pytest.raises((RuntimeError, ValueError, IndexError), match=match):
         call(dl.ones(2, 3, 4))
+
+
+def test_aliases_and_whole_tensor_predicates():
+    x = dl.tensor(np.arange(6.0).reshape(2, 3))
+    assert dl.broadcast_to(dl.ones(3), (2, 3)).shape == (2, 3)
+    assert dl.concat([x, x], 0).shape == (4, 3) and dl.concatenate([x, x], 1).shape == (2, 6)
+    assert dl.swapdims(x, 0, 1).shape == (3, 2) and x.swapaxes(0, 1).shape == (3, 2)
+    assert dl.equal(x, x.clone()) and not dl.equal(x, x.T.T + 1) and not dl.equal(x, x[0])
+    assert dl.allclose(x, x + 1e-9) and not dl.allclose(x, x + 1e-3)
