@@ -2,8 +2,14 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
-from deltaflow.train.metrics import (Mean, TopKAccuracy, accuracy, correct_topk, make_metric,
-                                     topk_accuracy)
+from deltaflow.train.metrics import (
+    Mean,
+    TopKAccuracy,
+    accuracy,
+    correct_topk,
+    make_metric,
+    topk_accuracy,
+)
 
 
 def test_accuracy_counts_argmax_hits():

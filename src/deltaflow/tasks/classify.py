@@ -19,8 +19,15 @@ from .. import models, nn
 from .. import random as dl_random
 from ..data import DataLoader, TensorDataset
 from ..train import EarlyStopping, Trainer
-from .common import (CHECKPOINT, RunExtras, make_optimizer, make_scheduler, parse_data,
-                     print_summary, save_json)
+from .common import (
+    CHECKPOINT,
+    RunExtras,
+    make_optimizer,
+    make_scheduler,
+    parse_data,
+    print_summary,
+    save_json,
+)
 
 META_NAME = "model.json"
 

@@ -1,6 +1,14 @@
 """Training: :class:`Trainer`, callbacks, metrics, checkpoints and curve plots."""
-from .callbacks import (Callback, Checkpoint, CurvePlot, EarlyStopping, GradientMonitorCallback,
-                        MetricsLogger, ProgressBar, read_metrics)
+from .callbacks import (
+                        Callback,
+                        Checkpoint,
+                        CurvePlot,
+                        EarlyStopping,
+                        GradientMonitorCallback,
+                        MetricsLogger,
+                        ProgressBar,
+                        read_metrics,
+)
 from .checkpoint import load_checkpoint, load_weights, read_checkpoint, save_checkpoint
 from .metrics import accuracy, topk_accuracy
 from .plots import plot_curves
