@@ -125,6 +125,13 @@ def test_off_by_default_and_restored():
     assert not hasattr(y.grad_fn, "trace") or y.grad_fn.trace is None
 
 
+def test_numpy_float_warnings_are_replaced_then_restored():
+    before = np.geterr()
+    with dl.autograd.detect_anomaly():
+        assert np.geterr()["divide"] == "ignore" and np.geterr()["over"] == "ignore"
+    assert np.geterr() == before
+
+
 def test_describe_counts():
     text = describe(np.array([np.nan, np.inf, -np.inf, 1.0, 2.0]))
     assert "min 1, max 2" in text and "non-finite 3 (nan 1, +inf 1, -inf 1) of 5" in text

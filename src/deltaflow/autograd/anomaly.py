@@ -20,7 +20,9 @@ masks hold -inf on purpose).
 The raised :class:`AnomalyError` (a ``RuntimeError``) names the pass, the op, the module
 path (``model.3.attn``), statistics of every input (shape, dtype, min/max, non-finite
 counts), the line of your code that created the tensor, and a hint for the usual causes.
-When anomaly mode is off none of this runs: ``Function.apply`` tests one flag.
+When anomaly mode is off none of this runs: ``Function.apply`` tests one flag. While it is
+on, NumPy's floating-point RuntimeWarnings (overflow, divide by zero, invalid value) are
+silenced: the anomaly report replaces them.
 """
 from __future__ import annotations
 
@@ -91,12 +93,14 @@ class detect_anomaly:
 
     def __enter__(self):
         self._prev = (state.anomaly_enabled, _settings.check_nan)
+        self._np_err = _quiet_numpy(self.check_nan)
         state.anomaly_enabled = True
         _settings.check_nan = self.check_nan
         return self
 
     def __exit__(self, *exc):
         state.anomaly_enabled, _settings.check_nan = self._prev
+        np.seterr(**self._np_err)
         return False
 
     def __call__(self, fn):
@@ -114,11 +118,18 @@ class set_detect_anomaly(detect_anomaly):
     def __init__(self, mode: bool, check_nan: bool = True):
         super().__init__(check_nan)
         self._prev = (state.anomaly_enabled, _settings.check_nan)
+        self._np_err = _quiet_numpy(bool(mode) and self.check_nan)
         state.anomaly_enabled = bool(mode)
         _settings.check_nan = self.check_nan
 
     def __enter__(self):
         return self
+
+
+def _quiet_numpy(quiet: bool) -> dict:
+    """While the checks run, NumPy's overflow/divide/invalid RuntimeWarnings are redundant:
+    silence them (the anomaly report says more). Returns the previous settings."""
+    return np.seterr(over="ignore", divide="ignore", invalid="ignore") if quiet else np.geterr()
 
 
 def is_anomaly_enabled() -> bool:
