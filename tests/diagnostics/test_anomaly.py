@@ -126,10 +126,10 @@ def test_off_by_default_and_restored():
 
 
 def test_numpy_float_warnings_are_replaced_then_restored():
-    before = np.geterr()
-    with dl.autograd.detect_anomaly():
-        assert np.geterr()["divide"] == "ignore" and np.geterr()["over"] == "ignore"
-    assert np.geterr() == before
+    with np.errstate(all="warn"):
+        with dl.autograd.detect_anomaly():
+            assert np.geterr()["divide"] == "ignore" and np.geterr()["over"] == "ignore"
+        assert np.geterr()["divide"] == "warn" and np.geterr()["over"] == "warn"
 
 
 def test_describe_counts():
