@@ -111,3 +111,10 @@ def test_loss_after_update_replays_the_dropout_masks():
     grad_sq = sum(float((q.value ** 2).sum()) for l in e.layers for q in l.backward
                   if q.symbol.startswith("∇"))
     assert e.loss_after == pytest.approx(e.loss - 1e-3 * grad_sq, rel=1e-3)
+
+
+def test_docs_transcript_is_current(capsys):
+    assert main(["explain"]) == 0
+    out = capsys.readouterr().out.rstrip()
+    doc = (EXAMPLE.parents[1] / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    assert out in doc, "docs/diagnostics.md: rerun `deltaflow explain` and paste the transcript"
