@@ -128,6 +128,15 @@ def test_hypothesis_shapes(name, shape, seed):
         assert_matches_torch(dl_fn, torch_fn, x)
 
 
+@pytest.mark.parametrize("name", ["softmax_last", "log_softmax_last"])
+def test_softmax_with_masked_entries_matches_torch(name):
+    """-inf entries (attention masks) get probability 0 and gradient 0."""
+    x = np.array([[-np.inf, 0.0, 1.0], [2.0, 1.0, -np.inf]])
+    dl_fn, torch_fn = ACTIVATIONS[name][:2]
+    pick = (lambda y: y[:, 1:2]) if name.startswith("log") else (lambda y: y)
+    assert_matches_torch(lambda t: pick(dl_fn(t)), lambda t: pick(torch_fn(t)), x)
+
+
 def test_float32_sigmoid_softmax_stay_finite():
     x = dl.tensor([-1e4, -100.0, 0.0, 100.0, 1e4])
     assert dl.sigmoid(x).dtype == dl.float32

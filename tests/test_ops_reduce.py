@@ -232,3 +232,26 @@ def test_bad_dims_are_named():
         x.max(dim=(0, 1))
     with pytest.raises(RuntimeError, match="max: cannot reduce an empty tensor"):
         dl.ones(0).max()
+
+
+NINF = -np.inf
+SPECIAL = {  # values where a formula has a 0/0 or ±inf that PyTorch resolves
+    "norm_of_zeros": (lambda x: x.norm(), lambda t: t.norm(), np.zeros(3)),
+    "norm_zero_row": (lambda x: x.norm(dim=1), lambda t: t.norm(dim=1),
+                      np.array([[0.0, 0.0], [3.0, 4.0]])),
+    "norm1_with_zero": (lambda x: x.norm(1), lambda t: t.norm(1), np.array([0.0, 1.0, -2.0])),
+    "norm3_with_zero": (lambda x: x.norm(3), lambda t: t.norm(3), np.array([0.0, 1.0, -2.0])),
+    "logsumexp_with_-inf": (lambda x: x.logsumexp(1), lambda t: t.logsumexp(1),
+                            np.array([[NINF, 0.0, 1.0], [2.0, NINF, NINF]])),
+    "amax_all_-inf_row": (lambda x: x.amax(1), lambda t: t.amax(1),
+                          np.array([[NINF, NINF], [1.0, 2.0]])),
+    "std_of_constant": (lambda x: x.std(1), lambda t: t.std(1), np.ones((2, 3))),
+    "sum_of_empty": (lambda x: x.sum(0), lambda t: t.sum(0), np.zeros((0, 3))),
+}
+
+
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_special_values_match_torch(name):
+    dl_fn, torch_fn, x = SPECIAL[name]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert_matches_torch(dl_fn, torch_fn, x)

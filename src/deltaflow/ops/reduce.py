@@ -122,7 +122,7 @@ class Var(Function):
 
 
 class Std(Function):
-    """s = √var(x);  ∂s/∂xᵢ = (xᵢ − x̄)/((N − c)·s)."""
+    """s = √var(x);  ∂s/∂xᵢ = (xᵢ − x̄)/((N − c)·s), 0 where s = 0 (as PyTorch)."""
 
     def forward(self, x, dim=None, correction=1, keepdim=False):
         xp = xp_of(x)
@@ -136,8 +136,10 @@ class Std(Function):
         return self.out.reshape(()) if dim is None else self.out.squeeze(dim)
 
     def backward(self, g):
+        xp = xp_of(g)
         g = _expand_back(g, self.shape, self.dim, self.keepdim)
-        return g * self.centered / (self.denom * self.out)
+        s = xp.where(self.out == 0, xp.inf, self.out)  # all xᵢ equal: xᵢ − x̄ = 0, gradient 0
+        return g * self.centered / (self.denom * s)
 
 
 class LogSumExp(Function):
