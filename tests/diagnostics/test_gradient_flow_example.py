@@ -7,6 +7,7 @@ import pytest
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gradient_flow.py"
 
 
+@pytest.mark.slow  # six short trainings and three figures: several seconds
 def test_writes_figures(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     spec = importlib.util.spec_from_file_location("gradient_flow", EXAMPLE)
