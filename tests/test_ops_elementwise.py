@@ -282,3 +282,30 @@ def test_broadcast_error_names_op_and_shapes():
 def test_clamp_needs_a_bound():
     with pytest.raises(ValueError, match="clamp"):
         dl.clamp(dl.ones(2))
+
+
+NAN = np.nan
+SPECIAL = {  # points where a formula gives 0·∞ or NaN and PyTorch defines the gradient
+    "pow_zero_exponent_at_zero": (lambda x: x ** 0, lambda t: t ** 0, [np.array([0.0, 1.0, -2.0])]),
+    "pow_tensor_zero_exponent": (lambda a, b: a ** b, lambda a, b: a ** b,
+                                 [np.array([0.0, 0.0, 2.0]), np.array([0.0, 1.0, 0.0])]),
+    "sqrt_at_zero": (dl.sqrt, lambda t: torch.sqrt(t), [np.array([0.0, 1.0])]),
+    "log_at_zero": (dl.log, lambda t: torch.log(t), [np.array([0.0, 1.0])]),
+    "reciprocal_at_zero": (lambda x: x ** -1, lambda t: t ** -1, [np.array([0.0, 2.0])]),
+    "div_by_zero": (lambda a, b: a / b, lambda a, b: a / b,
+                    [np.array([1.0, 0.0]), np.array([0.0, 0.0])]),
+    "maximum_with_nan": (dl.maximum, lambda a, b: torch.maximum(a, b),
+                         [np.array([NAN, 1.0, 2.0, 3.0]), np.array([0.0, NAN, 2.0, 1.0])]),
+    "minimum_with_nan": (dl.minimum, lambda a, b: torch.minimum(a, b),
+                         [np.array([NAN, 1.0, 2.0, 3.0]), np.array([0.0, NAN, 2.0, 1.0])]),
+    "relu_with_nan": (dl.relu, lambda t: torch.relu(t), [np.array([NAN, 0.0, 1.0, -1.0])]),
+    "clamp_with_nan": (lambda x: x.clamp(-1, 1), lambda t: t.clamp(-1, 1),
+                       [np.array([NAN, 2.0, 0.5])]),
+}
+
+
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_special_values_match_torch(name):
+    dl_fn, torch_fn, arrays = SPECIAL[name]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert_matches_torch(dl_fn, torch_fn, *arrays)

@@ -38,7 +38,7 @@ def sigmoid(x):
 
 
 class ReLU(Function):
-    """f(z) = max(z, 0);  f′(z) = 1 if z > 0 else 0."""
+    """f(z) = max(z, 0);  f′(z) = 0 if z ≤ 0 else 1 (a NaN passes the gradient, as PyTorch)."""
 
     def forward(self, z):
         out = xp_of(z).maximum(z, 0)
@@ -46,7 +46,7 @@ class ReLU(Function):
         return out
 
     def backward(self, g):
-        return g * (self.out > 0)
+        return xp_of(g).where(self.out <= 0, xp_of(g).zeros((), g.dtype), g)
 
 
 class LeakyReLU(Function):

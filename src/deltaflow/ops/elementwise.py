@@ -68,7 +68,7 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = aᵇ;  ∂z/∂a = b·aᵇ⁻¹, ∂z/∂b = aᵇ·ln a (0 where a = 0 and b ≥ 0)."""
+    """z = aᵇ;  ∂z/∂a = b·aᵇ⁻¹ (0 where b = 0), ∂z/∂b = aᵇ·ln a (0 where a = 0 and b ≥ 0)."""
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -79,16 +79,17 @@ class Pow(Function):
         xp = xp_of(g)
         need = self.needs_input_grad
         a, b = self.a, self.b
-        ga = g * b * a ** (b - 1) if need[0] else None
-        gb = None
-        if need[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):  # CuPy never warns
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):  # CuPy never warns
+            if need[0]:
+                ga = g * xp.where(b == 0, 0, b * a ** (b - 1))
+            if need[1]:
                 gb = g * xp.where((a == 0) & (b >= 0), 0, self.out * xp.log(a))
         return ga, gb
 
 
 class PowScalar(Function):
-    """z = aᵖ for a constant p;  ∂z/∂a = p·aᵖ⁻¹."""
+    """z = aᵖ for a constant p;  ∂z/∂a = p·aᵖ⁻¹ (0 for p = 0, also at a = 0)."""
 
     name = "pow"
 
@@ -98,6 +99,8 @@ class PowScalar(Function):
 
     def backward(self, g):
         p = self.p
+        if p == 0:
+            return xp_of(g).zeros_like(g)
         if p == 2:
             return g * 2 * self.a
         return g * p * self.a ** (p - 1)
@@ -195,7 +198,8 @@ class Clamp(Function):
 
 
 class Maximum(Function):
-    """z = max(a, b);  the gradient goes to the larger input, split ½–½ on ties."""
+    """z = max(a, b);  the gradient goes to the larger input, split ½–½ on ties (and, as in
+    PyTorch, to both where a NaN makes them incomparable)."""
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -203,13 +207,14 @@ class Maximum(Function):
 
     def backward(self, g):
         xp = xp_of(g)
-        a, b = self.a, self.b
-        wa = xp.where(a > b, 1.0, xp.where(a == b, 0.5, 0.0)).astype(g.dtype)
-        return g * wa, g * (1 - wa)
+        a, b, zero = self.a, self.b, xp.zeros((), g.dtype)
+        g = xp.where(a == b, g * 0.5, g)
+        return xp.where(a < b, zero, g), xp.where(a > b, zero, g)
 
 
 class Minimum(Function):
-    """z = min(a, b);  the gradient goes to the smaller input, split ½–½ on ties."""
+    """z = min(a, b);  the gradient goes to the smaller input, split ½–½ on ties (and, as in
+    PyTorch, to both where a NaN makes them incomparable)."""
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -217,9 +222,9 @@ class Minimum(Function):
 
     def backward(self, g):
         xp = xp_of(g)
-        a, b = self.a, self.b
-        wa = xp.where(a < b, 1.0, xp.where(a == b, 0.5, 0.0)).astype(g.dtype)
-        return g * wa, g * (1 - wa)
+        a, b, zero = self.a, self.b, xp.zeros((), g.dtype)
+        g = xp.where(a == b, g * 0.5, g)
+        return xp.where(a > b, zero, g), xp.where(a < b, zero, g)
 
 
 class Where(Function):
