@@ -187,6 +187,8 @@ def test_bad_arguments_are_named():
         Trainer(model, opt, progress=False).fit([], epochs=0)
     with pytest.raises(ValueError, match="produced no batches"):
         Trainer(model, opt, progress=False).fit([], epochs=1)
+    with pytest.raises(ValueError, match="has no optimizer"):
+        Trainer(model, None, progress=False).fit([], epochs=1)
 
 
 def test_progress_bar_shows_running_metrics_and_throughput():

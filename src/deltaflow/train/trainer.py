@@ -51,7 +51,8 @@ class Trainer:
 
     Args:
         model: a ``dl.nn.Module``.
-        optimizer: a ``dl.optim`` optimizer over the model's parameters.
+        optimizer: a ``dl.optim`` optimizer over the model's parameters (None for a trainer
+            that only evaluates and predicts).
         loss_fn: ``loss_fn(output, target)`` returning a scalar mean loss
             (default ``nn.CrossEntropyLoss()``).
         metrics: names computed on every batch and for validation: ``"accuracy"``,
@@ -164,6 +165,9 @@ class Trainer:
         ``val_loader`` is given, ``time`` (s) and ``samples_per_s``."""
         if epochs < 1:
             raise ValueError(f"Trainer.fit: epochs must be >= 1, got {epochs}")
+        if self.optimizer is None:
+            raise ValueError("Trainer.fit: this trainer has no optimizer (optimizer=None is "
+                             "for evaluate/predict only)")
         self.train_loader, self.max_epochs, self.should_stop = train_loader, epochs, False
         if self._pending_loader_state is not None:
             _restore_loader_state(train_loader, self._pending_loader_state)
