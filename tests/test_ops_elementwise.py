@@ -301,6 +301,11 @@ SPECIAL = {  # points where a formula gives 0·∞ or NaN and PyTorch defines th
     "relu_with_nan": (dl.relu, lambda t: torch.relu(t), [np.array([NAN, 0.0, 1.0, -1.0])]),
     "clamp_with_nan": (lambda x: x.clamp(-1, 1), lambda t: t.clamp(-1, 1),
                        [np.array([NAN, 2.0, 0.5])]),
+    "hardtanh_with_nan": (dl.hardtanh, lambda t: torch.nn.functional.hardtanh(t),
+                          [np.array([NAN, 1.0, -1.0, 0.5])]),
+    "matmul_empty_inner_dim": (dl.matmul, lambda a, b: a @ b, [np.zeros((2, 0)), np.zeros((0, 3))]),
+    "index_with_empty_array": (lambda x: x[dl.tensor(np.array([], np.int64))],
+                               lambda t: t[torch.tensor([], dtype=torch.long)], [np.ones((3, 2))]),
 }
 
 

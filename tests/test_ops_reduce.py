@@ -247,9 +247,18 @@ SPECIAL = {  # values where a formula has a 0/0 or ±inf that PyTorch resolves
                           np.array([[NINF, NINF], [1.0, 2.0]])),
     "std_of_constant": (lambda x: x.std(1), lambda t: t.std(1), np.ones((2, 3))),
     "sum_of_empty": (lambda x: x.sum(0), lambda t: t.sum(0), np.zeros((0, 3))),
+    "mean_of_empty": (lambda x: x.mean(), lambda t: t.mean(), np.zeros((0, 3))),
+    "prod_of_empty": (lambda x: x.prod(0), lambda t: t.prod(0), np.zeros((0, 3))),
+    "var_of_one_element": (lambda x: x.var(), lambda t: t.var(), np.array([1.5])),
+    "std_of_one_element": (lambda x: x.std(0), lambda t: t.std(0), np.ones((1, 3))),
+    "norm_inf_tie": (lambda x: x.norm(float("inf")), lambda t: t.norm(float("inf")),
+                     np.array([-2.0, 2.0, 1.0])),
+    "logsumexp_with_inf": (lambda x: x.logsumexp(0), lambda t: t.logsumexp(0),
+                           np.array([np.inf, 1.0])),
 }
 
 
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:.*degrees of freedom")
 @pytest.mark.parametrize("name", list(SPECIAL))
 def test_special_values_match_torch(name):
     dl_fn, torch_fn, x = SPECIAL[name]

@@ -173,10 +173,10 @@ class Tanh(Function):
 
 
 class Hardtanh(Function):
-    """f(z) = clip(z, lo, hi);  f′(z) = 1 where lo < z < hi, else 0."""
+    """f(z) = clip(z, lo, hi);  f′(z) = 0 where z ≤ lo or z ≥ hi, else 1 (NaN included)."""
 
     def forward(self, z, min_val=-1.0, max_val=1.0):
-        self.mask = (z > min_val) & (z < max_val)
+        self.mask = ~((z <= min_val) | (z >= max_val))
         return xp_of(z).clip(z, min_val, max_val)
 
     def backward(self, g):

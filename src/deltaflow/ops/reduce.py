@@ -118,7 +118,7 @@ class Var(Function):
 
     def backward(self, g):
         g = _expand_back(g, self.shape, self.dim, self.keepdim)
-        return g * self.centered * (2.0 / self.denom)
+        return g * self.centered * (2.0 / self.denom if self.denom else float("nan"))
 
 
 class Std(Function):
