@@ -237,6 +237,19 @@ def test_removed_leaf_hook_no_longer_runs():
     assert x.grad.item() == 1.0
 
 
+def test_a_hook_may_not_change_the_gradient_shape():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.register_hook(lambda g: g.sum())
+    with pytest.raises(RuntimeError, match=r"hook '<lambda>' changed the gradient's shape "
+                                           r"from \(2,\) to \(\)"):
+        y.sum().backward()
+    z = leaf([1.0])
+    z.register_hook(lambda g: dl.ones(3))
+    with pytest.raises(RuntimeError, match=r"from \(1,\) to \(3,\)"):
+        (z * 1).sum().backward()
+
+
 def test_register_hook_needs_requires_grad():
     with pytest.raises(RuntimeError, match="does not require gradient"):
         dl.ones(2).register_hook(lambda g: g)

@@ -71,15 +71,26 @@ def _is_private(grad, _owners=3):
             and _getrefcount(grad) <= _owners)
 
 
+def _run_hook(hook, grad):
+    """``hook(grad)``; a returned Tensor replaces the gradient and must keep its shape."""
+    from ..tensor import Tensor
+
+    out = hook(Tensor._make(grad, False, None, 0))
+    if out is None:
+        return grad
+    if out.shape != grad.shape:
+        raise RuntimeError(f"backward: hook {getattr(hook, '__name__', hook)!r} changed the "
+                           f"gradient's shape from {tuple(grad.shape)} to {tuple(out.shape)}")
+    return out.data
+
+
 def _accumulate_leaf(tensor, grad, accumulate):
     """Run the leaf's hooks on its total gradient, then add it to ``.grad``."""
     from ..tensor import Tensor
 
     if tensor._hooks:
         for hook in tensor._hooks:
-            out = hook(Tensor._make(grad, False, None, 0))
-            if out is not None:
-                grad = out.data
+            grad = _run_hook(hook, grad)
     if not accumulate:
         return
     if tensor.grad is None:
@@ -91,8 +102,6 @@ def _accumulate_leaf(tensor, grad, accumulate):
 
 def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
     """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors) through the graph."""
-    from ..tensor import Tensor
-
     pending = {}      # Function -> gradient of each of its outputs
     leaf_grads = {}   # leaf Tensor -> its summed gradient (hooks and .grad see the total)
     fns = []
@@ -118,9 +127,7 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
             for i, hooks in fn.out_hooks.items():
                 for hook in hooks:
                     if grads[i] is not None:
-                        out = hook(Tensor._make(grads[i], False, None, 0))
-                        if out is not None:
-                            grads[i] = out.data
+                        grads[i] = _run_hook(hook, grads[i])
         if fn.n_outputs > 1:
             for i, g in enumerate(grads):
                 if g is None:
