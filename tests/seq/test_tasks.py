@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deltaflow.cli import main
 import deltaflow as dl
+from deltaflow.cli import main
 from deltaflow.models import gan as G
 from deltaflow.tasks.gan import adversarial_step, judge_samples, save_png_grid
 

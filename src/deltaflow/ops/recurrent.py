@@ -101,7 +101,8 @@ class RNNLayer(_RecurrentLayer):
                 xp.maximum(h, 0, out=h)
         if self.needs_input_grad is not None:
             self.x, self.hs, self.w_ih, self.w_hh = x, hs, w_ih, w_hh
-            self.relu, self.reverse, self.has_bias = nonlinearity == "relu", reverse, b_ih is not None
+            self.relu, self.reverse = nonlinearity == "relu", reverse
+            self.has_bias = b_ih is not None
         out = hs[1:]
         return (out[::-1].copy() if reverse else out), hs[T].copy()
 

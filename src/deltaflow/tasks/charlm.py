@@ -8,9 +8,10 @@ to the next, detached: truncated backpropagation through time over ``--seq-len``
 
 Loss is the mean cross-entropy in nats per character; perplexity = e^loss. Each epoch
 (``--steps-per-epoch`` updates) ends with a validation estimate, a checkpoint and a sample;
-``--max-minutes`` (wall time) or ``--max-cpu-minutes`` (this process's CPU time) end training. The final validation loss is
-computed on the whole validation split. The run folder (``--out``/``--name``) gets ``config.json``
-(model, vocabulary, hyper-parameters: what ``deltaflow generate`` needs),
+``--max-minutes`` (wall time) or ``--max-cpu-minutes`` (this process's CPU time) end
+training. The final validation loss is computed on the whole validation split. The run
+folder (``--out``/``--name``) gets ``config.json`` (model, vocabulary, hyper-parameters:
+what ``deltaflow generate`` needs),
 ``model.safetensors`` (the weights with the best validation estimate), ``checkpoints/``,
 ``metrics.jsonl``, ``samples.txt`` and ``result.json``.
 """
@@ -250,8 +251,8 @@ def run(args) -> int:
         samples.write(f"--- epoch {epoch}, step {step}, val {val:.4f}\n{text_out}\n")
         samples.flush()
         print(f"epoch {epoch} step {step}: train {running / n_run:.4f}  val {val:.4f} nats/char "
-              f"(ppl {math.exp(val):.2f})  {rec['wall_min']:.1f} min wall, {rec['cpu_min']:.1f} min "
-              "CPU", flush=True)
+              f"(ppl {math.exp(val):.2f})  {rec['wall_min']:.1f} min wall, "
+              f"{rec['cpu_min']:.1f} min CPU", flush=True)
         if budget.spent():
             break
     wall, cpu = budget.wall_minutes(), budget.cpu_minutes()
@@ -262,8 +263,8 @@ def run(args) -> int:
     final = evaluate(model, val_ids, eval_window)
     sample = _sample_text(model, vocab, prompt, args.sample_tokens, args.temperature, rng)
     result = {"val_loss": final, "val_ppl": math.exp(final), "steps": step,
-              "train_wall_minutes": round(wall, 2), "train_cpu_minutes": round(cpu, 2), "model": arch, "params": n_params,
-              "sample": sample}
+              "train_wall_minutes": round(wall, 2), "train_cpu_minutes": round(cpu, 2),
+              "model": arch, "params": n_params, "sample": sample}
     ckpt.write_json(out / "result.json", result)
     print(f"final: validation loss {final:.4f} nats/char (perplexity {math.exp(final):.2f}) on "
           f"all {len(val_ids)} validation characters after {step} steps, "

@@ -9,11 +9,13 @@ Each step trains the discriminator D and then the generator G (images scaled to 
   ∂L_G/∂θ_G = ∂L_G/∂D · ∂D/∂x_fake · ∂x_fake/∂θ_G. The log records the norm of that
   gradient at G's parameters next to the losses.
 
-The run folder (``--out``/``--name``, as for every run) gets ``samples/epoch_NNN.png`` (an 8×8 grid from fixed noise,
-every epoch), ``generator.safetensors``, ``discriminator.safetensors``, ``config.json``,
-``metrics.jsonl``. With ``--judge``, a deltaflow MLP classifier trained on real MNIST labels
-(cached as ``judge.safetensors``) classifies 1000 generated digits: ``judge.json`` records
-the classes produced and the mean top-class probability.
+The run folder (``--out``/``--name``, as for every run) gets ``samples/epoch_NNN.png`` (an
+8×8 grid from fixed noise, every epoch), ``generator.safetensors``,
+``discriminator.safetensors``, ``config.json``, ``metrics.jsonl``, ``result.json``. With
+``--judge``, a deltaflow MLP classifier trained on real MNIST labels (cached as
+``judge.safetensors``) classifies 1000 generated digits: ``judge.json`` records the classes
+produced and the mean top-class probability; ``--judge-run RUN`` does the same for the
+generator of an earlier run.
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ def add_arguments(parser) -> None:
                    help="target for real images in the D step (one-sided label smoothing)")
     g.add_argument("--judge", action="store_true",
                    help="classify 1000 samples with a deltaflow MNIST classifier at the end")
+    g.add_argument("--judge-run", metavar="RUN", default=None,
+                   help="do not train: judge the generator of the earlier gan run RUN")
     g.add_argument("--judge-epochs", type=int, default=3,
                    help="epochs for training the judge classifier (default 3)")
 
@@ -154,12 +158,13 @@ def judge_samples(judge, images01) -> dict:
 
 
 def run(args) -> int:
+    if getattr(args, "judge_run", None):
+        return judge_run(args)
     arch = args.model or "mlp"
     seed = getattr(args, "seed", None)
     seed = 0 if seed is None else seed
     data = datasets.mnist(_mnist_root(args), flatten=False)
-    x01, labels = data.train.tensors[0].numpy(), data.train.tensors[1].numpy()
-    real_all = x01 * 2 - 1
+    real_all = data.train.tensors[0].numpy() * 2 - 1
     manual_seed(seed)
     G, D = M.build(arch, args.z_dim)
     lr = getattr(args, "lr", None) or 2e-4
@@ -212,18 +217,43 @@ def run(args) -> int:
             break
     log.close()
     wall, cpu = budget.wall_minutes(), budget.cpu_minutes()
+    ckpt.write_json(out / "result.json", {"epochs": epoch, "steps": step,
+                                          "train_wall_minutes": round(wall, 2),
+                                          "train_cpu_minutes": round(cpu, 2)})
     if args.judge:
-        judge = _judge_model(out, x01, labels, data, args.judge_epochs)
-        G.eval()
-        with no_grad():
-            samples = G(_noise(1000, args.z_dim)).numpy()
-        result = judge_samples(judge, (samples + 1) / 2)
-        result.update(train_wall_minutes=round(wall, 2), train_cpu_minutes=round(cpu, 2),
-                      epochs=epoch, steps=step)
-        ckpt.write_json(out / "judge.json", result)
-        print(f"judge: {result['classes_produced']} of 10 classes produced, mean top-class "
-              f"probability {result['mean_top_probability']:.3f}, counts "
-              f"{result['class_counts']}")
+        _judge(out, G, args.z_dim, data, args.judge_epochs)
+    return 0
+
+
+def _judge(out, G, z_dim, data, epochs) -> dict:
+    """Classify 1000 samples of ``G`` with the judge; write and print ``judge.json``."""
+    x01, labels = data.train.tensors[0].numpy(), data.train.tensors[1].numpy()
+    judge = _judge_model(out, x01, labels, data, epochs)
+    G.eval()
+    with no_grad():
+        samples = G(_noise(1000, z_dim)).numpy()
+    result = judge_samples(judge, (samples + 1) / 2)
+    ckpt.write_json(out / "judge.json", result)
+    print(f"judge: {result['classes_produced']} of 10 classes produced, mean top-class "
+          f"probability {result['mean_top_probability']:.3f}, counts "
+          f"{result['class_counts']}")
+    return result
+
+
+def judge_run(args) -> int:
+    """``--judge-run RUN``: judge the generator saved in an earlier run's folder."""
+    run_dir = Path(args.judge_run)
+    config_path = run_dir / "config.json"
+    if not config_path.is_file() or not (run_dir / "generator.safetensors").is_file():
+        raise FileNotFoundError(f"gan: {run_dir} has no config.json/generator.safetensors; "
+                                "--judge-run needs the folder of a gan run")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    G, _ = M.build(config["model"], config["z_dim"])
+    G.load_state_dict(ckpt.load_weights(run_dir / "generator.safetensors"))
+    seed = getattr(args, "seed", None)
+    manual_seed(0 if seed is None else seed)
+    _judge(run_dir, G, config["z_dim"], datasets.mnist(_mnist_root(args), flatten=False),
+           args.judge_epochs)
     return 0
 
 
