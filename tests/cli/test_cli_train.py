@@ -169,6 +169,14 @@ def test_detect_anomaly_names_the_op(tmp_path, capsys):
     assert rc == 1 and err.startswith("error: ") and "Traceback" not in err
 
 
+def test_diverging_run_stops_with_one_line(tmp_path, capsys):
+    rc, _, err = cli(capsys, "train", "--out", tmp_path, "--name", "nan", "--lr", "1e30",
+                     "--optimizer", "sgd", "--scheduler", "none", "--hidden", "8", "--epochs",
+                     "3", "--no-progress", "--no-plot")
+    assert rc == 1 and err.count("\n") == 1
+    assert "the training loss became" in err and "--detect-anomaly" in err
+
+
 # ------------------------------------------------------------------ errors: one line, rc != 0
 def _bad_config(tmp_path, text):
     path = tmp_path / "bad.toml"

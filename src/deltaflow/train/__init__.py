@@ -12,9 +12,9 @@ from .callbacks import (
 from .checkpoint import load_checkpoint, load_weights, read_checkpoint, save_checkpoint
 from .metrics import accuracy, topk_accuracy
 from .plots import plot_curves
-from .trainer import Trainer
+from .trainer import NonFiniteLossError, Trainer
 
 __all__ = ["Callback", "Checkpoint", "CurvePlot", "EarlyStopping", "GradientMonitorCallback",
-           "MetricsLogger", "ProgressBar", "Trainer", "accuracy", "load_checkpoint",
-           "load_weights", "plot_curves", "read_checkpoint", "read_metrics", "save_checkpoint",
-           "topk_accuracy"]
+           "MetricsLogger", "NonFiniteLossError", "ProgressBar", "Trainer", "accuracy",
+           "load_checkpoint", "load_weights", "plot_curves", "read_checkpoint", "read_metrics",
+           "save_checkpoint", "topk_accuracy"]

@@ -11,6 +11,7 @@ the same weights, bit for bit, as a run that was never interrupted.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from ..tensor import Tensor
 from . import checkpoint as ckpt
 from .callbacks import Callback, Checkpoint, CurvePlot, MetricsLogger, ProgressBar
 from .metrics import Mean, make_metric
+
+
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or Inf (training stops instead of going on with NaNs)."""
 
 
 def _loader_state(loader):
@@ -205,9 +210,14 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_interval == "batch":
                 self.scheduler.step()
             self.step += 1
-            n = x.shape[0]
+            n, value = x.shape[0], loss.item()
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"the training loss became {value} at epoch {self.epoch + 1}, step "
+                    f"{self.step}; lower the learning rate, clip gradients, or run with "
+                    f"anomaly detection (deltaflow train --detect-anomaly) to find the op")
             samples += n
-            loss_mean.update(loss.item(), n)
+            loss_mean.update(value, n)
             for m in metrics:
                 m.update(out, y)
             running = {"loss": loss_mean.compute(),
