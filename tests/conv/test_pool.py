@@ -139,3 +139,13 @@ def test_pooling_keeps_float32():
 def test_pool_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_max_pool2d_with_more_than_256_window_elements():
+    """Argmax offsets above 255 switch the tournament to int32 indices."""
+    x = np.random.default_rng(0).integers(0, 3, size=(1, 2, 20, 19)).astype(np.float64)
+    kw = dict(kernel_size=(17, 16), stride=(3, 2))
+    check(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw), x)
+    np.testing.assert_array_equal(
+        F.max_pool2d(dl.tensor(x), return_indices=True, **kw)[1].numpy(),
+        TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)[1].numpy())
