@@ -112,6 +112,11 @@ def test_tensors_are_hashable_and_iterable():
     assert len({a, b}) == 2 and {a: 1}[a] == 1
     rows = list(dl.tensor(np.arange(6.0).reshape(3, 2)))
     assert len(rows) == 3 and rows[2].tolist() == [4.0, 5.0]
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(dl.tensor(1.0))
+    x = leaf([1.0, 2.0])
+    sum(x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
 
 
 # ----------------------------------------------------------------------- in place

@@ -123,6 +123,12 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
+    def __iter__(self):
+        """The sub-tensors along dim 0 (a 0-d tensor cannot be iterated, as in PyTorch)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
     # ---------------------------------------------------------------- conversions
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shares memory on CPU)."""
