@@ -79,7 +79,9 @@ class ELU(Function):
 
 
 class GELU(Function):
-    """f(z) = z·Φ(z) (exact) or ½z(1 + tanh(√(2/π)(z + 0.044715z³))) (approximate='tanh')."""
+    """f(z) = z·Φ(z), f′(z) = Φ(z) + z·φ(z) (exact); or, with approximate='tanh',
+    f(z) = ½z(1 + t), t = tanh(u), u = √(2/π)(z + 0.044715z³),
+    f′(z) = ½(1 + t) + ½z(1 − t²)·√(2/π)(1 + 3·0.044715z²)."""
 
     def forward(self, z, approximate="none"):
         xp = xp_of(z)
