@@ -90,7 +90,7 @@ class RNNLayer(_RecurrentLayer):
         z = self._input_projection(x, w_ih, b_ih, b_hh, None)
         hs = xp.empty((T + 1, B, H), dtype=z.dtype)
         hs[0] = h0
-        w_hh_t = w_hh.T
+        w_hh_t = xp.ascontiguousarray(w_hh.T)   # BLAS is fastest on a C-ordered operand
         for t in range(T):
             h = hs[t + 1]
             xp.matmul(hs[t], w_hh_t, out=h)
@@ -158,7 +158,7 @@ class LSTMLayer(_RecurrentLayer):
         H = w_hh.shape[1]
         scale, offset = _lstm_constants(xp, H, x.dtype)
         acts = self._input_projection(x, w_ih, b_ih, b_hh, scale)   # becomes the gate values
-        w_hh_t = (w_hh * scale[:, None]).T
+        w_hh_t = xp.ascontiguousarray((w_hh * scale[:, None]).T)
         hs = xp.empty((T + 1, B, H), dtype=acts.dtype)
         cs = xp.empty_like(hs)
         tc = xp.empty((T, B, H), dtype=acts.dtype)
@@ -252,7 +252,7 @@ class GRULayer(_RecurrentLayer):
         H = w_hh.shape[1]
         scale = _gru_constants(xp, H, x.dtype)
         acts = self._input_projection(x, w_ih, b_ih, b_hh, scale, hh_bias_in_x=False)
-        w_hh_t = (w_hh * scale[:, None]).T
+        w_hh_t = xp.ascontiguousarray((w_hh * scale[:, None]).T)
         b_hh_s = None if b_hh is None else b_hh * scale
         gh = xp.empty_like(acts)                                     # W_hh·h + b_hh per step
         hs = xp.empty((T + 1, B, H), dtype=acts.dtype)
