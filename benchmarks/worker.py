@@ -40,6 +40,9 @@ def _threads(impl: str) -> dict:
         import torch
         out["torch"] = torch.get_num_threads()
         out["torch_interop"] = torch.get_num_interop_threads()
+    if impl == "deltaflow":
+        from deltaflow import backend
+        out["deltaflow_malloc_tuned"] = getattr(backend, "allocator_tuned", False)
     try:
         from threadpoolctl import threadpool_info
         for pool in threadpool_info():
