@@ -1,6 +1,8 @@
 """The backward engine, grad mode, hooks, dl.autograd.grad and gradcheck."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -148,6 +150,28 @@ def test_grad_mode_decorators_with_and_without_parentheses():
     with dl.set_grad_enabled(False):
         assert not (x * 2).requires_grad
     assert dl.is_grad_enabled()
+
+
+def test_grad_mode_is_per_thread():
+    started, done = threading.Event(), threading.Event()
+
+    def loader():
+        with dl.no_grad():
+            started.set()
+            done.wait(5)
+
+    thread = threading.Thread(target=loader)
+    thread.start()
+    started.wait(5)
+    assert (leaf([1.0]) * 2).requires_grad and dl.is_grad_enabled()
+    done.set()
+    thread.join()
+    seen = []
+    with dl.no_grad():
+        worker = threading.Thread(target=lambda: seen.append(dl.is_grad_enabled()))
+        worker.start()
+        worker.join()
+    assert seen == [True]
 
 
 def test_grad_mode_is_restored_after_an_exception():

@@ -1,13 +1,18 @@
 """Grad mode: whether new operations are recorded in the graph.
 
-``no_grad()`` and ``enable_grad()`` work as context managers and as decorators.
+``no_grad()`` and ``enable_grad()`` work as context managers and as decorators. The mode is
+per thread, as in PyTorch: a data-loading thread under ``no_grad`` never stops the training
+thread from recording.
 """
 from __future__ import annotations
 
 import functools
+import threading
 
 
-class _State:
+class _State(threading.local):
+    """Each thread starts with these class defaults."""
+
     grad_enabled = True
     anomaly_enabled = False
 
