@@ -214,6 +214,8 @@ def test_cat_promotes_mixed_float_dtypes_and_casts_gradients_back():
     (lambda x: dl.cat([]), "cat: expected a non-empty list"),
     (lambda x: dl.stack([x, dl.ones(2, 3)]), r"stack: .* tensor 1 has \(2, 3\)"),
     (lambda x: x.split([1, 1], 1), r"split: sections \[1, 1\] do not add up"),
+    (lambda x: x.split(0, 1), "split: split_size must be positive, got 0"),
+    (lambda x: x.chunk(0), "chunk: chunks must be positive, got 0"),
     (lambda x: dl.pad(x, (1,)), "pad: padding"),
     (lambda x: dl.pad(x, (1, 1), mode="mirror"), "pad: unknown mode"),
     (lambda x: x.repeat(2), "repeat: number of repeat dims"),

@@ -553,6 +553,8 @@ def split(x, split_size_or_sections, dim=0):
     n = x.shape[d]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
+        if step <= 0:
+            raise ValueError(f"split: split_size must be positive, got {step}")
         sections = [step] * (n // step) + ([n % step] if n % step else [])
     else:
         sections = list(split_size_or_sections)
@@ -565,7 +567,9 @@ def split(x, split_size_or_sections, dim=0):
 
 def chunk(x, chunks, dim=0):
     d = _dim(dim, x.ndim, "chunk")
-    size = -(-x.shape[d] // chunks)
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    size = builtins.max(-(-x.shape[d] // chunks), 1)
     return split(x, size, d)
 
 
