@@ -41,6 +41,16 @@ def test_dtype_spellings(dtype):
         assert t.dtype == dl.float64
 
 
+def test_bad_data_is_a_clear_error():
+    with pytest.raises(ValueError, match="tensor: cannot make a tensor from this data"):
+        dl.tensor([[1, 2], [3]])
+    with pytest.raises(TypeError, match="tensor: expected numbers or bools, got data of type "
+                                        "str"):
+        dl.tensor("abc")
+    with pytest.raises(TypeError, match="type NoneType"):
+        dl.tensor(None)
+
+
 def test_unknown_dtype_is_named():
     with pytest.raises(TypeError, match="unknown dtype 'float128'"):
         dl.zeros(2, dtype="float128")

@@ -36,7 +36,13 @@ def _to_array(data, dtype, device):
     if hasattr(data, "dtype") and hasattr(data, "shape"):
         arr = data
     else:
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"tensor: cannot make a tensor from this data: {err}") from None
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"tensor: expected numbers or bools, got data of type "
+                            f"{type(data).__name__} (NumPy dtype {arr.dtype})")
         if dtype is None and arr.dtype == np.float64:
             arr = arr.astype(backend.default_float)
     if device is not None:
