@@ -51,6 +51,13 @@ def test_bad_data_is_a_clear_error():
         dl.tensor(None)
 
 
+def test_random_floats_need_a_float_dtype():
+    with pytest.raises(TypeError, match="randn: expected a floating point dtype, got int64"):
+        dl.randn(2, dtype=dl.int64)
+    with pytest.raises(TypeError, match="rand: expected a floating point dtype"):
+        dl.rand_like(dl.ones(2), dtype="int32")
+
+
 def test_unknown_dtype_is_named():
     with pytest.raises(TypeError, match="unknown dtype 'float128'"):
         dl.zeros(2, dtype="float128")

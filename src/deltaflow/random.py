@@ -59,6 +59,9 @@ def fork_rng():
 def _draw(kind, size, dtype, device, **kw):
     rng = generator(device)
     dtype = backend.as_dtype(dtype) or backend.default_float
+    if dtype.kind != "f":
+        raise TypeError(f"{'randn' if kind == 'normal' else 'rand'}: expected a floating point "
+                        f"dtype, got {dtype}")
     if kind == "normal":
         out = rng.standard_normal(size, dtype=dtype if dtype in (np.float32, np.float64)
                                   else np.float64)
