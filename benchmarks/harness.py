@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 IMPLS = ("deltaflow", "torch", "numpy")
 BUSY_LOAD = 1.5
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 # ------------------------------------------------------------------------- the machine
@@ -98,9 +99,10 @@ def load_average() -> tuple[float, float, float]:
 class Worker:
     """One implementation of one workload running in ``benchmarks.worker``."""
 
-    def __init__(self, name: str, impl: str, quick: bool, threads: int):
+    def __init__(self, name: str, impl: str, quick: bool, threads: int, limit_all: bool):
         self.impl = impl
         self.times: list[float] = []
+        self.cpu_times: list[float] = []
         self.error = self.why = self.note = None
         self.units, self.threads, self.peak_rss_kib = 1, {}, None
         self._stderr = tempfile.TemporaryFile(mode="w+")
@@ -110,6 +112,9 @@ class Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
                                                           env.get("PYTHONPATH")]))
+        if limit_all:  # every library's thread pools, not only torch's
+            for var in THREAD_VARS:
+                env[var] = str(threads)
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, text=True,
                                      bufsize=1)
@@ -147,6 +152,7 @@ class Worker:
             self._finish()
         elif record:
             self.times.append(msg["t"])
+            self.cpu_times.append(msg["cpu"])
         self._settle()
 
     def _cpu_ticks(self) -> int | None:
@@ -188,13 +194,13 @@ class Worker:
 
 
 def time_workload(name: str, impls, repeats: int, warmup: int, quick: bool,
-                  threads: int) -> dict:
+                  threads: int, limit_all: bool) -> dict:
     """Run one workload: all its implementations, interleaved round robin."""
     mod = workloads.load(name)
     workers = []
     for impl in impls:
         print(f"  {name}/{impl}: starting", file=sys.stderr, flush=True)
-        workers.append(Worker(name, impl, quick, threads))
+        workers.append(Worker(name, impl, quick, threads, limit_all))
     live = [w for w in workers if w.alive]
     for rnd in range(warmup + repeats):
         k = rnd % len(live) if live else 0
@@ -234,7 +240,8 @@ def summarize(result: dict) -> list[dict]:
                "threads": w.threads}
         if w.times and w.error is None:
             med, iqr = _stats(w.times)
-            row.update(median=med / w.units, iqr=iqr / w.units, n=len(w.times))
+            row.update(median=med / w.units, iqr=iqr / w.units, n=len(w.times),
+                       cpu=_stats(w.cpu_times)[0] / w.units)
         else:
             row["skipped"] = w.why or ("error: " + (w.error or "").strip().splitlines()[-1]
                                        if w.error else "no timings")
@@ -244,6 +251,7 @@ def summarize(result: dict) -> list[dict]:
     for r in rows:
         if ref is not None and "median" in r:
             r["ratio"] = r["median"] / ref["median"]
+            r["cpu_ratio"] = r["cpu"] / ref["cpu"] if ref["cpu"] > 0 else float("nan")
         if r["impl"] == "deltaflow" and mod.TARGET is not None and "ratio" in r:
             r["target"] = mod.TARGET
             r["met"] = r["ratio"] <= mod.TARGET
@@ -252,20 +260,21 @@ def summarize(result: dict) -> list[dict]:
 
 def markdown_table(rows: list[dict], references: dict) -> str:
     lines = ["| workload | impl | median per unit | IQR | ratio (vs ref) | target | met | "
-             "peak RSS |",
-             "|---|---|---:|---:|---:|---:|:-:|---:|"]
+             "CPU time per unit (ratio) | peak RSS |",
+             "|---|---|---:|---:|---:|---:|:-:|---:|---:|"]
     for r in rows:
         ref = references[r["workload"]]
         impl = f"{r['impl']} (ref)" if r["impl"] == ref else r["impl"]
         rss = "" if r["peak_rss_mib"] is None else f"{r['peak_rss_mib']:.0f} MiB"
         if "median" not in r:
-            lines.append(f"| {r['workload']} | {impl} | {r['skipped']} | | | | | {rss} |")
+            lines.append(f"| {r['workload']} | {impl} | {r['skipped']} | | | | | | {rss} |")
             continue
         ratio = f"{r['ratio']:.2f}×" if "ratio" in r else "–"
         target = f"≤ {r['target']:.2f}×" if "target" in r else ""
         met = ("yes" if r["met"] else "**NO**") if "met" in r else ""
+        cpu = _fmt_time(r["cpu"]) + (f" ({r['cpu_ratio']:.2f}×)" if "cpu_ratio" in r else "")
         lines.append(f"| {r['workload']} | {impl} | {_fmt_time(r['median'])}/{r['unit']} | "
-                     f"{_fmt_time(r['iqr'])} | {ratio} | {target} | {met} | {rss} |")
+                     f"{_fmt_time(r['iqr'])} | {ratio} | {target} | {met} | {cpu} | {rss} |")
     return "\n".join(lines)
 
 
@@ -278,7 +287,10 @@ def report(rows, references, info, command, load_start, load_end, repeats, warmu
                f"usable); Python {info['python']}, NumPy {info['numpy']} with {info['blas']}; "
                f"torch {info['torch']}; deltaflow {info['deltaflow']}"
                + (f"; numexpr {info['numexpr']}" if info["numexpr"] else ""))
-    out.append(f"- threads: torch.set_num_threads({info['threads']}); seen by the workers: "
+    limit = (f"{', '.join(THREAD_VARS)}={info['threads']} for every worker and "
+             if info["limit_all"] else "")
+    out.append(f"- threads: {limit}torch.set_num_threads({info['threads']}); seen by the "
+               f"workers: "
                f"{', '.join(threads) or 'n/a'}"
                + (f"; env {info['thread_env']}" if info["thread_env"] else ""))
     out.append(f"- {repeats} timed rounds after {warmup} warm-up, implementations interleaved; "
@@ -310,8 +322,10 @@ def main(argv=None) -> int:
                    help="smoke run: small problems (where the workload supports it), 3 rounds")
     p.add_argument("--impls", default=",".join(IMPLS),
                    help="comma-separated implementations to run (default: all)")
-    p.add_argument("--threads", type=int, default=os.cpu_count(),
-                   help="torch.set_num_threads value (default: the number of cores)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="limit every library to N threads (torch.set_num_threads and the "
+                        "*_NUM_THREADS variables for NumPy's BLAS); default: torch gets one "
+                        "thread per core, the others their defaults")
     p.add_argument("--no-record", action="store_true",
                    help="print the table but do not append it to benchmarks/RESULTS.md")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON here")
@@ -330,7 +344,10 @@ def main(argv=None) -> int:
             p.error(f"unknown implementation {i!r}; expected some of {', '.join(IMPLS)}")
     command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
 
-    info = machine_info(args.threads)
+    limit_all = args.threads is not None
+    threads = args.threads or os.cpu_count()
+    info = machine_info(threads)
+    info["limit_all"] = limit_all
     load_start = load_average()
     if load_start[0] > BUSY_LOAD:
         print(f"warning: load average {load_start[0]:.2f} > {BUSY_LOAD}: the machine is busy "
@@ -340,7 +357,8 @@ def main(argv=None) -> int:
         mod = workloads.load(name)
         references[name] = mod.REFERENCE
         repeats = args.repeats or (3 if args.quick else getattr(mod, "REPEATS", 9))
-        result = time_workload(name, impls, repeats, args.warmup, args.quick, args.threads)
+        result = time_workload(name, impls, repeats, args.warmup, args.quick, threads,
+                               limit_all)
         rows += summarize(result)
     load_end = load_average()
 

@@ -4,7 +4,8 @@ The harness starts one worker per (workload, implementation), so each has a fres
 its peak RSS (``VmHWM``) is its own. Protocol: JSON lines on the worker's original stdout
 (the workload's own prints go to stderr). After start-up the worker sends one message
 (``ready``, ``na`` or ``error``); then for each ``run`` line on stdin it times one call and
-answers ``{"t": seconds}``; ``quit`` answers with the memory figures and exits.
+answers ``{"t": wall seconds, "cpu": CPU seconds of all its threads}``; ``quit`` answers
+with the memory figures and exits.
 """
 from __future__ import annotations
 
@@ -94,9 +95,9 @@ def main() -> None:
         cmd = line.strip()
         if cmd == "run":
             try:
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 fn()
-                send(t=time.perf_counter() - t0)
+                send(t=time.perf_counter() - t0, cpu=time.process_time() - c0)
             except Exception:
                 send(error=traceback.format_exc())
                 return
