@@ -41,6 +41,10 @@ def test_charlm_trains_saves_and_generates(tmp_path, capsys, model, extra):
     assert len(logs) == 2 and logs[1]["train_loss"] < logs[0]["train_loss"]
     result = json.loads((run / "result.json").read_text())
     assert result["val_loss"] < np.log(len(set(TEXT)))   # better than uniform guessing
+    assert main(["train", "--task", "charlm", "--eval-run", str(run)]) == 0   # re-measure
+    again = json.loads((run / "result.json").read_text())
+    assert again["val_loss"] == pytest.approx(result["val_loss"], rel=1e-6)
+    assert again["steps"] == 30 and again["evaluated_by"] == "--eval-run"
     capsys.readouterr()
     assert main(["generate", str(run), "--prompt", "All:", "--tokens", "25", "--seed", "1"]) == 0
     out = capsys.readouterr().out

@@ -85,6 +85,9 @@ def add_arguments(parser) -> None:
                    help="validation characters used for the per-epoch estimate")
     g.add_argument("--sample-tokens", type=int, default=300)
     g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--eval-run", metavar="RUN", default=None,
+                   help="do not train: report RUN's best weights on the whole validation "
+                        "split")
     g.add_argument("--prompt", default=None,
                    help="text the samples continue (default: a newline)")
 
@@ -172,6 +175,8 @@ def _sample_text(model, vocab, prompt, tokens, temperature, rng) -> str:
 
 
 def run(args) -> int:
+    if getattr(args, "eval_run", None):
+        return eval_run(args)
     path = _text_path(getattr(args, "data", None))
     corpus = datasets.text(path, block_size=args.seq_len, val_fraction=args.val_fraction)
     vocab = "".join(corpus.vocab)
@@ -258,18 +263,53 @@ def run(args) -> int:
     wall, cpu = budget.wall_minutes(), budget.cpu_minutes()
     log.close()
     samples.close()
-    weights = ckpt.load_weights(out / "model.safetensors")
-    model.load_state_dict(weights)
+    return _final_report(model, out, vocab, val_ids, eval_window, prompt, args, rng,
+                         {"steps": step, "train_wall_minutes": round(wall, 2),
+                          "train_cpu_minutes": round(cpu, 2), "model": arch,
+                          "params": n_params})
+
+
+def _final_report(model, out, vocab, val_ids, eval_window, prompt, args, rng, info) -> int:
+    """Load the best weights, measure the whole validation split, sample, write
+    ``result.json``."""
+    model.load_state_dict(ckpt.load_weights(out / "model.safetensors"))
     final = evaluate(model, val_ids, eval_window)
     sample = _sample_text(model, vocab, prompt, args.sample_tokens, args.temperature, rng)
-    result = {"val_loss": final, "val_ppl": math.exp(final), "steps": step,
-              "train_wall_minutes": round(wall, 2), "train_cpu_minutes": round(cpu, 2),
-              "model": arch, "params": n_params, "sample": sample}
+    result = {"val_loss": final, "val_ppl": math.exp(final), "val_chars": len(val_ids),
+              **info, "sample": sample}
     ckpt.write_json(out / "result.json", result)
     print(f"final: validation loss {final:.4f} nats/char (perplexity {math.exp(final):.2f}) on "
-          f"all {len(val_ids)} validation characters after {step} steps, "
-          f"{wall:.1f} min wall / {cpu:.1f} min CPU of training\n{sample}")
+          f"all {len(val_ids)} validation characters after {info.get('steps')} steps, "
+          f"{info.get('train_wall_minutes')} min wall / {info.get('train_cpu_minutes')} min "
+          f"CPU of training\n{sample}")
     return 0
 
 
-__all__ = ["add_arguments", "run", "evaluate"]
+def eval_run(args) -> int:
+    """``--eval-run RUN``: the final report (whole validation split, a sample) for the best
+    weights of an earlier run, e.g. one stopped before its budget ran out."""
+    out = Path(args.eval_run)
+    config_path = out / "config.json"
+    if not config_path.is_file() or not (out / "model.safetensors").is_file():
+        raise FileNotFoundError(f"charlm: {out} has no config.json/model.safetensors; "
+                                "--eval-run needs the folder of a charlm run")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    text = _text_path(getattr(args, "data", None) or config["data"]).read_text(encoding="utf-8")
+    vocab = config["vocab"]
+    ids = np.fromiter((vocab.index(c) for c in text), dtype=np.int64, count=len(text))
+    val_ids = ids[len(ids) - config["val_chars"]:]
+    model = M.build(config)
+    logs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    last = logs[-1] if logs else {}
+    prompt = args.prompt or ("\n" if "\n" in vocab else vocab[0])
+    seed = getattr(args, "seed", None)
+    window = config["seq_len"] if config["model"] == "transformer" else 256
+    return _final_report(model, out, vocab, val_ids, window, prompt, args,
+                         np.random.default_rng(0 if seed is None else seed),
+                         {"steps": last.get("step"), "train_wall_minutes": last.get("wall_min"),
+                          "train_cpu_minutes": last.get("cpu_min"), "model": config["model"],
+                          "params": sum(p.numel() for p in model.parameters()),
+                          "evaluated_by": "--eval-run"})
+
+
+__all__ = ["add_arguments", "run", "eval_run", "evaluate"]
