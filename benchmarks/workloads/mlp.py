@@ -47,11 +47,11 @@ def _deltaflow(x, y, rng):
                           nn.Linear(512, 10))
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    X, Y = dl.tensor(x), dl.tensor(y)
+    X, Y = dl.from_numpy(x), dl.from_numpy(y)
 
     def epoch():
         for idx in _batches(len(x), rng):
-            idx = dl.tensor(idx)
+            idx = dl.from_numpy(idx)
             opt.zero_grad()
             loss = loss_fn(model(X[idx]), Y[idx])
             loss.backward()

@@ -32,7 +32,7 @@ def _deltaflow(x, y):
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
                           nn.Linear(512, 10))
     model.eval()
-    X, Y = dl.tensor(x), dl.tensor(y)
+    X, Y = dl.from_numpy(x), dl.from_numpy(y)
 
     def evaluate():
         correct = 0
