@@ -198,7 +198,11 @@ class CurvePlot(Callback):
 
     def on_fit_end(self, trainer):
         from .plots import plot_curves
-        plot_curves(trainer.history, self.path, title=self.title)
+        # with a separate evaluation loss (e.g. training with label smoothing) the two loss
+        # curves measure different things: say so
+        label = "train loss" if trainer.eval_loss_fn is trainer.loss_fn \
+            else "train loss (training objective)"
+        plot_curves(trainer.history, self.path, title=self.title, train_loss_label=label)
 
 
 class GradientMonitorCallback(Callback):

@@ -12,12 +12,14 @@ def have_matplotlib() -> bool:
     return True
 
 
-def plot_curves(history: list[dict], path, title: str | None = None) -> Path | None:
+def plot_curves(history: list[dict], path, title: str | None = None,
+                train_loss_label: str = "train loss") -> Path | None:
     """Plot loss (left) and accuracy-like metrics (right) per epoch; train solid, validation
     dashed. Returns the path written, or None when matplotlib is missing or history empty."""
     if not history or not have_matplotlib():
         return None
     from matplotlib.figure import Figure  # drawn by Agg; pyplot's global state is not touched
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in history]
     metric_names = [k for k in history[-1] if k == "accuracy" or k.startswith("top")]
@@ -29,8 +31,9 @@ def plot_curves(history: list[dict], path, title: str | None = None) -> Path | N
             for key, style, who in ((name, "-", "train"), (f"val_{name}", "--", "val")):
                 points = [(e, r[key]) for e, r in zip(epochs, history) if r.get(key) is not None]
                 if points:
-                    ax.plot(*zip(*points), style, marker="o", markersize=3,
-                            label=f"{who} {name}")
+                    legend = train_loss_label if key == "loss" else f"{who} {name}"
+                    ax.plot(*zip(*points), style, marker="o", markersize=3, label=legend)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
