@@ -1,6 +1,8 @@
 """Scaled dot-product attention as one fused op."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import xp_of
 
@@ -35,7 +37,10 @@ class ScaledDotProductAttention(Function):
         s = xp.matmul(q, k.swapaxes(-1, -2))
         s *= scale
         if mask is not None:
-            s = s + mask
+            if np.broadcast_shapes(s.shape, mask.shape) == s.shape:
+                s += mask                    # in place: s is a fresh array
+            else:
+                s = s + mask
         probs = _masked_softmax(s, xp)
         dropped = probs if keep is None else probs * keep * (1.0 / (1.0 - p))
         out = xp.matmul(dropped, v)
