@@ -29,10 +29,10 @@ def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
 
-def save(obj, path):
+def save(obj, path, metadata=None):
     """Save a state dict (name → Tensor/array) as safetensors. See :mod:`deltaflow.io`."""
     from .io import save as _save
-    return _save(obj, path)
+    return _save(obj, path, metadata=metadata)
 
 
 def load(path, map_location=None):
@@ -45,3 +45,6 @@ class cuda:  # noqa: N801 - mirrors torch.cuda
     """``dl.cuda.is_available()`` like ``torch.cuda.is_available()``."""
 
     is_available = staticmethod(cuda_available)
+
+
+from . import train  # noqa: E402  (the Trainer sits on top of everything above)
