@@ -152,14 +152,14 @@ class Convolution(Function):
         N, O, Ho, Wo = g.shape
         gmat = g.transpose(1, 2, 3, 0).reshape(G, O // G, Ho * Wo * N)
         gx = gw = gb = None
-        has_bias = len(need) > 2
+        has_bias = len(need) > 2                       # b was given (it may need no grad)
         if need[1]:
             cols, self.cols = self.cols, None
             gwb = xp.matmul(gmat, cols.transpose(0, 2, 1))
             del cols  # keep at most one column buffer alive
-            K = gwb.shape[2] - has_bias
+            K = gwb.shape[2] - int(has_bias)
             gw = gwb[:, :, :K].reshape(self.w_shape)
-            if has_bias:
+            if has_bias and need[2]:
                 gb = gwb[:, :, K].reshape(O)   # the column of the constant input 1
         elif has_bias and need[2]:
             gb = gmat.sum(axis=-1).reshape(O)

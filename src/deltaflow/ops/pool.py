@@ -56,12 +56,12 @@ def _scatter(gb, weights, padded_shape, kernel_size, stride, dilation, out_hw):
         for q in range(kw):
             sl = out[window_slice(p, q, stride, dilation, out_hw)]
             w = weights(p * kw + q)
-            if w is None:
-                sl[...] = gb if disjoint else sl + gb
-            elif disjoint:
-                xp.multiply(gb, w, out=sl)
+            if not disjoint:
+                sl += gb if w is None else gb * w
+            elif w is None:
+                sl[...] = gb
             else:
-                sl += gb * w
+                xp.multiply(gb, w, out=sl)
     return out
 
 
