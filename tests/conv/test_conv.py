@@ -251,6 +251,9 @@ def test_bias_gradient_alone_and_with_weight():
         TF.conv2d(torch.tensor(x), t_w, t_b, padding=1, groups=2).sum().backward()
         np.testing.assert_allclose(d_b.grad.numpy(), t_b.grad.numpy(), rtol=1e-10)
         assert (d_w.grad is None) == (not w_grad)
+    d_w, d_b = dl.tensor(w, requires_grad=True), dl.tensor(b)     # a frozen bias
+    F.conv2d(dl.tensor(x), d_w, d_b, padding=1, groups=2).sum().backward()
+    assert d_b.grad is None and d_w.grad is not None
 
 
 def test_at_most_one_column_buffer_is_alive():
