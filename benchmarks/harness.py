@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -99,8 +100,9 @@ def load_average() -> tuple[float, float, float]:
 class Worker:
     """One implementation of one workload running in ``benchmarks.worker``."""
 
-    def __init__(self, name: str, impl: str, quick: bool, threads: int, limit_all: bool):
-        self.impl = impl
+    def __init__(self, name: str, impl: str, quick: bool, threads: int, limit_all: bool,
+                 src: str | None = None, label: str | None = None):
+        self.impl = label or impl
         self.times: list[float] = []
         self.cpu_times: list[float] = []
         self.error = self.why = self.note = None
@@ -110,7 +112,7 @@ class Worker:
         if quick:
             cmd.append("--quick")
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), src,
                                                           env.get("PYTHONPATH")]))
         if limit_all:  # every library's thread pools, not only torch's
             for var in THREAD_VARS:
@@ -194,13 +196,18 @@ class Worker:
 
 
 def time_workload(name: str, impls, repeats: int, warmup: int, quick: bool,
-                  threads: int, limit_all: bool) -> dict:
-    """Run one workload: all its implementations, interleaved round robin."""
+                  threads: int, limit_all: bool, baseline: tuple | None = None) -> dict:
+    """Run one workload: all its implementations, interleaved round robin. ``baseline``
+    (label, src folder) adds deltaflow from another checkout as one more implementation."""
     mod = workloads.load(name)
     workers = []
     for impl in impls:
         print(f"  {name}/{impl}: starting", file=sys.stderr, flush=True)
         workers.append(Worker(name, impl, quick, threads, limit_all))
+    if baseline is not None:
+        print(f"  {name}/{baseline[0]}: starting", file=sys.stderr, flush=True)
+        workers.append(Worker(name, "deltaflow", quick, threads, limit_all, src=baseline[1],
+                              label=baseline[0]))
     live = [w for w in workers if w.alive]
     for rnd in range(warmup + repeats):
         k = rnd % len(live) if live else 0
@@ -328,6 +335,9 @@ def main(argv=None) -> int:
                         "thread per core, the others their defaults")
     p.add_argument("--no-record", action="store_true",
                    help="print the table but do not append it to benchmarks/RESULTS.md")
+    p.add_argument("--baseline", metavar="REV",
+                   help="also run deltaflow as of git revision REV (interleaved with the "
+                        "others, row 'deltaflow@REV'): before/after of a change in one run")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON here")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = p.parse_args(argv)
@@ -352,15 +362,26 @@ def main(argv=None) -> int:
     if load_start[0] > BUSY_LOAD:
         print(f"warning: load average {load_start[0]:.2f} > {BUSY_LOAD}: the machine is busy "
               "and timings will be unreliable", file=sys.stderr)
+    baseline = None
+    if args.baseline:
+        tmp = tempfile.mkdtemp(prefix="deltaflow-baseline-")
+        archive = subprocess.run(["git", "archive", args.baseline, "src"], cwd=ROOT,
+                                 capture_output=True, check=False)
+        if archive.returncode:
+            p.error(f"--baseline {args.baseline}: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        baseline = (f"deltaflow@{args.baseline}", str(Path(tmp) / "src"))
     rows, references = [], {}
     for name in names:
         mod = workloads.load(name)
         references[name] = mod.REFERENCE
         repeats = args.repeats or (3 if args.quick else getattr(mod, "REPEATS", 9))
         result = time_workload(name, impls, repeats, args.warmup, args.quick, threads,
-                               limit_all)
+                               limit_all, baseline)
         rows += summarize(result)
     load_end = load_average()
+    if baseline is not None:
+        shutil.rmtree(Path(baseline[1]).parent, ignore_errors=True)
 
     text = report(rows, references, info, command.strip(), load_start, load_end,
                   args.repeats or ("3" if args.quick else "9 (or the workload's REPEATS)"),
