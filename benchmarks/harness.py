@@ -302,7 +302,10 @@ def report(rows, references, info, command, load_start, load_end, repeats, warmu
                + (f"; env {info['thread_env']}" if info["thread_env"] else ""))
     out.append(f"- {repeats} timed rounds after {warmup} warm-up, implementations interleaved; "
                f"load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end"
-               + (" — **machine busy: timings unreliable**" if busy else ""))
+               + ((" — **machine busy: wall-clock timings unreliable; with every library "
+                   "single-threaded, compare the CPU-time column**"
+                   if info["limit_all"] and info["threads"] == 1 else
+                   " — **machine busy: timings unreliable**") if busy else ""))
     notes = [f"{r['workload']}/{r['impl']}: {r['note']}" for r in rows if r.get("note")]
     for n in notes:
         out.append(f"- {n}")
