@@ -89,6 +89,24 @@ def machine_info(threads: int) -> dict:
     }
 
 
+def foreign_workers() -> int:
+    """How many benchmark workers of *other* harness runs are alive (they would compete)."""
+    count = 0
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"benchmarks.worker" in args and ppid != os.getpid():
+            count += 1
+    return count
+
+
 def load_average() -> tuple[float, float, float]:
     try:
         return os.getloadavg()
@@ -209,7 +227,9 @@ def time_workload(name: str, impls, repeats: int, warmup: int, quick: bool,
         workers.append(Worker(name, "deltaflow", quick, threads, limit_all, src=baseline[1],
                               label=baseline[0]))
     live = [w for w in workers if w.alive]
+    foreign = 0
     for rnd in range(warmup + repeats):
+        foreign = max(foreign, foreign_workers())
         k = rnd % len(live) if live else 0
         for w in live[k:] + live[:k]:
             if w.alive:
@@ -218,7 +238,7 @@ def time_workload(name: str, impls, repeats: int, warmup: int, quick: bool,
     for w in workers:
         if w.status == "ready":
             w.close()
-    return {"name": name, "module": mod, "workers": workers}
+    return {"name": name, "module": mod, "workers": workers, "foreign_workers": foreign}
 
 
 # --------------------------------------------------------------------------- reporting
@@ -288,7 +308,7 @@ def markdown_table(rows: list[dict], references: dict) -> str:
 def report(rows, references, info, command, load_start, load_end, repeats, warmup) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     threads = sorted({f"{k}={v}" for r in rows for k, v in (r["threads"] or {}).items()})
-    busy = max(load_start[0], load_end[0]) > BUSY_LOAD
+    busy = load_start[0] > BUSY_LOAD or info.get("foreign_workers")
     out = [f"## {now} — `{command}`", ""]
     out.append(f"- machine: {info['cpu']}, {info['cores']} cores ({info['usable_cores']} "
                f"usable); Python {info['python']}, NumPy {info['numpy']} with {info['blas']}; "
@@ -301,7 +321,10 @@ def report(rows, references, info, command, load_start, load_end, repeats, warmu
                f"{', '.join(threads) or 'n/a'}"
                + (f"; env {info['thread_env']}" if info["thread_env"] else ""))
     out.append(f"- {repeats} timed rounds after {warmup} warm-up, implementations interleaved; "
-               f"load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end"
+               f"load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end (the end "
+               f"value includes this run's own threads)"
+               + (f"; **{info['foreign_workers']} workers of another benchmark run were "
+                  "active**" if info.get("foreign_workers") else "")
                + ((" — **machine busy: wall-clock timings unreliable; with every library "
                    "single-threaded, compare the CPU-time column**"
                    if info["limit_all"] and info["threads"] == 1 else
@@ -361,6 +384,7 @@ def main(argv=None) -> int:
     threads = args.threads or os.cpu_count()
     info = machine_info(threads)
     info["limit_all"] = limit_all
+    info["foreign_workers"] = foreign_workers()
     load_start = load_average()
     if load_start[0] > BUSY_LOAD:
         print(f"warning: load average {load_start[0]:.2f} > {BUSY_LOAD}: the machine is busy "
@@ -382,7 +406,9 @@ def main(argv=None) -> int:
         result = time_workload(name, impls, repeats, args.warmup, args.quick, threads,
                                limit_all, baseline)
         rows += summarize(result)
+        info["foreign_workers"] = max(info["foreign_workers"], result["foreign_workers"])
     load_end = load_average()
+    info["foreign_workers"] = max(info["foreign_workers"], foreign_workers())
     if baseline is not None:
         shutil.rmtree(Path(baseline[1]).parent, ignore_errors=True)
 
