@@ -86,7 +86,20 @@ def machine_info(threads: int) -> dict:
         "numexpr": _version("numexpr"),
         "threads": threads,
         "thread_env": env,
+        "priority": _priority(),
     }
+
+
+def _priority() -> str:
+    """The run's scheduling priority: nice value and, where the kernel groups processes by
+    session (autogroup), the group's nice value, which decides against other sessions."""
+    text = f"nice {os.nice(0)}"
+    try:
+        with open("/proc/self/autogroup") as f:
+            text += f", autogroup nice {f.read().split()[-1]}"
+    except (OSError, IndexError):
+        pass
+    return text
 
 
 def foreign_workers() -> int:
@@ -320,6 +333,7 @@ def report(rows, references, info, command, load_start, load_end, repeats, warmu
                f"workers: "
                f"{', '.join(threads) or 'n/a'}"
                + (f"; env {info['thread_env']}" if info["thread_env"] else ""))
+    out.append(f"- scheduling priority: {info['priority']}")
     out.append(f"- {repeats} timed rounds after {warmup} warm-up, implementations interleaved; "
                f"load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end (the end "
                f"value includes this run's own threads)"
