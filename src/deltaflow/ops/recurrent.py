@@ -124,25 +124,34 @@ class RNNLayer(_RecurrentLayer):
         return (dx, dh, *rest)
 
 
-def _lstm_constants(xp, H, dtype):
-    """Row scale s (½ for σ-gates i, f, o; 1 for g) and the affine map tanh → σ."""
-    scale = xp.full(4 * H, 0.5, dtype=dtype)
-    scale[2 * H:3 * H] = 1.0
-    offset = xp.full(4 * H, 0.5, dtype=dtype)
-    offset[2 * H:3 * H] = 0.0
-    return scale, offset
+_LSTM_BLOCKS = (3, 0, 1, 2)          # internal gate order o, i, f, g (PyTorch's i, f, g, o)
+_LSTM_BLOCKS_BACK = (1, 2, 3, 0)     # where PyTorch's i, f, g, o sit in the internal order
+
+
+def _lstm_rows(w, blocks):
+    """Reorder the four H-row gate blocks of a (4H, ...) weight or (4H,) bias."""
+    return w.reshape(4, w.shape[0] // 4, *w.shape[1:])[list(blocks)].reshape(w.shape)
 
 
 class LSTMLayer(_RecurrentLayer):
-    """LSTM over all steps (PyTorch's gate order i, f, g, o):
+    """LSTM over all steps (PyTorch's gate order i, f, g, o in the parameters):
 
         [i, f, g, o] = [σ, σ, tanh, σ](W_ih·x_t + b_ih + W_hh·h_{t−1} + b_hh)
         c_t = f ⊙ c_{t−1} + i ⊙ g,    h_t = o ⊙ tanh(c_t)
 
     BPTT, with dh = ∂L/∂h_t + δ_{t+1}·W_hh and dc carried from step t+1:
-        do = dh ⊙ tanh(c_t),  dc += dh ⊙ o ⊙ (1 − tanh²(c_t)),
-        di = dc ⊙ g,  dg = dc ⊙ i,  df = dc ⊙ c_{t−1},  dc ← dc ⊙ f,
-        δ_t = [di, df, dg, do] ⊙ [σ′, σ′, 1 − g², σ′]  with σ′ = σ(1 − σ).
+        δo = dh ⊙ tanh(c_t) ⊙ σ′(o),   dc += dh ⊙ o ⊙ (1 − tanh²(c_t)),
+        [δi, δf, δg] = dc ⊙ [g ⊙ σ′(i), c_{t−1} ⊙ σ′(f), i ⊙ (1 − g²)],   dc ← dc ⊙ f,
+    with σ′ = σ(1 − σ). The factors after dh and dc depend only on the forward values, so
+    they are computed for all steps at once before the loop, which then takes five
+    elementwise passes and one GEMM per step.
+
+    Layout (for speed, invisible outside): the state is feature-major, h_t as (H, B) and the
+    gates as (4H, B) per step, in the internal order o, i, f, g (weights' rows are permuted
+    once per call): the per-step GEMM W_hh·h_t with a (4H, H)·(H, B) shape is 25–45 % faster
+    in OpenBLAS than h_t·W_hhᵀ, the three σ gates are one contiguous block (one scale and
+    shift after the shared tanh), and δi, δf, δg are one contiguous block (one broadcast
+    multiply by dc).
     Outputs: (h_1..h_T of shape (T, B, H), h_T, c_T).
     """
 
@@ -156,23 +165,29 @@ class LSTMLayer(_RecurrentLayer):
             x = x[::-1]
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        scale, offset = _lstm_constants(xp, H, x.dtype)
-        acts = self._input_projection(x, w_ih, b_ih, b_hh, scale)   # becomes the gate values
-        w_hh_t = xp.ascontiguousarray((w_hh * scale[:, None]).T)
-        hs = xp.empty((T + 1, B, H), dtype=acts.dtype)
+        w_ih, w_hh = _lstm_rows(w_ih, _LSTM_BLOCKS), _lstm_rows(w_hh, _LSTM_BLOCKS)
+        scale = xp.full((4 * H, 1), 0.5, dtype=x.dtype)   # σ(z) = ½·tanh(z/2) + ½: the
+        scale[3 * H:] = 1.0                               # ½ inside goes into the rows
+        # gate pre-activations of every step, (T, 4H, B) = (4H, I)·(T, I, B) (+ biases)
+        acts = xp.matmul(w_ih * scale, xp.ascontiguousarray(x.transpose(0, 2, 1)))
+        if b_ih is not None:
+            acts += _lstm_rows(b_ih + b_hh, _LSTM_BLOCKS)[:, None] * scale
+        w_hh_s = w_hh * scale
+        hs = xp.empty((T + 1, H, B), dtype=acts.dtype)
         cs = xp.empty_like(hs)
-        tc = xp.empty((T, B, H), dtype=acts.dtype)
-        hs[0], cs[0] = h0, c0
-        buf = xp.empty((B, 4 * H), dtype=acts.dtype)
-        ig = xp.empty((B, H), dtype=acts.dtype)
+        tc = xp.empty((T, H, B), dtype=acts.dtype)
+        hs[0], cs[0] = h0.T, c0.T
+        buf = xp.empty((4 * H, B), dtype=acts.dtype)
+        ig = xp.empty((H, B), dtype=acts.dtype)
         for t in range(T):
             a = acts[t]
-            xp.matmul(hs[t], w_hh_t, out=buf)
+            xp.matmul(w_hh_s, hs[t], out=buf)
             a += buf
-            xp.tanh(a, out=a)                # tanh(s⊙z), then σ(z) = ½·tanh(z/2) + ½:
-            a *= scale                       # the output scale equals s (½ for σ, 1 for g)
-            a += offset
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            xp.tanh(a, out=a)
+            sig = a[:3 * H]                               # o, i, f
+            sig *= 0.5
+            sig += 0.5
+            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
             c = cs[t + 1]
             xp.multiply(f, cs[t], out=c)
             xp.multiply(i, g, out=ig)
@@ -183,41 +198,72 @@ class LSTMLayer(_RecurrentLayer):
             self.x, self.hs, self.cs, self.tc, self.acts = x, hs, cs, tc, acts
             self.w_ih, self.w_hh = w_ih, w_hh
             self.reverse, self.has_bias = reverse, b_ih is not None
-        out = hs[1:]
-        return (out[::-1].copy() if reverse else out), hs[T].copy(), cs[T].copy()
+        out = hs[1:].transpose(0, 2, 1)
+        return (xp.ascontiguousarray(out[::-1] if reverse else out),
+                hs[T].T.copy(), cs[T].T.copy())
+
+    def _gate_factors(self, xp):
+        """Per-step factors: Q = tanh(c)·σ′(o), K = o·(1 − tanh²c), P = [g·σ′(i), c_{t−1}·σ′(f),
+        i·(1 − g²)] (stacked as (T, 3, H, B)), all steps at once."""
+        acts, tc, cs = self.acts, self.tc, self.cs
+        T, H4, B = acts.shape
+        H = H4 // 4
+        o, i, f, g = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:3 * H], acts[:, 3 * H:]
+        dsig = acts[:, :3 * H] * acts[:, :3 * H]
+        xp.subtract(acts[:, :3 * H], dsig, out=dsig)                 # σ′ = σ − σ² (o, i, f)
+        q = dsig[:, :H]
+        q *= tc
+        k = tc * tc
+        xp.subtract(1, k, out=k)
+        k *= o
+        p = xp.empty((T, 3, H, B), dtype=acts.dtype)
+        xp.multiply(g, dsig[:, H:2 * H], out=p[:, 0])
+        xp.multiply(cs[:-1], dsig[:, 2 * H:], out=p[:, 1])
+        xp.multiply(g, g, out=p[:, 2])
+        xp.subtract(1, p[:, 2], out=p[:, 2])
+        p[:, 2] *= i
+        return q, k, p, f
 
     def backward(self, gy, ghn, gcn):
         xp = xp_of(gy)
-        acts, cs, tc, w_hh = self.acts, self.cs, self.tc, self.w_hh
+        x, hs, w_ih, w_hh = self.x, self.hs, self.w_ih, self.w_hh
         if self.reverse:
             gy = gy[::-1]
-        T, B, H4 = acts.shape
-        H = H4 // 4
-        deriv = acts - acts * acts                                   # σ′ = σ(1 − σ)
-        g_all = acts[:, :, 2 * H:3 * H]
-        deriv[:, :, 2 * H:3 * H] = 1 - g_all * g_all                 # tanh′ = 1 − g²
-        dz = xp.empty_like(acts)
-        dh = ghn.copy()
-        dc = gcn.copy()
-        tmp = xp.empty((B, H), dtype=acts.dtype)
+        T, B, I = x.shape
+        H = w_hh.shape[1]
+        gy = xp.ascontiguousarray(gy.transpose(0, 2, 1))             # (T, H, B)
+        q, k, p, f = self._gate_factors(xp)
+        w_hh_t = xp.ascontiguousarray(w_hh.T)
+        dz = xp.empty((T, 4 * H, B), dtype=hs.dtype)
+        dh = xp.ascontiguousarray(ghn.T)
+        dc = xp.array(gcn.T, order="C")
+        tmp = xp.empty((H, B), dtype=hs.dtype)
         for t in range(T - 1, -1, -1):
             dh += gy[t]
-            a, d = acts[t], dz[t]
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            xp.multiply(dh, tc[t], out=d[:, 3 * H:])                 # do
-            xp.multiply(tc[t], tc[t], out=tmp)
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= o
-            tmp *= dh
-            dc += tmp                                                # dc += dh·o·(1 − tanh²c)
-            xp.multiply(dc, g, out=d[:, :H])                         # di
-            xp.multiply(dc, cs[t], out=d[:, H:2 * H])                # df
-            xp.multiply(dc, i, out=d[:, 2 * H:3 * H])                # dg
-            dc *= f
-            d *= deriv[t]
-            dh = d @ w_hh
-        dx, *rest = self._finish(dz, None, self.hs)
-        return (dx, dh, dc, *rest)
+            d = dz[t]
+            xp.multiply(dh, q[t], out=d[:H])                         # δo
+            xp.multiply(dh, k[t], out=tmp)
+            dc += tmp
+            xp.multiply(dc, p[t], out=d[H:].reshape(3, H, B))        # δi, δf, δg
+            dc *= f[t]
+            dh = xp.matmul(w_hh_t, d)
+        need = self.needs_input_grad
+        dz = xp.ascontiguousarray(dz.transpose(1, 0, 2)).reshape(4 * H, T * B)
+        dx = dw_ih = dw_hh = db = None
+        if need[0]:
+            dx = (dz.T @ w_ih).reshape(T, B, I)
+            if self.reverse:
+                dx = dx[::-1]
+        if need[3]:
+            dw_ih = _lstm_rows(dz @ x.reshape(T * B, I), _LSTM_BLOCKS_BACK)
+        if need[4]:
+            h_prev = xp.ascontiguousarray(hs[:-1].transpose(1, 0, 2)).reshape(H, T * B)
+            dw_hh = _lstm_rows(dz @ h_prev.T, _LSTM_BLOCKS_BACK)
+        grads = (dx, dh.T, dc.T, dw_ih, dw_hh)
+        if self.has_bias:
+            db = _lstm_rows(dz.sum(axis=1), _LSTM_BLOCKS_BACK)
+            return (*grads, db if need[5] else None, db if need[6] else None)
+        return grads
 
 
 def _gru_constants(xp, H, dtype):
