@@ -163,15 +163,22 @@ class LSTMLayer(_RecurrentLayer):
         xp = xp_of(x)
         if reverse:
             x = x[::-1]
-        T, B, _ = x.shape
+        T, B, I = x.shape
         H = w_hh.shape[1]
         w_ih, w_hh = _lstm_rows(w_ih, _LSTM_BLOCKS), _lstm_rows(w_hh, _LSTM_BLOCKS)
         scale = xp.full((4 * H, 1), 0.5, dtype=x.dtype)   # σ(z) = ½·tanh(z/2) + ½: the
         scale[3 * H:] = 1.0                               # ½ inside goes into the rows
-        # gate pre-activations of every step, (T, 4H, B) = (4H, I)·(T, I, B) (+ biases)
-        acts = xp.matmul(w_ih * scale, xp.ascontiguousarray(x.transpose(0, 2, 1)))
+        # gate pre-activations of every step in one batched GEMM, (T, 4H, B) =
+        # [W_ih | b_ih + b_hh]·[x_t; 1] with a row of ones under x_tᵀ (the bias add is free)
+        xt = xp.empty((T, I + 1, B), dtype=x.dtype)
+        xt[:, :I] = x.transpose(0, 2, 1)
+        xt[:, I] = 1.0
+        w_x = xp.zeros((4 * H, I + 1), dtype=x.dtype)
+        w_x[:, :I] = w_ih
         if b_ih is not None:
-            acts += _lstm_rows(b_ih + b_hh, _LSTM_BLOCKS)[:, None] * scale
+            w_x[:, I] = _lstm_rows(b_ih + b_hh, _LSTM_BLOCKS)
+        w_x *= scale
+        acts = xp.matmul(w_x, xt)
         w_hh_s = w_hh * scale
         hs = xp.empty((T + 1, H, B), dtype=acts.dtype)
         cs = xp.empty_like(hs)
