@@ -53,6 +53,17 @@ def _threads(impl: str) -> dict:
     return out
 
 
+def _die_with_parent() -> None:
+    """On Linux, get SIGTERM when the harness dies, so no worker is left running a call."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+        try:
+            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("workload")
@@ -61,6 +72,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, required=True)
     args = p.parse_args()
 
+    _die_with_parent()
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # the workload's prints go to stderr, not into the protocol
     sys.stdout = sys.stderr
