@@ -10,11 +10,11 @@ from ..backend import xp_of
 def _masked_softmax(s, xp):
     """Row softmax that gives all-zero rows where every score is −∞ (a fully masked query)."""
     m = s.max(axis=-1, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0)
-    e = xp.exp(s - m, out=s)
+    m[~xp.isfinite(m)] = 0
+    e = xp.exp(xp.subtract(s, m, out=s), out=s)      # in place: no score-sized temporaries
     total = e.sum(axis=-1, keepdims=True)
     total[total == 0] = 1
-    e /= total
+    e *= xp.reciprocal(total, out=total)
     return e
 
 
@@ -23,7 +23,8 @@ class ScaledDotProductAttention(Function):
 
     With D = dropout keep-mask / (1 − p) (or 1), P̃ = P ⊙ D, and G = ∂L/∂O:
         ∂L/∂V = P̃ᵀ·G,   ∂L/∂P = (G·Vᵀ + ∂L/∂P̃_returned) ⊙ D,
-        ∂L/∂S = P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P)),
+        ∂L/∂S = P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P)),  where rowsum(∂L/∂P ⊙ P) = rowsum(G ⊙ O)
+                  without dropout and returned weights (an (L, Ev) pass instead of (L, S)),
         ∂L/∂Q = s·∂L/∂S·K,   ∂L/∂K = s·∂L/∂Sᵀ·Q,   ∂L/∂M = ∂L/∂S.
     Inputs: Q (..., L, E), K (..., S, E), V (..., S, Ev) and optionally M (broadcastable to
     (..., L, S)). Options: ``scale`` s, ``keep`` (bool dropout mask of P's shape or None),
@@ -34,7 +35,9 @@ class ScaledDotProductAttention(Function):
 
     def forward(self, q, k, v, mask=None, scale=1.0, keep=None, p=0.0, return_weights=False):
         xp = xp_of(q)
-        s = xp.matmul(q, k.swapaxes(-1, -2))
+        # Kᵀ (and Vᵀ in backward) copied C-ordered: NumPy's batched GEMM on the transposed
+        # view was 1.4x slower (64x32x64 per head) than the copy plus the GEMM
+        s = xp.matmul(q, xp.ascontiguousarray(k.swapaxes(-1, -2)))
         s *= scale
         if mask is not None:
             if np.broadcast_shapes(s.shape, mask.shape) == s.shape:
@@ -46,6 +49,7 @@ class ScaledDotProductAttention(Function):
         out = xp.matmul(dropped, v)
         if self.needs_input_grad is not None:
             self.q, self.k, self.v, self.probs, self.dropped = q, k, v, probs, dropped
+            self.out = out
             self.scale, self.keep, self.p = scale, keep, p
             self.has_mask = mask is not None
         if return_weights:
@@ -57,17 +61,26 @@ class ScaledDotProductAttention(Function):
         q, k, v, probs = self.q, self.k, self.v, self.probs
         need = self.needs_input_grad
         dv = xp.matmul(self.dropped.swapaxes(-1, -2), g) if need[2] else None
-        dp = xp.matmul(g, v.swapaxes(-1, -2))
+        dp = xp.matmul(g, xp.ascontiguousarray(v.swapaxes(-1, -2)))
         if g_weights is not None:
             dp += g_weights
         if self.keep is not None:
             dp *= self.keep
             dp *= 1.0 / (1.0 - self.p)
+        if self.keep is None and g_weights is None:
+            rows = (g * self.out).sum(axis=-1, keepdims=True)
+        else:
+            rows = (dp * probs).sum(axis=-1, keepdims=True)
         ds = dp
-        ds -= (dp * probs).sum(axis=-1, keepdims=True)
+        ds -= rows
         ds *= probs
-        dq = xp.matmul(ds, k) * self.scale if need[0] else None
-        dk = xp.matmul(ds.swapaxes(-1, -2), q) * self.scale if need[1] else None
+        dq = dk = None
+        if need[0]:
+            dq = xp.matmul(ds, k)
+            dq *= self.scale
+        if need[1]:
+            dk = xp.matmul(ds.swapaxes(-1, -2), q)
+            dk *= self.scale
         if self.has_mask:
             return dq, dk, dv, (ds if need[3] else None)
         return dq, dk, dv
