@@ -28,6 +28,43 @@ def erf(x):
         return np.vectorize(math.erf, otypes=[x.dtype])(x)
 
 
+# Abramowitz & Stegun 7.1.26: erfc(x) ≈ (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵)·e^{−x²}, t = 1/(1 + p·x)
+_AS_P = 0.3275911
+_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def normal_cdf_pdf(z):
+    """Φ(z) = ½·erfc(−z/√2) and φ(z) = e^{−z²/2}/√(2π), computed together (they share
+    e^{−z²/2}).
+
+    float64 (and any CuPy array) uses the exact erf. float32/float16 on NumPy use
+    Abramowitz & Stegun 7.1.26 on |z|: with x = |z|/√2 and E = ½·erfc(x) ≈ ½·poly(t)·e^{−x²},
+    Φ(z) = E for z < 0 and 1 − E for z ≥ 0. Its absolute error is below 1.5·10⁻⁷ (a few
+    float32 ulps) and, as E is never subtracted from 1 on the left, the left tail keeps
+    its relative accuracy (1.6·10⁻³ at z = −5, 2 % at z = −10, where ½(1 + erf) in
+    float32 has lost every digit); about twenty vectorised passes, a sixth of SciPy's
+    erf time.
+    """
+    xp = xp_of(z)
+    e = z * z
+    e *= -0.5
+    xp.exp(e, out=e)                                             # e^{−z²/2}
+    pdf = e * _INV_SQRT_2PI
+    if xp is not np or z.dtype == np.float64:
+        return 0.5 * (1 + erf(z / _SQRT_2)), pdf
+    t = xp.abs(z)
+    t *= _AS_P / _SQRT_2
+    t += 1
+    xp.reciprocal(t, out=t)
+    half_erfc = t * (0.5 * _AS_A[4])                             # Horner, with the ½ folded in
+    for a in _AS_A[3::-1]:
+        half_erfc += 0.5 * a
+        half_erfc *= t
+    half_erfc *= e
+    cdf = xp.subtract(1, half_erfc, out=half_erfc, where=z >= 0)
+    return cdf, pdf
+
+
 def sigmoid(x):
     """σ(x) = 1/(1+e⁻ˣ), computed as ½ + ½·tanh(x/2): no overflow for any x."""
     xp = xp_of(x)
@@ -94,18 +131,19 @@ class GELU(Function):
         if approximate == "tanh":
             self.t = xp.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z ** 3))
             return 0.5 * z * (1 + self.t)
-        self.cdf = 0.5 * (1 + erf(z / _SQRT_2))
+        self.cdf, self.pdf = normal_cdf_pdf(z)
         return z * self.cdf
 
     def backward(self, g):
-        xp = xp_of(g)
         z = self.z
         if self.approximate == "tanh":
             t = self.t
             inner_d = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)
             return g * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * inner_d)
-        pdf = _INV_SQRT_2PI * xp.exp(-0.5 * z * z)
-        return g * (self.cdf + z * pdf)
+        d = z * self.pdf
+        d += self.cdf
+        d *= g
+        return d
 
 
 class SiLU(Function):
