@@ -180,3 +180,40 @@ def test_gradcheck_rnn_layer(nonlinearity):
     rng = np.random.default_rng(9)
     x, h, w_ih, w_hh, b_ih, b_hh = _small(rng, 1)
     assert_gradcheck(lambda *a: rnn_layer(*a, nonlinearity=nonlinearity), x, h, w_ih, w_hh)
+
+
+@pytest.mark.parametrize("steps", [8, 19])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_layer_across_bptt_chunks(steps, reverse):
+    """The LSTM backward walks the steps in chunks of 8: whole chunks and a partial last
+    one (19 = 8 + 8 + 3) give PyTorch's gradients, with and without biases; gradcheck
+    on the partial case."""
+    rng = np.random.default_rng(10)
+    x, h, w_ih, w_hh, b_ih, b_hh = [rng.standard_normal(s) * 0.7 for s in
+                                    [(steps, 2, 3), (2, 4), (16, 3), (16, 4), (16,), (16,)]]
+    c = rng.standard_normal(h.shape)
+    for bias in (True, False):
+        t = torch.nn.LSTM(3, 4, bias=bias).double()
+        with torch.no_grad():
+            t.weight_ih_l0.copy_(torch.tensor(w_ih))
+            t.weight_hh_l0.copy_(torch.tensor(w_hh))
+            if bias:
+                t.bias_ih_l0.copy_(torch.tensor(b_ih))
+                t.bias_hh_l0.copy_(torch.tensor(b_hh))
+        t_in = [torch.tensor(a, requires_grad=True) for a in (x, h, c)]
+        t_x = t_in[0].flip(0) if reverse else t_in[0]
+        t_out, (t_h, t_c) = t(t_x, (t_in[1][None], t_in[2][None]))
+        t_out = t_out.flip(0) if reverse else t_out
+        weights = [w_ih, w_hh] + ([b_ih, b_hh] if bias else [])
+        d_in = [dl.tensor(a, requires_grad=True) for a in (x, h, c, *weights)]
+        d_out, d_h, d_c = lstm_layer(*d_in, reverse=reverse)
+        seeds = [rng.standard_normal(tuple(o.shape)) for o in (t_out, t_h[0], t_c[0])]
+        sum((o * torch.tensor(s)).sum() for o, s in zip((t_out, t_h[0], t_c[0]), seeds)).backward()
+        sum((o * dl.tensor(s)).sum() for o, s in zip((d_out, d_h, d_c), seeds)).backward()
+        np.testing.assert_allclose(d_out.numpy(), t_out.detach().numpy(), atol=1e-12)
+        t_grads = [a.grad for a in t_in] + [p.grad for p in t.parameters()]
+        for d_leaf, t_grad in zip(d_in, t_grads):
+            np.testing.assert_allclose(d_leaf.grad.numpy(), t_grad.numpy(), atol=1e-10)
+    if steps == 19:
+        assert_gradcheck(lambda *a: lstm_layer(*a, reverse=reverse),
+                         x[:11], h, c, w_ih, w_hh, b_ih, b_hh)
