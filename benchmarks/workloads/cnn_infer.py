@@ -1,0 +1,69 @@
+"""MNIST CNN inference: the network of ``cnn`` (conv32-pool-conv64-pool-fc128-fc10, torch's
+initialisation copied into deltaflow) evaluated without gradient recording (``no_grad``,
+eval mode) over the 10 000 test images in batches of 250, counting correct predictions, as
+an evaluation loop does."""
+from __future__ import annotations
+
+from benchmarks.workloads.cnn import _initial_state, _layers
+
+DESCRIPTION = "MNIST CNN of `cnn`, no_grad forward over the test set, batch 250"
+TARGET = 1.0
+REFERENCE = "torch"
+UNIT = "pass"
+REPEATS = 9
+
+BATCH = 250
+
+
+def make(impl, quick=False):
+    from benchmarks.common import mnist_test
+    x, y, note = mnist_test(1000 if quick else None)
+    x = x.reshape(-1, 1, 28, 28)
+    maker = {"deltaflow": _deltaflow, "torch": _torch}.get(impl)
+    if maker is None:
+        return None
+    run = maker(x, y)
+    if run is not None:
+        run.note = note
+    return run
+
+
+def _deltaflow(x, y):
+    import deltaflow as dl
+    from deltaflow import nn
+
+    dl.manual_seed(0)
+    model = _layers(nn)
+    state = _initial_state()
+    if state is not None:
+        model.load_state_dict(state)
+    model.eval()
+    X, Y = dl.from_numpy(x), dl.from_numpy(y)
+
+    def evaluate():
+        correct = 0
+        with dl.no_grad():
+            for i in range(0, len(x), BATCH):
+                correct += (model(X[i:i + BATCH]).argmax(dim=1) == Y[i:i + BATCH]).sum().item()
+        return correct
+    return evaluate
+
+
+def _torch(x, y):
+    try:
+        import torch
+    except ImportError:
+        return None
+
+    model = _layers(torch.nn)
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in _initial_state().items()})
+    model.eval()
+    X, Y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def evaluate():
+        correct = 0
+        with torch.no_grad():
+            for i in range(0, len(x), BATCH):
+                correct += (model(X[i:i + BATCH]).argmax(dim=1) == Y[i:i + BATCH]).sum().item()
+        return correct
+    return evaluate
