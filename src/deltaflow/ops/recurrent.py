@@ -155,9 +155,11 @@ class LSTMLayer(_RecurrentLayer):
     and shift after the shared tanh), and δi, δf, δg are one contiguous block (one broadcast
     multiply by dc). Each step's GEMM multiplies the stacked column z_t = [h_{t−1}; x_t; 1]
     of Z (K = H + I + 1 rows, time and batch along the columns) by [W_hh | W_ih | b], so
-    the input projection and the bias come with it; because Z and the gate gradients keep
-    time and batch together along their columns, the weight-gradient GEMM reads them as
-    (K, T·B) and (4H, T·B) views without a transposed copy.
+    the input projection and the bias come with it. Z and the gate gradients keep time and
+    batch together along their columns, so the weight-gradient GEMM reads them as (K, T·B)
+    and (4H, T·B) views. The backward loop walks the steps in chunks of 8: a chunk's gate
+    factors and δ stay in cache (a (4H, 8, B) buffer, copied into the (4H, T, B) array with
+    1 KB runs) instead of scattering each step's δ over the whole array.
     Outputs: (h_1..h_T of shape (T, B, H), h_T, c_T).
     """
 
@@ -245,7 +247,8 @@ class LSTMLayer(_RecurrentLayer):
         w_hh_t = xp.ascontiguousarray(w_hh.T)                        # (σ rows still ½-scaled:
         w_hh_t[:, :3 * H] *= 2.0                                     # undo for ∂z/∂h)
         dz = xp.empty((4 * H, T, B), dtype=gy.dtype)                 # δ_t = dz[:, t]
-        dzc = xp.empty((_BPTT_CHUNK, 4 * H, B), dtype=gy.dtype)      # a chunk, step-major
+        dzc = xp.empty((4 * H, _BPTT_CHUNK, B), dtype=gy.dtype)      # one chunk of δ
+        dzc_ifg = dzc[H:].reshape(3, H, _BPTT_CHUNK, B)
         dh = xp.ascontiguousarray(ghn.T)
         dc = xp.array(gcn.T, order="C")
         tmp = xp.empty((H, B), dtype=gy.dtype)
@@ -254,15 +257,14 @@ class LSTMLayer(_RecurrentLayer):
             q, k, p, f = self._gate_factors(xp, t0, t1)
             gyc = xp.ascontiguousarray(gy[t0:t1].transpose(0, 2, 1))  # (n, H, B)
             for j in range(t1 - t0 - 1, -1, -1):
-                d = dzc[j]
                 dh += gyc[j]
-                xp.multiply(dh, q[j], out=d[:H])                     # δo
+                xp.multiply(dh, q[j], out=dzc[:H, j])                # δo
                 xp.multiply(dh, k[j], out=tmp)
                 dc += tmp
-                xp.multiply(dc, p[j], out=d[H:].reshape(3, H, B))    # δi, δf, δg
+                xp.multiply(dc, p[j], out=dzc_ifg[:, :, j])          # δi, δf, δg
                 dc *= f[j]
-                xp.matmul(w_hh_t, d, out=dh)
-            dz[:, t0:t1] = dzc[:t1 - t0].transpose(1, 0, 2)
+                xp.matmul(w_hh_t, dzc[:, j], out=dh)
+            dz[:, t0:t1] = dzc[:, :t1 - t0]
         need = self.needs_input_grad
         dz = dz.reshape(4 * H, T * B)
         dx = dw_ih = dw_hh = db = None
