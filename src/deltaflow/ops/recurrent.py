@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from . import lstm_kernels
 
 
 def _split_bias(args, n_state):
@@ -143,10 +144,14 @@ class LSTMLayer(_RecurrentLayer):
     BPTT, with dh = ∂L/∂h_t + δ_{t+1}·W_hh and dc carried from step t+1:
         δo = dh ⊙ tanh(c_t) ⊙ σ′(o),   dc += dh ⊙ o ⊙ (1 − tanh²(c_t)),
         [δi, δf, δg] = dc ⊙ [g ⊙ σ′(i), c_{t−1} ⊙ σ′(f), i ⊙ (1 − g²)],   dc ← dc ⊙ f,
-    with σ′ = σ(1 − σ). The factors after dh and dc depend only on the forward values, so
-    they are computed for all steps at once before the loop, which then takes five
-    elementwise passes and one GEMM per step. All weight gradients are then ONE GEMM,
+    with σ′ = σ(1 − σ). All weight gradients are then ONE GEMM,
     ∂L/∂[W_hh | W_ih | b] = Σ_t δ_t·[h_{t−1}; x_t; 1]ᵀ.
+
+    The elementwise part of a step runs either as one fused loop per step
+    (:mod:`deltaflow.ops.lstm_kernels`, compiled by Numba when it is installed) or as
+    NumPy/CuPy passes: then the factors after dh and dc, which depend only on the forward
+    values, are computed for 8 steps at a time before those steps, leaving five passes and
+    one GEMM per step.
 
     Layout (for speed, invisible outside): the state is feature-major, h_t as (H, B), and
     the gates (4H, B) per step in the internal order o, i, f, g (weights' rows are permuted
@@ -157,9 +162,7 @@ class LSTMLayer(_RecurrentLayer):
     of Z (K = H + I + 1 rows, time and batch along the columns) by [W_hh | W_ih | b], so
     the input projection and the bias come with it. Z and the gate gradients keep time and
     batch together along their columns, so the weight-gradient GEMM reads them as (K, T·B)
-    and (4H, T·B) views. The backward loop walks the steps in chunks of 8: a chunk's gate
-    factors and δ stay in cache (a (4H, 8, B) buffer, copied into the (4H, T, B) array with
-    1 KB runs) instead of scattering each step's δ over the whole array.
+    and (4H, T·B) views.
     Outputs: (h_1..h_T of shape (T, B, H), h_T, c_T).
     """
 
@@ -191,21 +194,26 @@ class LSTMLayer(_RecurrentLayer):
         cs = xp.empty((T + 1, H, B), dtype=x.dtype)
         tc = xp.empty((T, H, B), dtype=x.dtype)
         cs[0] = c0.T
+        fused, half = lstm_kernels.for_array(x), x.dtype.type(0.5)
         ig = xp.empty((H, B), dtype=x.dtype)
         for t in range(T):
             a = acts[t]
             xp.matmul(w, z[:, t], out=a)
             xp.tanh(a, out=a)
-            sig = a[:3 * H]                                           # o, i, f
-            sig *= 0.5
-            sig += 0.5
-            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            c = cs[t + 1]
-            xp.multiply(f, cs[t], out=c)
-            xp.multiply(i, g, out=ig)
-            c += ig
-            xp.tanh(c, out=tc[t])
-            xp.multiply(o, tc[t], out=z[:H, t + 1])
+            if fused:
+                fused.cell_state(a, cs[t], cs[t + 1], half)
+                xp.tanh(cs[t + 1], out=tc[t])
+                fused.hidden(a, tc[t], z, t + 1)
+            else:
+                sig = a[:3 * H]                                       # o, i, f
+                sig *= half
+                sig += half
+                o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+                xp.multiply(f, cs[t], out=cs[t + 1])
+                xp.multiply(i, g, out=ig)
+                cs[t + 1] += ig
+                xp.tanh(cs[t + 1], out=tc[t])
+                xp.multiply(o, tc[t], out=z[:H, t + 1])
         if self.needs_input_grad is not None:
             self.z, self.cs, self.tc, self.acts = z, cs, tc, acts
             self.w_ih, self.w_hh = w[:, H:H + I], w[:, :H]
@@ -236,6 +244,28 @@ class LSTMLayer(_RecurrentLayer):
         p[:, 2] *= i
         return q, k, p, f
 
+    def _bptt_numpy(self, xp, gy, w_hh_t, dh, dc, dz):
+        """The backward loop as NumPy (or CuPy) passes, in chunks of steps: a chunk's gate
+        factors and δ stay in cache (a (4H, 8, B) buffer, copied into dz with 1 KB runs)
+        instead of scattering each step's δ over the whole (4H, T, B) array."""
+        T, B, H = gy.shape
+        dzc = xp.empty((4 * H, _BPTT_CHUNK, B), dtype=gy.dtype)      # one chunk of δ
+        dzc_ifg = dzc[H:].reshape(3, H, _BPTT_CHUNK, B)
+        tmp = xp.empty((H, B), dtype=gy.dtype)
+        for t1 in range(T, 0, -_BPTT_CHUNK):
+            t0 = max(t1 - _BPTT_CHUNK, 0)
+            gyc = xp.ascontiguousarray(gy[t0:t1].transpose(0, 2, 1))  # (n, H, B)
+            q, k, p, f = self._gate_factors(xp, t0, t1)
+            for j in range(t1 - t0 - 1, -1, -1):
+                dh += gyc[j]
+                xp.multiply(dh, q[j], out=dzc[:H, j])                # δo
+                xp.multiply(dh, k[j], out=tmp)
+                dc += tmp
+                xp.multiply(dc, p[j], out=dzc_ifg[:, :, j])          # δi, δf, δg
+                dc *= f[j]
+                xp.matmul(w_hh_t, dzc[:, j], out=dh)
+            dz[:, t0:t1] = dzc[:, :t1 - t0]
+
     def backward(self, gy, ghn, gcn):
         xp = xp_of(gy)
         z, w_ih, w_hh = self.z, self.w_ih, self.w_hh
@@ -247,24 +277,17 @@ class LSTMLayer(_RecurrentLayer):
         w_hh_t = xp.ascontiguousarray(w_hh.T)                        # (σ rows still ½-scaled:
         w_hh_t[:, :3 * H] *= 2.0                                     # undo for ∂z/∂h)
         dz = xp.empty((4 * H, T, B), dtype=gy.dtype)                 # δ_t = dz[:, t]
-        dzc = xp.empty((4 * H, _BPTT_CHUNK, B), dtype=gy.dtype)      # one chunk of δ
-        dzc_ifg = dzc[H:].reshape(3, H, _BPTT_CHUNK, B)
-        dh = xp.ascontiguousarray(ghn.T)
-        dc = xp.array(gcn.T, order="C")
-        tmp = xp.empty((H, B), dtype=gy.dtype)
-        for t1 in range(T, 0, -_BPTT_CHUNK):
-            t0 = max(t1 - _BPTT_CHUNK, 0)
-            q, k, p, f = self._gate_factors(xp, t0, t1)
-            gyc = xp.ascontiguousarray(gy[t0:t1].transpose(0, 2, 1))  # (n, H, B)
-            for j in range(t1 - t0 - 1, -1, -1):
-                dh += gyc[j]
-                xp.multiply(dh, q[j], out=dzc[:H, j])                # δo
-                xp.multiply(dh, k[j], out=tmp)
-                dc += tmp
-                xp.multiply(dc, p[j], out=dzc_ifg[:, :, j])          # δi, δf, δg
-                dc *= f[j]
-                xp.matmul(w_hh_t, dzc[:, j], out=dh)
-            dz[:, t0:t1] = dzc[:, :t1 - t0]
+        dh = xp.array(ghn.T, order="C")                              # own copies: updated
+        dc = xp.array(gcn.T, order="C")                              # in place below
+        fused = lstm_kernels.for_array(gy)
+        if fused:
+            one = gy.dtype.type(1)
+            for t in range(T - 1, -1, -1):
+                fused.cell_backward(dh, xp.ascontiguousarray(gy[t].T), self.acts, self.tc,
+                                    self.cs, dc, dz, t, one)
+                xp.matmul(w_hh_t, dz[:, t], out=dh)
+        else:
+            self._bptt_numpy(xp, gy, w_hh_t, dh, dc, dz)
         need = self.needs_input_grad
         dz = dz.reshape(4 * H, T * B)
         dx = dw_ih = dw_hh = db = None

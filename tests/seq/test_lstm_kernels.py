@@ -1,0 +1,77 @@
+"""The two ways an LSTM step's elementwise work runs — the fused Numba kernels
+(deltaflow.ops.lstm_kernels) and the NumPy passes — give the same numbers, and each equals
+PyTorch."""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+import deltaflow as dl
+from deltaflow.nn.functional import lstm_layer
+from deltaflow.ops import lstm_kernels
+
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
+needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="needs numba (pip install deltaflow[fast])")
+
+
+def _run(arrays, reverse, enabled, monkeypatch):
+    monkeypatch.setattr(lstm_kernels, "ENABLED", enabled)
+    leaves = [dl.tensor(a, requires_grad=True) for a in arrays]
+    out, h, c = lstm_layer(*leaves, reverse=reverse)
+    rng = np.random.default_rng(1)
+    loss = sum((t * dl.tensor(rng.standard_normal(tuple(t.shape)).astype(t.numpy().dtype))).sum()
+               for t in (out, h, c))
+    loss.backward()
+    return [out.numpy(), h.numpy(), c.numpy()] + [leaf.grad.numpy() for leaf in leaves]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_kernels_equal_numpy_passes(dtype, reverse, bias, monkeypatch):
+    rng = np.random.default_rng(0)
+    shapes = [(19, 3, 5), (3, 6), (3, 6), (24, 5), (24, 6)] + [(24,), (24,)] * bias
+    arrays = [(rng.standard_normal(s) * 0.8).astype(dtype) for s in shapes]
+    fused = _run(arrays, reverse, True, monkeypatch)
+    assert lstm_kernels.for_array(arrays[0]) is not None
+    passes = _run(arrays, reverse, False, monkeypatch)
+    for a, b in zip(fused, passes):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_kernels_apply_only_to_numpy_float32_float64(monkeypatch):
+    monkeypatch.setattr(lstm_kernels, "ENABLED", True)
+    assert lstm_kernels.for_array(np.zeros(2, np.float16)) is None
+    assert lstm_kernels.for_array(np.zeros(2, np.int64)) is None
+    assert (lstm_kernels.for_array(np.zeros(2, np.float32)) is not None) == HAS_NUMBA
+    monkeypatch.setattr(lstm_kernels, "ENABLED", False)
+    assert lstm_kernels.for_array(np.zeros(2, np.float32)) is None
+
+
+def test_float16_lstm_runs_on_the_numpy_passes():
+    m = dl.nn.LSTM(3, 4).half()
+    x = dl.tensor(np.random.default_rng(2).standard_normal((5, 2, 3)).astype(np.float16))
+    out, _ = m(x)
+    assert out.dtype == dl.float16 and np.isfinite(out.numpy()).all()
+
+
+@pytest.mark.parametrize("enabled", [pytest.param(True, marks=needs_numba), False])
+def test_stacked_bidirectional_lstm_matches_torch_on_both_paths(enabled, monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(lstm_kernels, "ENABLED", enabled)
+    t = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True).double()
+    d = dl.nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True).double()
+    d.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    x = np.random.default_rng(3).standard_normal((4, 11, 3))
+    dx, tx = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    d_out, (d_h, d_c) = d(dx)
+    t_out, (t_h, t_c) = t(tx)
+    (d_out.sum() + d_h.sum() * 2 + d_c.sum() * 3).backward()
+    (t_out.sum() + t_h.sum() * 2 + t_c.sum() * 3).backward()
+    np.testing.assert_allclose(d_out.numpy(), t_out.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), atol=1e-10)
+    for (name, dp), (_, tp) in zip(d.named_parameters(), t.named_parameters()):
+        np.testing.assert_allclose(dp.grad.numpy(), tp.grad.numpy(), atol=1e-10, err_msg=name)
