@@ -244,25 +244,34 @@ class LSTMLayer(_RecurrentLayer):
         p[:, 2] *= i
         return q, k, p, f
 
-    def _bptt_numpy(self, xp, gy, w_hh_t, dh, dc, dz):
-        """The backward loop as NumPy (or CuPy) passes, in chunks of steps: a chunk's gate
-        factors and δ stay in cache (a (4H, 8, B) buffer, copied into dz with 1 KB runs)
-        instead of scattering each step's δ over the whole (4H, T, B) array."""
+    def _bptt(self, xp, gy, w_hh_t, dh, dc, dz):
+        """The loop over the steps in reverse: fills dz[:, t] = δ_t, carries dh and dc.
+
+        Steps go in chunks of 8 whose δ stay in a cache-resident (4H, 8, B) buffer, copied
+        into dz with 1 KB runs, instead of scattering each step's δ over the whole
+        (4H, T, B) array. A step's elementwise work is one fused kernel call, or five
+        NumPy/CuPy passes after the chunk's gate factors."""
         T, B, H = gy.shape
+        fused, one = lstm_kernels.for_array(gy), gy.dtype.type(1)
         dzc = xp.empty((4 * H, _BPTT_CHUNK, B), dtype=gy.dtype)      # one chunk of δ
         dzc_ifg = dzc[H:].reshape(3, H, _BPTT_CHUNK, B)
         tmp = xp.empty((H, B), dtype=gy.dtype)
         for t1 in range(T, 0, -_BPTT_CHUNK):
             t0 = max(t1 - _BPTT_CHUNK, 0)
             gyc = xp.ascontiguousarray(gy[t0:t1].transpose(0, 2, 1))  # (n, H, B)
-            q, k, p, f = self._gate_factors(xp, t0, t1)
+            if not fused:
+                q, k, p, f = self._gate_factors(xp, t0, t1)
             for j in range(t1 - t0 - 1, -1, -1):
-                dh += gyc[j]
-                xp.multiply(dh, q[j], out=dzc[:H, j])                # δo
-                xp.multiply(dh, k[j], out=tmp)
-                dc += tmp
-                xp.multiply(dc, p[j], out=dzc_ifg[:, :, j])          # δi, δf, δg
-                dc *= f[j]
+                if fused:
+                    fused.cell_backward(dh, gyc[j], self.acts, self.tc, self.cs, t0 + j, dc,
+                                        dzc, j, one)
+                else:
+                    dh += gyc[j]
+                    xp.multiply(dh, q[j], out=dzc[:H, j])            # δo
+                    xp.multiply(dh, k[j], out=tmp)
+                    dc += tmp
+                    xp.multiply(dc, p[j], out=dzc_ifg[:, :, j])      # δi, δf, δg
+                    dc *= f[j]
                 xp.matmul(w_hh_t, dzc[:, j], out=dh)
             dz[:, t0:t1] = dzc[:, :t1 - t0]
 
@@ -279,15 +288,7 @@ class LSTMLayer(_RecurrentLayer):
         dz = xp.empty((4 * H, T, B), dtype=gy.dtype)                 # δ_t = dz[:, t]
         dh = xp.array(ghn.T, order="C")                              # own copies: updated
         dc = xp.array(gcn.T, order="C")                              # in place below
-        fused = lstm_kernels.for_array(gy)
-        if fused:
-            one = gy.dtype.type(1)
-            for t in range(T - 1, -1, -1):
-                fused.cell_backward(dh, xp.ascontiguousarray(gy[t].T), self.acts, self.tc,
-                                    self.cs, dc, dz, t, one)
-                xp.matmul(w_hh_t, dz[:, t], out=dh)
-        else:
-            self._bptt_numpy(xp, gy, w_hh_t, dh, dc, dz)
+        self._bptt(xp, gy, w_hh_t, dh, dc, dz)
         need = self.needs_input_grad
         dz = dz.reshape(4 * H, T * B)
         dx = dw_ih = dw_hh = db = None
