@@ -163,7 +163,7 @@ class LSTMLayer(_RecurrentLayer):
     the input projection and the bias come with it. Z and the gate gradients keep time and
     batch together along their columns, so the weight-gradient GEMM reads them as (K, T·B)
     and (4H, T·B) views.
-    Outputs: (h_1..h_T of shape (T, B, H), h_T, c_T).
+    Outputs: (h_1..h_T of shape (T, B, H) — a view of a batch-major array, h_T, c_T).
     """
 
     name = "lstm_layer"
@@ -218,9 +218,12 @@ class LSTMLayer(_RecurrentLayer):
             self.z, self.cs, self.tc, self.acts = z, cs, tc, acts
             self.w_ih, self.w_hh = w[:, H:H + I], w[:, :H]
             self.reverse, self.has_bias = reverse, b_ih is not None
-        out = z[:H, 1:].transpose(1, 2, 0)
-        return (xp.ascontiguousarray(out[::-1] if reverse else out),
-                z[:H, T].T.copy(), cs[T].T.copy())
+        # h_1..h_T, stored batch-major and returned as a (T, B, H) view: a batch_first
+        # module's transpose back then gives a contiguous (B, T, H), which the layer that
+        # usually follows (a Linear on the last axis) reads without another copy
+        hs = z[:H, 1:].transpose(2, 1, 0)                             # (B, T, H) view
+        out = xp.ascontiguousarray(hs[:, ::-1] if reverse else hs)
+        return out.transpose(1, 0, 2), z[:H, T].T.copy(), cs[T].T.copy()
 
     def _gate_factors(self, xp, t0, t1):
         """Factors of steps t0..t1−1: Q = tanh(c)·σ′(o), K = o·(1 − tanh²c),
