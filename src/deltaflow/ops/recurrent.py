@@ -179,16 +179,16 @@ class LSTMLayer(_RecurrentLayer):
         K = H + I + 1
         # [W_hh | W_ih | b_ih + b_hh] in the internal gate order, σ(z) = ½·tanh(z/2) + ½ with
         # the ½ inside folded into the σ rows, so all gates of a step take one tanh pass
+        w_ih, w_hh = _lstm_rows(w_ih, _LSTM_BLOCKS), _lstm_rows(w_hh, _LSTM_BLOCKS)
         w = xp.zeros((4 * H, K), dtype=x.dtype)
-        w[:, :H] = _lstm_rows(w_hh, _LSTM_BLOCKS)
-        w[:, H:H + I] = _lstm_rows(w_ih, _LSTM_BLOCKS)
+        w[:, :H] = w_hh
+        w[:, H:H + I] = w_ih
         if b_ih is not None:
             w[:, H + I] = _lstm_rows(b_ih + b_hh, _LSTM_BLOCKS)
         w[:3 * H] *= 0.5
         z = xp.empty((K, T + 1, B), dtype=x.dtype)                    # columns [h_{t−1}; x_t; 1]
         z[:H, 0] = h0.T
         z[H:H + I, :T] = x.transpose(2, 0, 1)
-        z[H:H + I, T] = 0.0
         z[H + I] = 1.0
         acts = xp.empty((T, 4 * H, B), dtype=x.dtype)
         cs = xp.empty((T + 1, H, B), dtype=x.dtype)
@@ -216,7 +216,7 @@ class LSTMLayer(_RecurrentLayer):
                 xp.multiply(o, tc[t], out=z[:H, t + 1])
         if self.needs_input_grad is not None:
             self.z, self.cs, self.tc, self.acts = z, cs, tc, acts
-            self.w_ih, self.w_hh = w[:, H:H + I], w[:, :H]
+            self.w_ih, self.w_hh = w_ih, w_hh                         # unscaled, permuted
             self.reverse, self.has_bias = reverse, b_ih is not None
         # h_1..h_T, stored batch-major and returned as a (T, B, H) view: a batch_first
         # module's transpose back then gives a contiguous (B, T, H), which the layer that
@@ -286,8 +286,7 @@ class LSTMLayer(_RecurrentLayer):
         T, B, H = gy.shape
         K = z.shape[0]
         I = K - H - 1
-        w_hh_t = xp.ascontiguousarray(w_hh.T)                        # (σ rows still ½-scaled:
-        w_hh_t[:, :3 * H] *= 2.0                                     # undo for ∂z/∂h)
+        w_hh_t = xp.ascontiguousarray(w_hh.T)
         dz = xp.empty((4 * H, T, B), dtype=gy.dtype)                 # δ_t = dz[:, t]
         dh = xp.array(ghn.T, order="C")                              # own copies: updated
         dc = xp.array(gcn.T, order="C")                              # in place below
@@ -296,8 +295,6 @@ class LSTMLayer(_RecurrentLayer):
         dz = dz.reshape(4 * H, T * B)
         dx = dw_ih = dw_hh = db = None
         if need[0]:
-            w_ih = w_ih.copy()
-            w_ih[:3 * H] *= 2.0
             dx = (dz.T @ w_ih).reshape(T, B, I)
             if self.reverse:
                 dx = dx[::-1]
