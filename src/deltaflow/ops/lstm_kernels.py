@@ -16,6 +16,9 @@ call overhead. The tanh evaluations stay in NumPy (vectorised there, scalar in N
                   with σ′ = σ − σ²; δ_t is written into column j of a (4H, chunk, B) buffer
                   (cache-resident; writing straight into the (4H, T, B) array, 8 KB apart
                   per row, made the kernel 3–4× slower).
+``feature_major`` out[t] = g[t]ᵀ: ∂L/∂h of all steps, (T, B, H) → (T, H, B), reading
+                  rows of g in order (NumPy's copy of that transpose gathers one float per
+                  row of g, rows 64 KB apart when g is a view of a batch-first array).
 The operations and their order are those of the NumPy passes, so both paths give the same
 numbers (no fast-math reassociation).
 """
@@ -31,7 +34,8 @@ _compiled = None
 
 
 def for_array(array):
-    """The compiled kernels (``.cell_state``, ``.hidden``, ``.cell_backward``) when they
+    """The compiled kernels (``.cell_state``, ``.hidden``, ``.cell_backward``,
+    ``.feature_major``) when they
     apply to ``array`` — Numba installed and enabled, a NumPy float32/float64 array — else
     None (CuPy arrays and other dtypes take the array-library passes). Numba is imported,
     and the kernels compiled or loaded from its cache, on the first call."""
@@ -47,7 +51,8 @@ def for_array(array):
         else:
             jit = njit(cache=True, boundscheck=False)
             _compiled = SimpleNamespace(cell_state=jit(_cell_state), hidden=jit(_hidden),
-                                        cell_backward=jit(_cell_backward))
+                                        cell_backward=jit(_cell_backward),
+                                        feature_major=jit(_feature_major))
     return _compiled or None
 
 
@@ -87,3 +92,11 @@ def _cell_backward(dh, gy, acts, tc, cs, t, dc, dz, j, one):
             dz[2 * H + r, j, b] = c * (cs[t, r, b] * (f - f * f))
             dz[3 * H + r, j, b] = c * (i * (one - g * g))
             dc[r, b] = c * f
+
+
+def _feature_major(g, out):
+    T, B, H = g.shape
+    for t in range(T):
+        for b in range(B):
+            for r in range(H):
+                out[t, r, b] = g[t, b, r]

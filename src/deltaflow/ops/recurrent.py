@@ -259,10 +259,15 @@ class LSTMLayer(_RecurrentLayer):
         dzc = xp.empty((4 * H, _BPTT_CHUNK, B), dtype=gy.dtype)      # one chunk of δ
         dzc_ifg = dzc[H:].reshape(3, H, _BPTT_CHUNK, B)
         tmp = xp.empty((H, B), dtype=gy.dtype)
+        if fused:
+            gy_fm = xp.empty((T, H, B), dtype=gy.dtype)               # ∂L/∂h_t as (H, B)
+            fused.feature_major(gy, gy_fm)
         for t1 in range(T, 0, -_BPTT_CHUNK):
             t0 = max(t1 - _BPTT_CHUNK, 0)
-            gyc = xp.ascontiguousarray(gy[t0:t1].transpose(0, 2, 1))  # (n, H, B)
-            if not fused:
+            if fused:
+                gyc = gy_fm[t0:t1]
+            else:
+                gyc = xp.ascontiguousarray(gy[t0:t1].transpose(0, 2, 1))  # (n, H, B)
                 q, k, p, f = self._gate_factors(xp, t0, t1)
             for j in range(t1 - t0 - 1, -1, -1):
                 if fused:
