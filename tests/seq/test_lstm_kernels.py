@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
+from deltaflow import jit
 from deltaflow.nn.functional import lstm_layer
 from deltaflow.ops import lstm_kernels
 
@@ -17,7 +18,7 @@ needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="needs numba (pip install
 
 
 def _run(arrays, reverse, enabled, monkeypatch):
-    monkeypatch.setattr(lstm_kernels, "ENABLED", enabled)
+    monkeypatch.setattr(jit, "ENABLED", enabled)
     leaves = [dl.tensor(a, requires_grad=True) for a in arrays]
     out, h, c = lstm_layer(*leaves, reverse=reverse)
     rng = np.random.default_rng(1)
@@ -43,11 +44,11 @@ def test_fused_kernels_equal_numpy_passes(dtype, reverse, bias, monkeypatch):
 
 
 def test_kernels_apply_only_to_numpy_float32_float64(monkeypatch):
-    monkeypatch.setattr(lstm_kernels, "ENABLED", True)
+    monkeypatch.setattr(jit, "ENABLED", True)
     assert lstm_kernels.for_array(np.zeros(2, np.float16)) is None
     assert lstm_kernels.for_array(np.zeros(2, np.int64)) is None
     assert (lstm_kernels.for_array(np.zeros(2, np.float32)) is not None) == HAS_NUMBA
-    monkeypatch.setattr(lstm_kernels, "ENABLED", False)
+    monkeypatch.setattr(jit, "ENABLED", False)
     assert lstm_kernels.for_array(np.zeros(2, np.float32)) is None
 
 
@@ -61,7 +62,7 @@ def test_float16_lstm_runs_on_the_numpy_passes():
 @pytest.mark.parametrize("enabled", [pytest.param(True, marks=needs_numba), False])
 def test_stacked_bidirectional_lstm_matches_torch_on_both_paths(enabled, monkeypatch):
     torch = pytest.importorskip("torch")
-    monkeypatch.setattr(lstm_kernels, "ENABLED", enabled)
+    monkeypatch.setattr(jit, "ENABLED", enabled)
     t = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True).double()
     d = dl.nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True).double()
     d.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
+from deltaflow import jit
 from deltaflow.nn.functional import gru_layer, lstm_layer, rnn_layer
-from deltaflow.ops import lstm_kernels
 from opcheck import assert_gradcheck
 
 torch = pytest.importorskip("torch")
@@ -192,7 +192,7 @@ def test_lstm_layer_across_bptt_chunks(steps, reverse, fused, monkeypatch):
     kernels (when Numba is installed); gradcheck on the partial case."""
     if fused:
         pytest.importorskip("numba")
-    monkeypatch.setattr(lstm_kernels, "ENABLED", fused)
+    monkeypatch.setattr(jit, "ENABLED", fused)
     rng = np.random.default_rng(10)
     x, h, w_ih, w_hh, b_ih, b_hh = [rng.standard_normal(s) * 0.7 for s in
                                     [(steps, 2, 3), (2, 4), (16, 3), (16, 4), (16,), (16,)]]

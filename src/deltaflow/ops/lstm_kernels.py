@@ -1,6 +1,7 @@
 """Fused LSTM step kernels, compiled by Numba when it is installed (``pip install
-"deltaflow[fast]"``). Without Numba, or with ``DELTAFLOW_NUMBA=0`` in the environment,
-:class:`deltaflow.ops.recurrent.LSTMLayer` does the same arithmetic as NumPy passes.
+"deltaflow[fast]"``, see :mod:`deltaflow.jit`). Without Numba, or with ``DELTAFLOW_NUMBA=0``
+in the environment, :class:`deltaflow.ops.recurrent.LSTMLayer` does the same arithmetic as
+NumPy passes; ``for_array(x)`` says which path applies to ``x``.
 
 Each kernel is one loop over the H × B cells of one time step (feature-major, as in
 ``LSTMLayer``: rows are features in the internal gate order o, i, f, g, columns the batch),
@@ -24,36 +25,7 @@ numbers (no fast-math reassociation).
 """
 from __future__ import annotations
 
-import os
-from types import SimpleNamespace
-
-import numpy as np
-
-ENABLED = os.environ.get("DELTAFLOW_NUMBA", "1") != "0"
-_compiled = None
-
-
-def for_array(array):
-    """The compiled kernels (``.cell_state``, ``.hidden``, ``.cell_backward``,
-    ``.feature_major``) when they
-    apply to ``array`` — Numba installed and enabled, a NumPy float32/float64 array — else
-    None (CuPy arrays and other dtypes take the array-library passes). Numba is imported,
-    and the kernels compiled or loaded from its cache, on the first call."""
-    if not (ENABLED and isinstance(array, np.ndarray)
-            and array.dtype in (np.float32, np.float64)):
-        return None
-    global _compiled
-    if _compiled is None:
-        try:
-            from numba import njit
-        except ImportError:  # Numba is optional
-            _compiled = False
-        else:
-            jit = njit(cache=True, boundscheck=False)
-            _compiled = SimpleNamespace(cell_state=jit(_cell_state), hidden=jit(_hidden),
-                                        cell_backward=jit(_cell_backward),
-                                        feature_major=jit(_feature_major))
-    return _compiled or None
+from ..jit import Kernels
 
 
 def _cell_state(a, c_prev, c, half):
@@ -100,3 +72,7 @@ def _feature_major(g, out):
         for b in range(B):
             for r in range(H):
                 out[t, r, b] = g[t, b, r]
+
+
+for_array = Kernels(cell_state=_cell_state, hidden=_hidden, cell_backward=_cell_backward,
+                    feature_major=_feature_major).for_array
