@@ -13,6 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import backend
+from .autograd import version
 from .autograd.grad_mode import state
 from .ops import activation as A
 from .ops import elementwise as E
@@ -833,6 +834,7 @@ def _inplace(fn, name):
             raise RuntimeError(f"{name}: the result has shape {tuple(out.shape)} but the "
                                f"tensor written in place has shape {tuple(self.shape)}")
         self.data[...] = out.data
+        version.stamp(self)
         return self
     method.__name__ = name
     return method

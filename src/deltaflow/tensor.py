@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
+from .autograd import version
 from .autograd.engine import run_backward
 from .autograd.grad_mode import no_grad
 
@@ -53,7 +54,8 @@ def _to_array(data, dtype, device):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_idx", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_idx", "_hooks", "_version",
+                 "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` defer to Tensor.__radd__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -66,6 +68,7 @@ class Tensor:
         self._ctx = None
         self._idx = 0
         self._hooks = None
+        self._version = 0
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -82,6 +85,7 @@ class Tensor:
         t._ctx = ctx
         t._idx = idx
         t._hooks = None
+        t._version = 0
         return t
 
     # ----------------------------------------------------------------- properties
@@ -273,15 +277,18 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         self.data[...] = 0
+        version.stamp(self)
         return self
 
     def fill_(self, value) -> Tensor:
         self.data[...] = value
+        version.stamp(self)
         return self
 
     def copy_(self, src) -> Tensor:
         src = src.data if isinstance(src, Tensor) else src
         self.data[...] = backend.to_device(backend.xp_of(src).asarray(src), self.device)
+        version.stamp(self)
         return self
 
     def __setitem__(self, index, value):
@@ -289,6 +296,7 @@ class Tensor:
         from .functional import _index_arrays
         value = value.data if isinstance(value, Tensor) else value
         self.data[_index_arrays(index, self.data)] = value
+        version.stamp(self)
 
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", precision=4,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 
+from . import version
 from .grad_mode import state
 
 # where reference counts mean what _is_private assumes (3.14 borrows stack references)
@@ -133,6 +134,8 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
                 if g is None:
                     shape, dtype = fn.out_meta[i]
                     grads[i] = _zeros_like_parent(fn, shape, dtype)
+        if version.latest > fn.versions:
+            check_saved_inputs(fn)
         in_grads = fn.backward(*grads)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
@@ -163,6 +166,35 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
     grads = in_grads = g = None  # drop the loop's references: _is_private counts them
     for t in list(leaf_grads):
         _accumulate_leaf(t, leaf_grads.pop(t), accumulate)
+
+
+def check_saved_inputs(fn):
+    """Refuse to backpropagate through ``fn`` if an input it saved for backward was written
+    in place after the forward pass (PyTorch's version-counter check).
+
+    Every in-place write to a Tensor (``x.mul_()``, ``x[i] = v``, ``zero_``, ``copy_``, an
+    optimizer step) stamps its ``_version`` from a global clock; ``Function.apply`` records
+    the clock with the node. An input stamped later was written after the forward pass;
+    the gradient is then wrong only if ``fn`` kept that
+    input's array (or a view of it) for backward — ``x + y`` keeps neither, ``x * y``
+    keeps both — so the check looks through what ``fn`` saved. Writes through another
+    Tensor that views the same memory are not counted."""
+    from ..backend import xp_of
+
+    saved = []
+    for value in vars(fn).values():
+        for item in (value if isinstance(value, (tuple, list)) else (value,)):
+            if hasattr(item, "shape") and hasattr(item, "dtype"):
+                saved.append(item)
+    for k, t in enumerate(fn.parents):
+        if t._version <= fn.versions:
+            continue
+        overlaps = getattr(xp_of(t.data), "may_share_memory", None)
+        if any(a is t.data or (overlaps is not None and overlaps(a, t.data)) for a in saved):
+            raise RuntimeError(
+                f"{fn.op_name()}: input {k} (shape {tuple(t.shape)}) was modified in place "
+                "after the forward pass saved it; backward needs its old value. Modify a "
+                "copy (x = x.clone()), or make the in-place change after backward.")
 
 
 def _zeros_like_parent(fn, shape, dtype):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd import enable_grad
+from ..autograd import enable_grad, version
 from ..tensor import Tensor
 
 
@@ -110,6 +110,7 @@ class Optimizer:
                 if state is None:
                     state = self.state[p] = {}
                 self._update(p.data, g, state, **hyper)
+                version.stamp(p)
         return loss
 
     def _scaled(self, a, factor):
