@@ -2,10 +2,12 @@
 
 ``lstm_layer`` / ``gru_layer`` / ``rnn_layer`` run one layer in one direction over a
 time-major sequence (T, N, I); :func:`recurrent` stacks layers and directions the way
-``torch.nn.LSTM`` / ``GRU`` / ``RNN`` do (dropout between layers, directions concatenated).
+``torch.nn.LSTM`` / ``GRU`` / ``RNN`` do (dropout between layers, directions concatenated),
+and :func:`recurrent_packed` does the same for sequences of different lengths.
 """
 from __future__ import annotations
 
+from ... import creation
 from ... import functional as Fn
 from ...ops.recurrent import GRULayer, LSTMLayer, RNNLayer
 
@@ -80,4 +82,69 @@ def recurrent(mode, input, hx, cx, weights, num_layers, bidirectional=False, dro
     return x, Fn.stack(h_n), (Fn.stack(c_n) if cx is not None else None)
 
 
-__all__ = ["lstm_layer", "gru_layer", "rnn_layer", "recurrent"]
+def _segments(batch_sizes):
+    """(t0, t1, n): the runs of steps during which the same n sequences are running."""
+    out, t0 = [], 0
+    for t in range(1, len(batch_sizes) + 1):
+        if t == len(batch_sizes) or batch_sizes[t] != batch_sizes[t0]:
+            out.append((t0, t, int(batch_sizes[t0])))
+            t0 = t
+    return out
+
+
+def _run_segments(mode, x, h0, c0, weights, segments, reverse):
+    """One layer in one direction over a padded (T, B, I) input whose sequence b runs for
+    its own length (sequences sorted by decreasing length, so the running ones are the
+    first n of each segment). Each segment is one fused layer call; a finished sequence
+    keeps its last state (forward), a sequence starts from its initial state at its own
+    last step (reverse). Returns (output (T, B, H), zero where no sequence runs, h_n, c_n)."""
+    B = x.shape[1]
+    h, c = h0, c0
+    outs = [None] * len(segments)
+    order = range(len(segments) - 1, -1, -1) if reverse else range(len(segments))
+    for k in order:
+        t0, t1, n = segments[k]
+        if reverse and h.shape[0] < n:           # sequences whose last step is in here
+            h = Fn.cat([h, h0[h.shape[0]:n]], dim=0)
+            c = None if c is None else Fn.cat([c, c0[c.shape[0]:n]], dim=0)
+        out, h_new, c_new = _run_layer(mode, x[t0:t1, :n], h[:n], None if c is None else c[:n],
+                                       weights, reverse)
+        if reverse:
+            h, c = h_new, c_new
+        else:                                    # sequences n.. have finished: keep theirs
+            h = h_new if n == B else Fn.cat([h_new, h[n:]], dim=0)
+            c = c_new if c is None or n == B else Fn.cat([c_new, c[n:]], dim=0)
+        if n < B:
+            out = Fn.cat([out, creation.zeros(t1 - t0, B - n, out.shape[2], dtype=out.dtype,
+                                              device=out.device)], dim=1)
+        outs[k] = out
+    return Fn.cat(outs, dim=0), h, c
+
+
+def recurrent_packed(mode, input, batch_sizes, hx, cx, weights, num_layers,
+                     bidirectional=False, dropout=0.0, training=True):
+    """:func:`recurrent` for variable-length sequences: ``input`` is padded (T, B, I) with
+    sequences sorted by decreasing length and ``batch_sizes[t]`` of them running at step t
+    (a PackedSequence's); ``hx``/``cx`` are in that sorted order. Returns the padded output
+    (zero past each sequence's end), h_n and c_n (the states at each sequence's own end)."""
+    D = 2 if bidirectional else 1
+    segments = _segments(list(batch_sizes))
+    x = input
+    h_n, c_n = [], []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(D):
+            k = layer * D + d
+            out, h, c = _run_segments(mode, x, hx[k], None if cx is None else cx[k], weights[k],
+                                      segments, reverse=d == 1)
+            outs.append(out)
+            h_n.append(h)
+            c_n.append(c)
+        x = outs[0] if D == 1 else Fn.cat(outs, dim=2)
+        if dropout > 0.0 and training and layer < num_layers - 1:
+            from .dropout import dropout as _dropout
+            x = _dropout(x, p=dropout, training=True)
+    return x, Fn.stack(h_n), (Fn.stack(c_n) if cx is not None else None)
+
+
+__all__ = ["lstm_layer", "gru_layer", "rnn_layer", "recurrent", "recurrent_packed"]

@@ -11,8 +11,16 @@ import math
 from ... import creation
 from ... import functional as Fn
 from ... import random as _random
-from ..functional.recurrent import GATES, gru_layer, lstm_layer, recurrent, rnn_layer
+from ..functional.recurrent import (
+    GATES,
+    gru_layer,
+    lstm_layer,
+    recurrent,
+    recurrent_packed,
+    rnn_layer,
+)
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence, lengths_of, pack_padded_sequence, pad_packed_sequence
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -97,6 +105,8 @@ class RNNBase(Module):
                               device=input.device)
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         batched = input.ndim == 3
         if not batched:
@@ -124,6 +134,36 @@ class RNNBase(Module):
             c_n = None if c_n is None else Fn.squeeze(c_n, 1)
         elif self.batch_first:
             out = Fn.transpose(out, 0, 1)
+        return (out, (h_n, c_n)) if is_lstm else (out, h_n)
+
+    def _forward_packed(self, packed, hx):
+        """Sequences of different lengths (see :mod:`deltaflow.nn.utils.rnn`): run padded,
+        each for its own length; the states come back in the original order."""
+        batch_sizes = packed.batch_sizes.numpy()
+        padded, _ = pad_packed_sequence(PackedSequence(packed.data, packed.batch_sizes))
+        self._check_input(padded)
+        batch = int(batch_sizes[0])
+        is_lstm = self.mode == "LSTM"
+        if hx is None:
+            h0 = self._zeros(padded, batch)
+            c0 = self._zeros(padded, batch) if is_lstm else None
+        else:
+            h0, c0 = hx if is_lstm else (hx, None)
+            self._check_state(h0, batch, "h_0")
+            if is_lstm:
+                self._check_state(c0, batch, "c_0")
+            if packed.sorted_indices is not None:   # states follow the sequences' sort
+                h0 = Fn.index_select(h0, 1, packed.sorted_indices)
+                c0 = None if c0 is None else Fn.index_select(c0, 1, packed.sorted_indices)
+        out, h_n, c_n = recurrent_packed(self.mode, padded, batch_sizes, h0, c0,
+                                         self._layer_weights(), self.num_layers,
+                                         self.bidirectional, self.dropout, self.training)
+        out = pack_padded_sequence(out, lengths_of(batch_sizes))
+        out = PackedSequence(out.data, packed.batch_sizes, packed.sorted_indices,
+                             packed.unsorted_indices)
+        if packed.unsorted_indices is not None:
+            h_n = Fn.index_select(h_n, 1, packed.unsorted_indices)
+            c_n = None if c_n is None else Fn.index_select(c_n, 1, packed.unsorted_indices)
         return (out, (h_n, c_n)) if is_lstm else (out, h_n)
 
     def extra_repr(self) -> str:
@@ -227,6 +267,36 @@ class RNNCellBase(Module):
 
     def _weights(self):
         return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+
+    def _forward_packed(self, packed, hx):
+        """Sequences of different lengths (see :mod:`deltaflow.nn.utils.rnn`): run padded,
+        each for its own length; the states come back in the original order."""
+        batch_sizes = packed.batch_sizes.numpy()
+        padded, _ = pad_packed_sequence(PackedSequence(packed.data, packed.batch_sizes))
+        self._check_input(padded)
+        batch = int(batch_sizes[0])
+        is_lstm = self.mode == "LSTM"
+        if hx is None:
+            h0 = self._zeros(padded, batch)
+            c0 = self._zeros(padded, batch) if is_lstm else None
+        else:
+            h0, c0 = hx if is_lstm else (hx, None)
+            self._check_state(h0, batch, "h_0")
+            if is_lstm:
+                self._check_state(c0, batch, "c_0")
+            if packed.sorted_indices is not None:   # states follow the sequences' sort
+                h0 = Fn.index_select(h0, 1, packed.sorted_indices)
+                c0 = None if c0 is None else Fn.index_select(c0, 1, packed.sorted_indices)
+        out, h_n, c_n = recurrent_packed(self.mode, padded, batch_sizes, h0, c0,
+                                         self._layer_weights(), self.num_layers,
+                                         self.bidirectional, self.dropout, self.training)
+        out = pack_padded_sequence(out, lengths_of(batch_sizes))
+        out = PackedSequence(out.data, packed.batch_sizes, packed.sorted_indices,
+                             packed.unsorted_indices)
+        if packed.unsorted_indices is not None:
+            h_n = Fn.index_select(h_n, 1, packed.unsorted_indices)
+            c_n = None if c_n is None else Fn.index_select(c_n, 1, packed.unsorted_indices)
+        return (out, (h_n, c_n)) if is_lstm else (out, h_n)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
