@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from . import lstm_kernels
+from . import gru_kernels, lstm_kernels
 
 
 def _split_bias(args, n_state):
@@ -330,6 +330,8 @@ class GRULayer(_RecurrentLayer):
         dr = dn ⊙ (W_hn·h + b_hn) ⊙ σ′(r),
         δx_t = [dr, dz, dn] (input side),   δh_t = [dr, dz, dn ⊙ r] (recurrent side),
         ∂L/∂h_{t−1} = dh ⊙ z + δh_t·W_hh.
+    The elementwise part of a step runs as fused loops (:mod:`deltaflow.ops.gru_kernels`)
+    when Numba is installed, else as NumPy/CuPy passes; both give the same numbers.
     Outputs: (h_1..h_T of shape (T, B, H), h_T).
     """
 
@@ -350,24 +352,32 @@ class GRULayer(_RecurrentLayer):
         hs = xp.empty((T + 1, B, H), dtype=acts.dtype)
         hs[0] = h0
         tmp = xp.empty((B, H), dtype=acts.dtype)
+        fused, half = gru_kernels.for_array(x), x.dtype.type(0.5)
         for t in range(T):
             a, ghh = acts[t], gh[t]
             xp.matmul(hs[t], w_hh_t, out=ghh)
-            if b_hh_s is not None:
-                ghh += b_hh_s
-            rz = a[:, :2 * H]
-            rz += ghh[:, :2 * H]
-            xp.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5
-            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-            xp.multiply(r, ghh[:, 2 * H:], out=tmp)
-            n += tmp
-            xp.tanh(n, out=n)
-            h = hs[t + 1]
-            xp.subtract(hs[t], n, out=h)
-            h *= z
-            h += n
+            rz, n = a[:, :2 * H], a[:, 2 * H:]
+            if fused:
+                fused.gates(a, ghh, ghh[0] if b_hh_s is None else b_hh_s, b_hh_s is not None)
+                xp.tanh(rz, out=rz)
+                fused.candidate(a, ghh, half)
+                xp.tanh(n, out=n)
+                fused.hidden(hs[t], a, hs[t + 1])
+            else:
+                if b_hh_s is not None:
+                    ghh += b_hh_s
+                rz += ghh[:, :2 * H]
+                xp.tanh(rz, out=rz)
+                rz *= half
+                rz += half
+                r, z = a[:, :H], a[:, H:2 * H]
+                xp.multiply(r, ghh[:, 2 * H:], out=tmp)
+                n += tmp
+                xp.tanh(n, out=n)
+                h = hs[t + 1]
+                xp.subtract(hs[t], n, out=h)
+                h *= z
+                h += n
         if self.needs_input_grad is not None:
             self.x, self.hs, self.acts, self.ghn = x, hs, acts, gh[:, :, 2 * H:]
             self.w_ih, self.w_hh = w_ih, w_hh
@@ -382,13 +392,22 @@ class GRULayer(_RecurrentLayer):
             gy = gy[::-1]
         T, B, H3 = acts.shape
         H = H3 // 3
-        deriv = acts - acts * acts                                   # σ′ for r, z
-        n_all = acts[:, :, 2 * H:]
-        deriv[:, :, 2 * H:] = 1 - n_all * n_all                      # tanh′ for n
         dzx = xp.empty_like(acts)
         dzh = xp.empty_like(acts)
         dh = ghn_out.copy()
         direct = xp.empty((B, H), dtype=acts.dtype)
+        fused = gru_kernels.for_array(acts)
+        if fused:
+            one = acts.dtype.type(1)
+            for t in range(T - 1, -1, -1):
+                fused.backward(dh, gy[t], acts[t], hs[t], ghn[t], dzx[t], dzh[t], direct, one)
+                dh = dzh[t] @ w_hh
+                dh += direct
+            dx, *rest = self._finish(dzx, dzh, hs)
+            return (dx, dh, *rest)
+        deriv = acts - acts * acts                                   # σ′ for r, z
+        n_all = acts[:, :, 2 * H:]
+        deriv[:, :, 2 * H:] = 1 - n_all * n_all                      # tanh′ for n
         for t in range(T - 1, -1, -1):
             dh += gy[t]
             a, dv, dw = acts[t], deriv[t], dzx[t]

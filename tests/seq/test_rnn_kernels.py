@@ -1,6 +1,6 @@
-"""The two ways an LSTM step's elementwise work runs — the fused Numba kernels
-(deltaflow.ops.lstm_kernels) and the NumPy passes — give the same numbers, and each equals
-PyTorch."""
+"""The two ways an LSTM or GRU step's elementwise work runs — the fused Numba kernels
+(deltaflow.ops.lstm_kernels, gru_kernels) and the NumPy passes — give the same numbers,
+and each equals PyTorch."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,22 +10,22 @@ import pytest
 
 import deltaflow as dl
 from deltaflow import jit
-from deltaflow.nn.functional import lstm_layer
-from deltaflow.ops import lstm_kernels
+from deltaflow.nn.functional import gru_layer, lstm_layer
+from deltaflow.ops import gru_kernels, lstm_kernels
 
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="needs numba (pip install deltaflow[fast])")
 
 
-def _run(arrays, reverse, enabled, monkeypatch):
+def _run(arrays, reverse, enabled, monkeypatch, layer=lstm_layer):
     monkeypatch.setattr(jit, "ENABLED", enabled)
     leaves = [dl.tensor(a, requires_grad=True) for a in arrays]
-    out, h, c = lstm_layer(*leaves, reverse=reverse)
+    out, h, *c = layer(*leaves, reverse=reverse)
     rng = np.random.default_rng(1)
     loss = sum((t * dl.tensor(rng.standard_normal(tuple(t.shape)).astype(t.numpy().dtype))).sum()
-               for t in (out, h, c))
+               for t in (out, h, *c))
     loss.backward()
-    return [out.numpy(), h.numpy(), c.numpy()] + [leaf.grad.numpy() for leaf in leaves]
+    return [t.numpy() for t in (out, h, *c)] + [leaf.grad.numpy() for leaf in leaves]
 
 
 @needs_numba
@@ -39,6 +39,21 @@ def test_fused_kernels_equal_numpy_passes(dtype, reverse, bias, monkeypatch):
     fused = _run(arrays, reverse, True, monkeypatch)
     assert lstm_kernels.for_array(arrays[0]) is not None
     passes = _run(arrays, reverse, False, monkeypatch)
+    for a, b in zip(fused, passes):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_gru_kernels_equal_numpy_passes(dtype, reverse, bias, monkeypatch):
+    rng = np.random.default_rng(4)
+    shapes = [(19, 3, 5), (3, 6), (18, 5), (18, 6)] + [(18,), (18,)] * bias
+    arrays = [(rng.standard_normal(s) * 0.8).astype(dtype) for s in shapes]
+    fused = _run(arrays, reverse, True, monkeypatch, gru_layer)
+    assert gru_kernels.for_array(arrays[0]) is not None
+    passes = _run(arrays, reverse, False, monkeypatch, gru_layer)
     for a, b in zip(fused, passes):
         np.testing.assert_array_equal(a, b)
 
@@ -60,18 +75,22 @@ def test_float16_lstm_runs_on_the_numpy_passes():
 
 
 @pytest.mark.parametrize("enabled", [pytest.param(True, marks=needs_numba), False])
-def test_stacked_bidirectional_lstm_matches_torch_on_both_paths(enabled, monkeypatch):
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_stacked_bidirectional_layers_match_torch_on_both_paths(mode, enabled, monkeypatch):
     torch = pytest.importorskip("torch")
     monkeypatch.setattr(jit, "ENABLED", enabled)
-    t = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True).double()
-    d = dl.nn.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True).double()
+    t = getattr(torch.nn, mode)(3, 5, num_layers=2, bidirectional=True, batch_first=True)
+    d = getattr(dl.nn, mode)(3, 5, num_layers=2, bidirectional=True, batch_first=True)
+    t, d = t.double(), d.double()
     d.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
     x = np.random.default_rng(3).standard_normal((4, 11, 3))
     dx, tx = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    d_out, (d_h, d_c) = d(dx)
-    t_out, (t_h, t_c) = t(tx)
-    (d_out.sum() + d_h.sum() * 2 + d_c.sum() * 3).backward()
-    (t_out.sum() + t_h.sum() * 2 + t_c.sum() * 3).backward()
+    d_out, d_states = d(dx)
+    t_out, t_states = t(tx)
+    d_states = d_states if mode == "LSTM" else (d_states,)
+    t_states = t_states if mode == "LSTM" else (t_states,)
+    (d_out.sum() + sum(s.sum() * k for k, s in enumerate(d_states, 2))).backward()
+    (t_out.sum() + sum(s.sum() * k for k, s in enumerate(t_states, 2))).backward()
     np.testing.assert_allclose(d_out.numpy(), t_out.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), atol=1e-10)
     for (name, dp), (_, tp) in zip(d.named_parameters(), t.named_parameters()):
