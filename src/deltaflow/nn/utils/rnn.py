@@ -48,8 +48,10 @@ def lengths_of(batch_sizes):
 
 def _packed_rows(batch_sizes, batch):
     """Flat (t·B + b) positions of the packed rows in a (T, B, …) padded array."""
+    batch_sizes = np.asarray(batch_sizes)
     t = np.repeat(np.arange(len(batch_sizes)), batch_sizes)
-    b = np.concatenate([np.arange(n) for n in batch_sizes])
+    starts = np.cumsum(batch_sizes) - batch_sizes               # first packed row of step t
+    b = np.arange(t.size) - np.repeat(starts, batch_sizes)
     return t * batch + b
 
 
