@@ -133,6 +133,8 @@ def test_early_stopping_option(tmp_path, capsys):
                      "--scheduler", "none", "--early-stopping", "1", "--epochs", "10",
                      "--no-progress", "--no-plot", "--hidden", "8")
     assert rc == 0 and "stopped early" in out
+    # it decided on 10% of the training data, not on the test split
+    assert "1294 train / 144 val / 359 test" in out and "must not decide on the test" in out
     assert json.loads((tmp_path / "es" / "results.json").read_text())["epochs"] < 10
 
 

@@ -3,7 +3,9 @@
 Inputs are standardised with the training split's statistics (one mean/std for images, one
 per column for CSV tables; kept in the run's ``model.json`` so ``eval`` and ``predict`` apply
 the same). Each epoch is validated on ``--val-split`` of the training data when given, else
-on the test split; the final weights are evaluated on the test split.
+on the test split — except that early stopping and the plateau scheduler, which act on the
+validation results, then validate on ``DECISION_VAL_SPLIT`` of the training data; the final
+weights are evaluated on the test split.
 """
 from __future__ import annotations
 
@@ -42,10 +44,15 @@ def _fraction(text) -> float:
     return value
 
 
+#: held-out fraction used when --early-stopping or --scheduler plateau come without --val-split
+DECISION_VAL_SPLIT = 0.1
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--val-split", type=_fraction, default=0.0, metavar="F",
                         help="hold out this fraction of the training data to validate each "
-                             "epoch (default 0: validate on the test split)")
+                             "epoch (default 0: validate on the test split, or on 0.1 of the "
+                             "training data with --early-stopping or --scheduler plateau)")
     parser.add_argument("--label-smoothing", type=_fraction, default=0.1, metavar="EPS",
                         help="train against (1 - EPS)·one-hot + EPS/classes (default 0.1); "
                              "reported validation/test losses are plain cross-entropy")
@@ -122,9 +129,12 @@ def run(args) -> int:
     stats = normalizer(kind, x_train)
     x_train, x_test = normalize(x_train, stats), normalize(x_test, stats)
     val = None
-    if args.val_split > 0:
+    # early stopping and the plateau scheduler act on validation results: never the test set
+    auto_val = args.val_split == 0 and bool(args.early_stopping or args.scheduler == "plateau")
+    val_split = DECISION_VAL_SPLIT if auto_val else args.val_split
+    if val_split > 0:
         order = np.random.default_rng(args.seed).permutation(len(x_train))
-        n_val = max(1, int(round(len(x_train) * args.val_split)))
+        n_val = max(1, int(round(len(x_train) * val_split)))
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         val = TensorDataset(x_train[val_idx], y_train[val_idx])
         x_train, y_train = x_train[train_idx], y_train[train_idx]
@@ -178,7 +188,9 @@ def run(args) -> int:
         "data": f"{args.data}: {len(train_set)} train / "
                 + (f"{len(val)} val / " if val is not None else "")
                 + f"{len(test_set)} test, input {tuple(splits.input_shape)}, "
-                  f"{splits.num_classes} classes",
+                  f"{splits.num_classes} classes"
+                + (f" (val: {DECISION_VAL_SPLIT:.0%} of train, as early stopping / the "
+                   "plateau scheduler must not decide on the test set)" if auto_val else ""),
         "model": f"{args.model}: {n_params:,} parameters",
         "epochs": f"{trainer.epoch}" + (f" (resumed after {start_epoch})" if start_epoch
                                         else "")
