@@ -1,4 +1,5 @@
-"""interpolate (nearest, nearest-exact, linear, bilinear with/without align_corners, area)
+"""interpolate (nearest, nearest-exact, linear, bilinear and bicubic with/without
+align_corners, area)
 equals PyTorch's in float64 (output and input gradient); float64 gradcheck of Resample."""
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ CASES = [
     dict(size=(1, 3), mode="bilinear", align_corners=True),
     dict(scale_factor=2.5, mode="bilinear", recompute_scale_factor=True),
     dict(size=(3, 4), mode="area"), dict(size=(9, 11), mode="bilinear"),
+    dict(scale_factor=2, mode="bicubic"), dict(scale_factor=1.5, mode="bicubic"),
+    dict(size=(4, 23), mode="bicubic", align_corners=True),
+    dict(size=(1, 3), mode="bicubic", align_corners=True),
+    dict(scale_factor=0.4, mode="bicubic"), dict(size=(9, 11), mode="bicubic"),
+    dict(scale_factor=2.5, mode="bicubic", recompute_scale_factor=True),
 ]
 
 
@@ -53,13 +59,16 @@ def test_resample_gradcheck():
     assert_gradcheck(lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear"),
                      rand(1, 2, 3, 4))
     assert_gradcheck(lambda x: F.interpolate(x, size=5), rand(1, 2, 3))
+    assert_gradcheck(lambda x: F.interpolate(x, size=(5, 2), mode="bicubic"),
+                     rand(1, 2, 3, 4))
 
 
 @pytest.mark.parametrize("call,message", [
     (lambda: F.interpolate(dl.zeros(1, 1, 4, 4)), "exactly one"),
     (lambda: F.interpolate(dl.zeros(1, 1, 4), scale_factor=2, mode="bilinear"), "4-D"),
-    (lambda: F.interpolate(dl.zeros(1, 1, 4, 4), scale_factor=2, mode="bicubic"),
+    (lambda: F.interpolate(dl.zeros(1, 1, 4, 4), scale_factor=2, mode="trilinear"),
      "not supported"),
+    (lambda: F.interpolate(dl.zeros(1, 1, 4), scale_factor=2, mode="bicubic"), "4-D"),
     (lambda: F.interpolate(dl.zeros(1, 1, 4, 4), scale_factor=2, align_corners=True),
      "align_corners"),
 ])

@@ -1,9 +1,11 @@
-"""Separable linear resampling: nearest / (bi)linear interpolation and adaptive average
-pooling are all y = A_h · x · A_wᵀ on the last two axes for constant matrices A_h, A_w.
+"""Separable linear resampling: nearest / (bi)linear / bicubic interpolation and adaptive
+average pooling are all y = A_h · x · A_wᵀ on the last two axes for constant matrices A_h,
+A_w.
 
 The matrices (one row per output position, holding that position's weights over the input
-positions) are built here by :func:`nearest_matrix`, :func:`linear_matrix` and
-:func:`adaptive_avg_matrix`; the op itself is two matrix products forward and two back.
+positions) are built here by :func:`nearest_matrix`, :func:`linear_matrix`,
+:func:`cubic_matrix` and :func:`adaptive_avg_matrix`; the op itself is two matrix products
+forward and two back.
 """
 from __future__ import annotations
 
@@ -61,6 +63,39 @@ def linear_matrix(n_in: int, n_out: int, scale: float | None, align_corners: boo
     rows = np.arange(n_out)
     a[rows, i0] = 1.0 - lam
     a[rows, i1] += lam
+    return a
+
+
+CUBIC_A = -0.75   # PyTorch's (and OpenCV's) cubic convolution parameter
+
+
+def cubic_matrix(n_in: int, n_out: int, scale: float | None, align_corners: bool):
+    """Row o mixes the four inputs ⌊src⌋ − 1 … ⌊src⌋ + 2 (clamped to the input) around the
+    source coordinate src = o·(n_in−1)/(n_out−1) (align_corners) or (o + ½)·scale − ½ (not
+    clamped), with Keys' cubic convolution weights for t = src − ⌊src⌋ (A = −0.75):
+    W(x) = (A+2)|x|³ − (A+3)|x|² + 1 for |x| ≤ 1,  A|x|³ − 5A|x|² + 8A|x| − 4A for 1 < |x| < 2,
+    at x = t + 1, t, 1 − t, 2 − t."""
+    o = np.arange(n_out, dtype=np.float64)
+    if align_corners:
+        src = o * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        s = n_in / n_out if scale is None else scale
+        src = (o + 0.5) * s - 0.5
+    base = np.floor(src).astype(np.int64)
+    t = src - base
+    A = CUBIC_A
+
+    def near(x):                                        # |x| ≤ 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):                                         # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    a = np.zeros((n_out, n_in))
+    rows = np.arange(n_out)
+    for k, w in enumerate(weights):                     # four taps: a 4-step loop
+        np.add.at(a, (rows, np.clip(base - 1 + k, 0, n_in - 1)), w)
     return a
 
 

@@ -1,4 +1,4 @@
-"""``F.interpolate`` (nearest, nearest-exact, linear, bilinear, area): build the separable
+"""``F.interpolate`` (nearest, nearest-exact, linear, bilinear, bicubic, area): build the separable
 resampling matrices of :mod:`deltaflow.ops.upsample` and apply them in one op."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
-_SPATIAL = {"linear": 1, "bilinear": 2}
+_SPATIAL = {"linear": 1, "bilinear": 2, "bicubic": 2}
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -18,22 +18,24 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """Resize (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor``.
 
     ``mode``: 'nearest' (input ⌊o·scale⌋), 'nearest-exact' (⌊(o+½)·scale⌋), 'linear' (3-D),
-    'bilinear' (4-D; corners aligned with ``align_corners=True``), 'area' (adaptive average).
+    'bilinear' and 'bicubic' (4-D; corners aligned with ``align_corners=True``), 'area'
+    (adaptive average).
     """
     op = "interpolate"
     if input.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got "
                          f"shape {tuple(input.shape)}")
     spatial = input.ndim - 2
-    if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "area"):
+    if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area"):
         raise ValueError(f"{op}: mode {mode!r} is not supported (expected 'nearest', "
-                         "'nearest-exact', 'linear', 'bilinear' or 'area')")
+                         "'nearest-exact', 'linear', 'bilinear', 'bicubic' or 'area')")
     if mode in _SPATIAL and _SPATIAL[mode] != spatial:
         raise ValueError(f"{op}: mode {mode!r} needs a {_SPATIAL[mode] + 2}-D input, got "
                          f"shape {tuple(input.shape)}")
     if align_corners is not None and mode not in _SPATIAL:
         raise ValueError(f"{op}: align_corners option can only be set with the "
-                         f"interpolating modes: linear | bilinear (got mode {mode!r})")
+                         f"interpolating modes: linear | bilinear | bicubic (got mode "
+                         f"{mode!r})")
     if antialias:
         raise ValueError(f"{op}: antialias=True is not supported")
     if (size is None) == (scale_factor is None):
@@ -57,8 +59,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "area":
         return (adaptive_avg_pool1d if spatial == 1 else adaptive_avg_pool2d)(input, out)
     if mode in _SPATIAL:
-        mats = [_U.linear_matrix(n, o, s, bool(align_corners))
-                for n, o, s in zip(in_size, out, scales)]
+        build = _U.cubic_matrix if mode == "bicubic" else _U.linear_matrix
+        mats = [build(n, o, s, bool(align_corners)) for n, o, s in zip(in_size, out, scales)]
     else:
         mats = [_U.nearest_matrix(n, o, s, exact=mode == "nearest-exact")
                 for n, o, s in zip(in_size, out, scales)]
