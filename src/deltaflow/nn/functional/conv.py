@@ -1,11 +1,13 @@
-"""``F.conv1d``, ``F.conv2d``, ``F.conv_transpose1d``, ``F.conv_transpose2d``, ``F.unfold``,
-``F.fold``: check PyTorch-style arguments, then run one op from :mod:`deltaflow.ops.conv`."""
+"""``F.conv1d``, ``F.conv2d``, ``F.conv3d``, ``F.conv_transpose1d``, ``F.conv_transpose2d``,
+``F.unfold``, ``F.fold``: check PyTorch-style arguments, then run the ops of
+:mod:`deltaflow.ops.conv` (a 3-D convolution is a sum of 2-D ones over the kernel's depth)."""
 from __future__ import annotations
 
 from ... import functional as _F
 from ...ops import conv as _C
 
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold",
+           "fold"]
 
 
 def _ntuple(value, n, op, what):
@@ -29,7 +31,7 @@ def _positive(values, op, what, minimum=1):
 def _check_tensors(op, input, weight, bias, spatial):
     """Same dtype and device, batched or unbatched input of the right rank."""
     if input.ndim not in (spatial + 1, spatial + 2):
-        dims = "L" if spatial == 1 else "H, W"
+        dims = {1: "L", 2: "H, W", 3: "D, H, W"}[spatial]
         raise ValueError(f"{op}: expected a {spatial + 2}-D input (N, C, {dims}) or a "
                          f"{spatial + 1}-D unbatched one, got shape {tuple(input.shape)}")
     if weight.ndim != spatial + 2:
@@ -55,7 +57,7 @@ def _batched(input, spatial):
 
 def _lift(values, spatial, fill):
     """Per-axis options of a 1-D op as the (height, width) pair of a height-1 image."""
-    return values if spatial == 2 else (fill,) + values
+    return (fill,) + values if spatial == 1 else values
 
 
 def _conv(op, spatial, input, weight, bias, stride, padding, dilation, groups):
@@ -95,11 +97,36 @@ def _conv(op, spatial, input, weight, bias, stride, padding, dilation, groups):
         if size + lo + hi < d * (k - 1) + 1:
             raise ValueError(f"{op}: kernel size {kernel} (dilation {dilation}) is larger "
                              f"than the padded input {tuple(x.shape[2:])} + padding {pads}")
-    tensors = (x, weight) if bias is None else (x, weight, bias)
-    y = _C.Convolution.apply(*tensors, stride=_lift(stride, spatial, 1),
-                             padding=_lift(pads, spatial, (0, 0)),
-                             dilation=_lift(dilation, spatial, 1), groups=groups)
+    if spatial == 3:
+        y = _conv_by_depth(x, weight, bias, stride, pads, dilation, groups)
+    else:
+        tensors = (x, weight) if bias is None else (x, weight, bias)
+        y = _C.Convolution.apply(*tensors, stride=_lift(stride, spatial, 1),
+                                 padding=_lift(pads, spatial, (0, 0)),
+                                 dilation=_lift(dilation, spatial, 1), groups=groups)
     return _F.squeeze(y, 0) if unbatched else y
+
+
+def _conv_by_depth(x, weight, bias, stride, pads, dilation, groups):
+    """3-D cross-correlation as Σ over kernel depth k of 2-D ones:
+    y[:, :, d] = b + Σ_k conv2d(x_pad[:, :, d·s_d + k·δ_d], w[:, :, k]); each term runs as one
+    2-D convolution over all output depths at once (depth folded into the batch)."""
+    (d_lo, d_hi), hw_pads = pads[0], pads[1:]
+    if d_lo or d_hi:
+        x = _F.pad(x, [0, 0, 0, 0, d_lo, d_hi])
+    N, C, D, H, W = x.shape
+    O, kD = weight.shape[0], weight.shape[2]
+    (sd, *s_hw), (dd, *d_hw) = stride, dilation
+    Do = (D - dd * (kD - 1) - 1) // sd + 1
+    y = None
+    for k in range(kD):                                 # kernel depth: a few 2-D GEMMs
+        xs = x[:, :, k * dd: k * dd + sd * (Do - 1) + 1: sd]          # (N, C, Do, H, W)
+        xs = _F.reshape(_F.transpose(xs, 1, 2), (N * Do, C, H, W))
+        part = _C.Convolution.apply(xs, weight[:, :, k], stride=tuple(s_hw), padding=hw_pads,
+                                    dilation=tuple(d_hw), groups=groups)
+        y = part if y is None else y + part
+    y = _F.transpose(_F.reshape(y, (N, Do, O, *y.shape[2:])), 1, 2)
+    return y if bias is None else y + _F.reshape(bias, (1, O, 1, 1, 1))
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -112,6 +139,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     y[n,o,i,j] = b[o] + Σ_{c,p,q} w[o,c,p,q]·x_pad[n, c', i·sh + p·dh, j·sw + q·dw].
     ``padding`` is an int, a pair, 'valid' or 'same' (stride 1; extra padding goes right)."""
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D cross-correlation of input (N, C_in, D, H, W) with weight
+    (C_out, C_in/groups, kd, kh, kw); options as :func:`conv2d`, per depth, height, width."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
 def _conv_transpose(op, spatial, input, weight, bias, stride, padding, output_padding,

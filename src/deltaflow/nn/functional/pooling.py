@@ -1,7 +1,9 @@
-"""``F.max_pool1d/2d``, ``F.avg_pool1d/2d``, ``F.adaptive_avg_pool1d/2d``: check
+"""``F.max_pool1d/2d/3d``, ``F.avg_pool1d/2d/3d``, ``F.adaptive_avg_pool1d/2d``: check
 PyTorch-style arguments, then run one op from :mod:`deltaflow.ops.pool` or
-:mod:`deltaflow.ops.upsample`."""
+:mod:`deltaflow.ops.upsample` (3-D pooling: 2-D pooling of each depth offset, combined)."""
 from __future__ import annotations
+
+import numpy as np
 
 from ... import functional as _F
 from ...backend import xp_of
@@ -9,15 +11,15 @@ from ...ops import pool as _P
 from ...ops import upsample as _U
 from .conv import _batched, _lift, _ntuple, _positive
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d"]
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
 
 
 def _pool_args(op, spatial, input, kernel_size, stride, padding, dilation, ceil_mode):
     if input.ndim not in (spatial + 1, spatial + 2):
-        raise ValueError(f"{op}: expected a {spatial + 2}-D input (N, C, "
-                         f"{'L' if spatial == 1 else 'H, W'}) or a {spatial + 1}-D unbatched "
-                         f"one, got shape {tuple(input.shape)}")
+        dims = {1: "L", 2: "H, W", 3: "D, H, W"}[spatial]
+        raise ValueError(f"{op}: expected a {spatial + 2}-D input (N, C, {dims}) or a "
+                         f"{spatial + 1}-D unbatched one, got shape {tuple(input.shape)}")
     kernel = _positive(_ntuple(kernel_size, spatial, op, "kernel_size"), op, "kernel_size")
     stride = kernel if stride is None or stride == [] or stride == () else \
         _positive(_ntuple(stride, spatial, op, "stride"), op, "stride")
@@ -62,6 +64,72 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     stride defaults to kernel_size; ``return_indices`` also returns flat indices into H·W."""
     return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation,
                      ceil_mode, return_indices)
+
+
+def _by_depth(x, kernel, stride, padding, dilation, ceil_mode, fill, pool2d):
+    """3-D pooling as 2-D pooling of each kernel-depth offset k: the (N, C, Do, Ho, Wo)
+    results of pool2d(x_pad[:, :, d·s_d + k·δ_d]) for k = 0 … kd−1, depth padded with
+    ``fill`` (depth folded into the batch, one 2-D pooling call per k)."""
+    (kd, *k_hw), (sd, *s_hw), (pd, *p_hw), (dd, *d_hw) = kernel, stride, padding, dilation
+    Do, right = _P.pool_size(x.shape[2], kd, sd, pd, dd, ceil_mode)
+    if pd or right:
+        x = _F.pad(x, [0, 0, 0, 0, pd, right], value=fill)
+    N, C, _, H, W = x.shape
+    parts = []
+    for k in range(kd):                                 # kernel depth: a few 2-D poolings
+        xs = x[:, :, k * dd: k * dd + sd * (Do - 1) + 1: sd]
+        y = pool2d(_F.reshape(_F.transpose(xs, 1, 2), (N * Do, C, H, W)),
+                   tuple(k_hw), tuple(s_hw), tuple(p_hw), tuple(d_hw))
+        parts.append(_F.transpose(_F.reshape(y, (N, Do, C, *y.shape[2:])), 1, 2))
+    return parts
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """y[n,c,d,i,j] = max over the kd×kh×kw window (−∞ padding); the 2-D max of each depth
+    offset, then the first maximum over the offsets (PyTorch's pick among ties)."""
+    op = "max_pool3d"
+    if return_indices:
+        raise ValueError(f"{op}: return_indices=True is not supported")
+    x, unbatched, kernel, stride, padding, dilation = _pool_args(
+        op, 3, input, kernel_size, stride, padding, dilation, ceil_mode)
+    parts = _by_depth(x, kernel, stride, padding, dilation, ceil_mode, float("-inf"),
+                      lambda xs, k, s, p, d: _P.MaxPooling.apply(
+                          xs, kernel_size=k, stride=s, padding=p, dilation=d,
+                          ceil_mode=bool(ceil_mode), return_indices=False))
+    y = _F.max(_F.stack(parts), dim=0)[0] if len(parts) > 1 else parts[0]
+    return _F.squeeze(y, 0) if unbatched else y
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """y = (1/D) Σ over the kd×kh×kw window; D is the window volume (padding included when
+    ``count_include_pad``) or ``divisor_override``. The volume is a product over the axes,
+    so y = Σ_k avg_pool2d(depth offset k) / D_depth."""
+    op = "avg_pool3d"
+    x, unbatched, kernel, stride, padding, _ = _pool_args(
+        op, 3, input, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None and (not isinstance(divisor_override, int)
+                                         or divisor_override < 1):
+        raise ValueError(f"{op}: divisor_override must be a positive int, got "
+                         f"{divisor_override!r}")
+    parts = _by_depth(x, kernel, stride, padding, (1, 1, 1), ceil_mode, 0.0,
+                      lambda xs, k, s, p, d: _P.AvgPooling.apply(
+                          xs, kernel_size=k, stride=s, padding=p, ceil_mode=bool(ceil_mode),
+                          count_include_pad=bool(count_include_pad),
+                          divisor_override=divisor_override))
+    y = parts[0]
+    for part in parts[1:]:
+        y = y + part
+    if divisor_override is None:                        # the depth factor of the volume
+        D, (kd, sd, pd) = x.shape[2], (kernel[0], stride[0], padding[0])
+        start = np.arange(y.shape[2]) * sd - pd
+        end = np.minimum(start + kd, D + pd)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, D)
+        depth = xp_of(y.data).asarray((end - start).reshape(1, 1, -1, 1, 1), dtype=y.dtype)
+        y = y / depth
+    return _F.squeeze(y, 0) if unbatched else y
 
 
 def _avg_pool(op, spatial, input, kernel_size, stride, padding, ceil_mode, count_include_pad,

@@ -1,6 +1,6 @@
-"""Convolution layers ``Conv1d``, ``Conv2d``, ``ConvTranspose1d``, ``ConvTranspose2d`` and
-the block rearrangers ``Unfold``, ``Fold``, with PyTorch's arguments, attributes,
-parameter shapes, initialisation and ``state_dict`` keys."""
+"""Convolution layers ``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d``,
+``ConvTranspose2d`` and the block rearrangers ``Unfold``, ``Fold``, with PyTorch's arguments,
+attributes, parameter shapes, initialisation and ``state_dict`` keys."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,8 @@ from ..functional import conv as F
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Unfold", "Fold"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "Unfold",
+           "Fold"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -138,6 +139,13 @@ class Conv2d(_Conv):
 
     _spatial = 2
     _fn = staticmethod(F.conv2d)
+
+
+class Conv3d(_Conv):
+    """3-D convolution over (N, C_in, D, H, W): weight (C_out, C_in/groups, kd, kh, kw)."""
+
+    _spatial = 3
+    _fn = staticmethod(F.conv3d)
 
 
 class _ConvTranspose(_ConvNd):

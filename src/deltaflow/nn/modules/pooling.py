@@ -1,12 +1,12 @@
-"""Pooling layers ``MaxPool1d/2d``, ``AvgPool1d/2d``, ``AdaptiveAvgPool1d/2d`` with
+"""Pooling layers ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d`` with
 PyTorch's constructor arguments and ``repr``."""
 from __future__ import annotations
 
 from ..functional import pooling as F
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d"]
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d"]
 
 
 class _MaxPool(Module):
@@ -39,6 +39,12 @@ class MaxPool2d(_MaxPool):
     """Max over kh×kw windows of (N, C, H, W); stride defaults to kernel_size."""
 
     _fn = staticmethod(F.max_pool2d)
+
+
+class MaxPool3d(_MaxPool):
+    """Max over kd×kh×kw windows of (N, C, D, H, W); stride defaults to kernel_size."""
+
+    _fn = staticmethod(F.max_pool3d)
 
 
 class AvgPool1d(Module):
@@ -78,6 +84,14 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool3d(AvgPool2d):
+    """Mean over kd×kh×kw windows of (N, C, D, H, W); stride defaults to kernel_size."""
+
+    def forward(self, input):
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class AdaptiveAvgPool1d(Module):

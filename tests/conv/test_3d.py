@@ -1,0 +1,85 @@
+"""conv3d, max_pool3d, avg_pool3d (composed of the gradchecked 2-D ops over the kernel's
+depth) and their modules equal PyTorch's in float64: output and every gradient."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaflow as dl
+import deltaflow.nn.functional as F
+from opcheck import assert_gradcheck
+
+from .test_conv import check, rand
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+@pytest.mark.parametrize("kw", [
+    dict(), dict(stride=2, padding=1), dict(stride=(1, 2, 1), padding=(2, 0, 1),
+                                            dilation=(2, 1, 1)),
+    dict(padding="same", dilation=(1, 2, 1)), dict(padding="valid", stride=(2, 1, 3)),
+    dict(groups=2),
+], ids=str)
+def test_conv3d_matches_torch(kw):
+    groups = kw.get("groups", 1)
+    check(lambda x, w, b: F.conv3d(x, w, b, **kw), lambda x, w, b: TF.conv3d(x, w, b, **kw),
+          rand(2, 4, 7, 6, 8, seed=1), rand(6, 4 // groups, 3, 2, 3, seed=2), rand(6, seed=3))
+
+
+def test_conv3d_module_matches_torch_with_padding_mode_and_unbatched_input():
+    t = torch.nn.Conv3d(3, 4, (2, 3, 3), padding=1, padding_mode="reflect").double()
+    d = dl.nn.Conv3d(3, 4, (2, 3, 3), padding=1, padding_mode="reflect").double()
+    d.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    assert repr(d) == repr(t)
+    check(d, t, rand(3, 5, 4, 6))                       # unbatched (C, D, H, W)
+
+
+@pytest.mark.parametrize("kind,kw", [
+    ("max", dict(kernel_size=2)),
+    ("max", dict(kernel_size=(3, 2, 2), stride=(2, 1, 2), padding=(1, 1, 0))),
+    ("max", dict(kernel_size=3, stride=2, padding=1, dilation=(2, 1, 1))),
+    ("max", dict(kernel_size=2, stride=2, ceil_mode=True)),
+    ("avg", dict(kernel_size=2)),
+    ("avg", dict(kernel_size=3, stride=2, padding=1)),
+    ("avg", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ("avg", dict(kernel_size=(3, 2, 3), stride=2, padding=1, ceil_mode=True,
+                 count_include_pad=False)),
+    ("avg", dict(kernel_size=2, divisor_override=3)),
+], ids=str)
+def test_pool3d_matches_torch(kind, kw):
+    fd, ft = getattr(F, f"{kind}_pool3d"), getattr(TF, f"{kind}_pool3d")
+    check(lambda x: fd(x, **kw), lambda x: ft(x, **kw), rand(2, 3, 7, 6, 9, seed=4))
+
+
+def test_max_pool3d_ties_route_the_gradient_like_torch():
+    """After a ReLU many window values tie at 0: the gradient goes to the first maximum in
+    (depth, height, width) order, as in PyTorch."""
+    x = np.maximum(rand(1, 2, 4, 4, 4, seed=5), 0)
+    x[0, 0, :2, :2, :2] = 1.0                            # a whole window of equal maxima
+    check(lambda x: F.max_pool3d(x, 2), lambda x: TF.max_pool3d(x, 2), x)
+
+
+def test_pool3d_modules_match_torch():
+    for d, t in ((dl.nn.MaxPool3d(2, padding=1), torch.nn.MaxPool3d(2, padding=1)),
+                 (dl.nn.AvgPool3d((3, 2, 2), stride=1, count_include_pad=False),
+                  torch.nn.AvgPool3d((3, 2, 2), stride=1, count_include_pad=False))):
+        assert repr(d) == repr(t)
+        check(d, t, rand(2, 3, 5, 4, 6, seed=6))
+
+
+def test_gradcheck_3d():
+    assert_gradcheck(lambda x, w: F.conv3d(x, w, stride=(2, 1, 1), padding=1),
+                     rand(1, 2, 4, 3, 3), rand(2, 2, 2, 2, 2, seed=1))
+    assert_gradcheck(lambda x: F.avg_pool3d(x, 2, padding=1, count_include_pad=False),
+                     rand(1, 1, 3, 3, 4))
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: F.conv3d(dl.zeros(2, 4, 4), dl.zeros(3, 2, 1, 1, 1)), "5-D input"),
+    (lambda: F.max_pool3d(dl.zeros(1, 1, 4, 4, 4), 2, return_indices=True), "return_indices"),
+    (lambda: dl.nn.MaxPool3d(2)(dl.zeros(1, 4, 4)), "D, H, W"),
+])
+def test_3d_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
