@@ -1,5 +1,5 @@
-"""conv3d, max_pool3d, avg_pool3d (composed of the gradchecked 2-D ops over the kernel's
-depth) and their modules equal PyTorch's in float64: output and every gradient."""
+"""conv3d, max_pool3d, avg_pool3d, adaptive_avg_pool3d (composed of the gradchecked 2-D ops
+over the depth) and their modules equal PyTorch's in float64: output and every gradient."""
 from __future__ import annotations
 
 import numpy as np
@@ -66,6 +66,21 @@ def test_pool3d_modules_match_torch():
                   torch.nn.AvgPool3d((3, 2, 2), stride=1, count_include_pad=False))):
         assert repr(d) == repr(t)
         check(d, t, rand(2, 3, 5, 4, 6, seed=6))
+
+
+@pytest.mark.parametrize("size", [1, 2, (2, 3, 4), (None, 2, 3), (3, 1, 5)], ids=str)
+def test_adaptive_avg_pool3d_matches_torch(size):
+    check(lambda x: F.adaptive_avg_pool3d(x, size), lambda x: TF.adaptive_avg_pool3d(x, size),
+          rand(2, 3, 7, 6, 9, seed=7))
+
+
+def test_adaptive_avg_pool3d_module_keeps_float32_and_unbatched_inputs():
+    d, t = dl.nn.AdaptiveAvgPool3d((2, None, 3)), torch.nn.AdaptiveAvgPool3d((2, None, 3))
+    assert repr(d) == repr(t)
+    x = rand(3, 5, 4, 6).astype(np.float32)              # unbatched (C, D, H, W)
+    y = d(dl.tensor(x))
+    assert y.dtype == dl.float32
+    np.testing.assert_allclose(y.numpy(), t(torch.tensor(x)).numpy(), atol=1e-6)
 
 
 def test_gradcheck_3d():

@@ -1,10 +1,11 @@
-"""``F.max_pool1d/2d/3d``, ``F.avg_pool1d/2d/3d``, ``F.adaptive_avg_pool1d/2d``: check
+"""``F.max_pool1d/2d/3d``, ``F.avg_pool1d/2d/3d``, ``F.adaptive_avg_pool1d/2d/3d``: check
 PyTorch-style arguments, then run one op from :mod:`deltaflow.ops.pool` or
 :mod:`deltaflow.ops.upsample` (3-D pooling: 2-D pooling of each depth offset, combined)."""
 from __future__ import annotations
 
 import numpy as np
 
+from ... import creation
 from ... import functional as _F
 from ...backend import xp_of
 from ...ops import pool as _P
@@ -12,7 +13,7 @@ from ...ops import upsample as _U
 from .conv import _batched, _lift, _ntuple, _positive
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-           "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d"]
 
 
 def _pool_args(op, spatial, input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -191,3 +192,27 @@ def adaptive_avg_pool1d(input, output_size):
 def adaptive_avg_pool2d(input, output_size):
     """Average over output_size (Ho, Wo) bins (an int, a pair, None keeps that size)."""
     return _adaptive("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Average (N, C, D, H, W) over output_size (Do, Ho, Wo) bins: the 2-D adaptive average
+    of every depth slice (depth folded into the channels), then the depth bins as one matrix
+    product with the (Do, D) averaging matrix."""
+    op = "adaptive_avg_pool3d"
+    if input.ndim not in (4, 5):
+        raise ValueError(f"{op}: expected a 5-D input (N, C, D, H, W) or a 4-D unbatched one, "
+                         f"got shape {tuple(input.shape)}")
+    out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 3
+    if len(out) != 3:
+        raise ValueError(f"{op}: output_size must be an int or a tuple of 3, got "
+                         f"{output_size!r}")
+    x, unbatched = _batched(input, 3)
+    N, C, D, H, W = x.shape
+    Do = D if out[0] is None else out[0]
+    _positive((Do,), op, "output_size")
+    y = adaptive_avg_pool2d(_F.reshape(x, (N, C * D, H, W)), tuple(out[1:]))
+    Ho, Wo = y.shape[2:]
+    bins = creation.tensor(_U.adaptive_avg_matrix(D, Do), dtype=x.dtype, device=x.device)
+    y = _F.matmul(bins, _F.reshape(y, (N, C, D, Ho * Wo)))
+    y = _F.reshape(y, (N, C, Do, Ho, Wo))
+    return _F.squeeze(y, 0) if unbatched else y

@@ -1,4 +1,4 @@
-"""Pooling layers ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d`` with
+"""Pooling layers ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d`` with
 PyTorch's constructor arguments and ``repr``."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from ..functional import pooling as F
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d"]
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"]
 
 
 class _MaxPool(Module):
@@ -120,3 +120,10 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """Average (N, C, D, H, W) down to ``output_size`` (Do, Ho, Wo) bins (1 = global)."""
+
+    def forward(self, input):
+        return F.adaptive_avg_pool3d(input, self.output_size)
