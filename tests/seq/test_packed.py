@@ -102,3 +102,19 @@ def test_clear_errors():
         drnn.pad_packed_sequence(packed, total_length=2)
     with pytest.raises(ValueError, match="input_size=5"):
         dl.nn.LSTM(5, 4)(packed)
+
+
+def test_projected_lstm_on_packed_sequences_matches_torch():
+    d, t = _pair("LSTM", num_layers=2, bidirectional=True, proj_size=2)
+    x = np.random.default_rng(7).standard_normal((6, 4, 3))
+    dx, tx = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    d_out, (d_h, d_c) = d(drnn.pack_padded_sequence(dx, LENGTHS, enforce_sorted=False))
+    t_out, (t_h, t_c) = t(trnn.pack_padded_sequence(tx, LENGTHS, enforce_sorted=False))
+    d_pad, t_pad = drnn.pad_packed_sequence(d_out)[0], trnn.pad_packed_sequence(t_out)[0]
+    for a, b in ((d_pad, t_pad), (d_h, t_h), (d_c, t_c)):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), atol=1e-12)
+    (d_pad.sum() + d_h.sum() * 2 + d_c.sum() * 3).backward()
+    (t_pad.sum() + t_h.sum() * 2 + t_c.sum() * 3).backward()
+    np.testing.assert_allclose(dx.grad.numpy(), tx.grad.numpy(), atol=1e-10)
+    for (name, dp_), (_, tp_) in zip(d.named_parameters(), t.named_parameters()):
+        np.testing.assert_allclose(dp_.grad.numpy(), tp_.grad.numpy(), atol=1e-10, err_msg=name)

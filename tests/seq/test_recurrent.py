@@ -12,7 +12,7 @@ from opcheck import assert_gradcheck
 
 torch = pytest.importorskip("torch")
 
-GRADCHECKED = ("RNNLayer", "LSTMLayer", "GRULayer")
+GRADCHECKED = ("RNNLayer", "LSTMLayer", "LSTMProjLayer", "GRULayer")
 
 
 def _pair(dl_cls, torch_cls, *args, **kw):
@@ -222,3 +222,48 @@ def test_lstm_layer_across_bptt_chunks(steps, reverse, fused, monkeypatch):
     if steps == 19:
         assert_gradcheck(lambda *a: lstm_layer(*a, reverse=reverse),
                          x[:11], h, c, w_ih, w_hh, b_ih, b_hh)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_with_projection_matches_torch(bidirectional):
+    """proj_size: h_t = W_hr·(o ⊙ tanh c_t) with P < H features; parameter names and order,
+    repr, outputs, both final states and every gradient equal PyTorch's."""
+    t = torch.nn.LSTM(3, 5, proj_size=2, num_layers=2, bidirectional=bidirectional,
+                      batch_first=True).double()
+    d = dl.nn.LSTM(3, 5, proj_size=2, num_layers=2, bidirectional=bidirectional,
+                   batch_first=True).double()
+    assert list(d.state_dict()) == list(t.state_dict()) and repr(d) == repr(t)
+    d.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    rng = np.random.default_rng(11)
+    D = 2 if bidirectional else 1
+    arrays = [rng.standard_normal(s) for s in [(4, 6, 3), (2 * D, 4, 2), (2 * D, 4, 5)]]
+    ds = [dl.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    d_out, (d_h, d_c) = d(ds[0], (ds[1], ds[2]))
+    t_out, (t_h, t_c) = t(ts[0], (ts[1], ts[2]))
+    assert tuple(d_out.shape) == (4, 6, 2 * D)
+    _compare(d, t, [d_out, d_h, d_c], [t_out, t_h, t_c], ds, ts, rng)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gradcheck_lstm_projection_layer(reverse):
+    rng = np.random.default_rng(12)
+    x, h, c = rng.standard_normal((4, 2, 2)), rng.standard_normal((2, 2)), \
+        rng.standard_normal((2, 3))
+    w_ih, w_hh, w_hr = (rng.standard_normal(s) * 0.7 for s in [(12, 2), (12, 2), (2, 3)])
+    b_ih, b_hh = rng.standard_normal(12) * 0.5, rng.standard_normal(12) * 0.5
+    assert_gradcheck(lambda x, h, c, wi, wh, bi, bh, wr: lstm_layer(
+        x, h, c, wi, wh, bi, bh, reverse=reverse, weight_hr=wr),
+        x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: dl.nn.modules.rnn.RNNBase("GRU", 3, 5, proj_size=2), "only supported for LSTM"),
+    (lambda: dl.nn.LSTM(3, 5, proj_size=5), r"proj_size must be an int in \[0, hidden_size=5\)"),
+    (lambda: dl.nn.LSTM(3, 5, proj_size=2)(dl.zeros(4, 2, 3), (dl.zeros(1, 2, 5),
+                                                               dl.zeros(1, 2, 5))),
+     r"h_0 of shape \(1, 2, 2\)"),
+])
+def test_projection_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

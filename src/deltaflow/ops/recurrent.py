@@ -312,6 +312,115 @@ class LSTMLayer(_RecurrentLayer):
         return grads
 
 
+class LSTMProjLayer(LSTMLayer):
+    """LSTM with a projected hidden state, PyTorch's ``LSTM(proj_size=P)`` (P < H): the cell
+    of :class:`LSTMLayer`, then
+
+        h̃_t = o ⊙ tanh(c_t)   (H features),    h_t = W_hr·h̃_t   (P features),
+
+    with W_hh of shape (4H, P). BPTT: dh = ∂L/∂h_t (P, from the output and from step t+1)
+    gives ∂L/∂h̃_t = W_hrᵀ·dh, which drives the cell's backward as dh does in LSTMLayer;
+    ∂L/∂W_hr = Σ_t dh_t·h̃_tᵀ is one GEMM after the loop. Inputs: (x, h0 (B, P), c0 (B, H),
+    w_ih, w_hh[, b_ih, b_hh], w_hr). Outputs: (h_1..h_T of shape (T, B, P), h_T, c_T).
+    Projections are rare: this op runs as NumPy/CuPy passes only (no chunks, no kernels).
+    """
+
+    name = "lstm_proj_layer"
+
+    def forward(self, x, h0, c0, w_ih, w_hh, *rest, reverse=False):
+        b_ih, b_hh = rest[:2] if len(rest) == 3 else (None, None)
+        w_hr = rest[-1]
+        xp = xp_of(x)
+        if reverse:
+            x = x[::-1]
+        T, B, I = x.shape
+        P, H = w_hr.shape
+        K = P + I + 1
+        w_ih, w_hh = _lstm_rows(w_ih, _LSTM_BLOCKS), _lstm_rows(w_hh, _LSTM_BLOCKS)
+        w = xp.zeros((4 * H, K), dtype=x.dtype)                       # [W_hh | W_ih | b]
+        w[:, :P] = w_hh
+        w[:, P:P + I] = w_ih
+        if b_ih is not None:
+            w[:, P + I] = _lstm_rows(b_ih + b_hh, _LSTM_BLOCKS)
+        w[:3 * H] *= 0.5                                              # σ = ½·tanh(·/2) + ½
+        z = xp.empty((K, T + 1, B), dtype=x.dtype)                    # columns [h_{t−1}; x_t; 1]
+        z[:P, 0] = h0.T
+        z[P:P + I, :T] = x.transpose(2, 0, 1)
+        z[P + I] = 1.0
+        acts = xp.empty((T, 4 * H, B), dtype=x.dtype)
+        cs = xp.empty((T + 1, H, B), dtype=x.dtype)
+        tc = xp.empty((T, H, B), dtype=x.dtype)
+        hidden = xp.empty((H, T, B), dtype=x.dtype)                   # h̃_t = hidden[:, t]
+        cs[0] = c0.T
+        ig = xp.empty((H, B), dtype=x.dtype)
+        for t in range(T):
+            a = acts[t]
+            xp.matmul(w, z[:, t], out=a)
+            xp.tanh(a, out=a)
+            a[:3 * H] *= 0.5
+            a[:3 * H] += 0.5
+            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            xp.multiply(f, cs[t], out=cs[t + 1])
+            xp.multiply(i, g, out=ig)
+            cs[t + 1] += ig
+            xp.tanh(cs[t + 1], out=tc[t])
+            xp.multiply(o, tc[t], out=hidden[:, t])
+            xp.matmul(w_hr, hidden[:, t], out=z[:P, t + 1])
+        if self.needs_input_grad is not None:
+            self.z, self.cs, self.tc, self.acts, self.hidden = z, cs, tc, acts, hidden
+            self.w_ih, self.w_hh, self.w_hr = w_ih, w_hh, w_hr
+            self.reverse, self.has_bias = reverse, b_ih is not None
+        hs = z[:P, 1:].transpose(2, 1, 0)                             # (B, T, P) view
+        out = xp.ascontiguousarray(hs[:, ::-1] if reverse else hs)
+        return out.transpose(1, 0, 2), z[:P, T].T.copy(), cs[T].T.copy()
+
+    def backward(self, gy, ghn, gcn):
+        xp = xp_of(gy)
+        z, w_ih, w_hh, w_hr = self.z, self.w_ih, self.w_hh, self.w_hr
+        if self.reverse:
+            gy = gy[::-1]
+        T, B, P = gy.shape
+        H = w_hr.shape[1]
+        K = z.shape[0]
+        I = K - P - 1
+        gy = xp.ascontiguousarray(gy.transpose(0, 2, 1))              # (T, P, B)
+        q, k, p, f = self._gate_factors(xp, 0, T)
+        w_hh_t, w_hr_t = xp.ascontiguousarray(w_hh.T), xp.ascontiguousarray(w_hr.T)
+        dz = xp.empty((4 * H, T, B), dtype=gy.dtype)                 # δ_t = dz[:, t]
+        dhs = xp.empty((P, T, B), dtype=gy.dtype)                    # ∂L/∂h_t
+        d = xp.empty((4 * H, B), dtype=gy.dtype)
+        dh = xp.array(ghn.T, order="C")
+        dc = xp.array(gcn.T, order="C")
+        dht, tmp = xp.empty((H, B), dtype=gy.dtype), xp.empty((H, B), dtype=gy.dtype)
+        for t in range(T - 1, -1, -1):
+            dh += gy[t]
+            dhs[:, t] = dh
+            xp.matmul(w_hr_t, dh, out=dht)                           # ∂L/∂h̃_t
+            xp.multiply(dht, q[t], out=d[:H])                        # δo
+            xp.multiply(dht, k[t], out=tmp)
+            dc += tmp
+            xp.multiply(dc, p[t], out=d[H:].reshape(3, H, B))        # δi, δf, δg
+            dc *= f[t]
+            dz[:, t] = d
+            dh = w_hh_t @ d
+        need = self.needs_input_grad
+        dz = dz.reshape(4 * H, T * B)
+        dx = dw_ih = dw_hh = db = dw_hr = None
+        if need[0]:
+            dx = (dz.T @ w_ih).reshape(T, B, I)
+            if self.reverse:
+                dx = dx[::-1]
+        if any(need[3:-1]):
+            dw = _lstm_rows(dz @ z[:, :T].reshape(K, T * B).T, _LSTM_BLOCKS_BACK)
+            dw_hh, dw_ih, db = dw[:, :P], dw[:, P:P + I], dw[:, P + I]
+        if need[-1]:
+            dw_hr = dhs.reshape(P, T * B) @ self.hidden.reshape(H, T * B).T
+        grads = (dx, dh.T, dc.T, dw_ih if need[3] else None, dw_hh if need[4] else None)
+        if self.has_bias:
+            grads += (db if need[5] else None, db if need[6] else None)
+        return (*grads, dw_hr)
+
+
 def _gru_constants(xp, H, dtype):
     """Row scale (½ for the σ-gates r, z; 1 for n)."""
     scale = xp.full(3 * H, 0.5, dtype=dtype)
@@ -429,4 +538,4 @@ class GRULayer(_RecurrentLayer):
         return (dx, dh, *rest)
 
 
-__all__ = ["RNNLayer", "LSTMLayer", "GRULayer"]
+__all__ = ["RNNLayer", "LSTMLayer", "LSTMProjLayer", "GRULayer"]

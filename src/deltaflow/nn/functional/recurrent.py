@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ... import creation
 from ... import functional as Fn
-from ...ops.recurrent import GRULayer, LSTMLayer, RNNLayer
+from ...ops.recurrent import GRULayer, LSTMLayer, LSTMProjLayer, RNNLayer
 
 #: gates per mode (rows of weight_ih = gates × hidden_size)
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -20,10 +20,13 @@ def _weights(weight_ih, weight_hh, bias_ih, bias_hh):
 
 
 def lstm_layer(input, hx, cx, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
-               reverse=False):
-    """One LSTM layer over all steps of ``input`` (T, N, I). Returns (output, h_n, c_n)."""
-    return LSTMLayer.apply(input, hx, cx, *_weights(weight_ih, weight_hh, bias_ih, bias_hh),
-                           reverse=reverse)
+               reverse=False, weight_hr=None):
+    """One LSTM layer over all steps of ``input`` (T, N, I). Returns (output, h_n, c_n).
+    With ``weight_hr`` (P, H) the hidden state is projected to P features (``proj_size``)."""
+    weights = _weights(weight_ih, weight_hh, bias_ih, bias_hh)
+    if weight_hr is not None:
+        return LSTMProjLayer.apply(input, hx, cx, *weights, weight_hr, reverse=reverse)
+    return LSTMLayer.apply(input, hx, cx, *weights, reverse=reverse)
 
 
 def gru_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False):
@@ -44,7 +47,9 @@ def rnn_layer(input, hx, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
 def _run_layer(mode, x, h, c, weights, reverse):
     """(output, h_n, c_n or None) of one layer in one direction."""
     if mode == "LSTM":
-        return lstm_layer(x, h, c, *weights, reverse=reverse)
+        projected = len(weights) in (3, 5)                  # (w_ih, w_hh[, biases], w_hr)
+        return lstm_layer(x, h, c, *weights[:-1] if projected else weights, reverse=reverse,
+                          weight_hr=weights[-1] if projected else None)
     if mode == "GRU":
         out, hn = gru_layer(x, h, *weights, reverse=reverse)
     else:

@@ -40,10 +40,13 @@ class RNNBase(Module):
                  device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
-        if proj_size:
-            raise ValueError(f"{name}: proj_size is not supported (got {proj_size}); use 0")
         if not isinstance(hidden_size, int) or hidden_size <= 0:
             raise ValueError(f"{name}: hidden_size must be a positive int, got {hidden_size!r}")
+        if proj_size and mode != "LSTM":
+            raise ValueError(f"{name}: proj_size is only supported for LSTM, not RNN or GRU")
+        if not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
+            raise ValueError(f"{name}: proj_size must be an int in [0, hidden_size="
+                             f"{hidden_size}), got {proj_size!r}")
         if not isinstance(num_layers, int) or num_layers <= 0:
             raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
         if not 0.0 <= float(dropout) <= 1.0:
@@ -51,18 +54,22 @@ class RNNBase(Module):
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first = bias, batch_first
-        self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, 0
+        self.dropout, self.bidirectional = float(dropout), bidirectional
+        self.proj_size = proj_size
         G = GATES[mode]
         D = 2 if bidirectional else 1
+        out_size = proj_size or hidden_size                 # features of h (and the output)
         self._flat_weights_names = []
         for layer in range(num_layers):
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
-                in_size = input_size if layer == 0 else hidden_size * D
+                in_size = input_size if layer == 0 else out_size * D
                 shapes = [("weight_ih", (G * hidden_size, in_size)),
-                          ("weight_hh", (G * hidden_size, hidden_size))]
+                          ("weight_hh", (G * hidden_size, out_size))]
                 if bias:
                     shapes += [("bias_ih", (G * hidden_size,)), ("bias_hh", (G * hidden_size,))]
+                if proj_size:
+                    shapes.append(("weight_hr", (proj_size, hidden_size)))
                 for pname, shape in shapes:
                     self.register_parameter(pname + sfx, Parameter(
                         creation.empty(*shape, dtype=dtype, device=device)))
@@ -79,7 +86,7 @@ class RNNBase(Module):
         return [getattr(self, n) for n in self._flat_weights_names]
 
     def _layer_weights(self):
-        per = 4 if self.bias else 2
+        per = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         w = self._flat_weights
         return [tuple(w[k:k + per]) for k in range(0, len(w), per)]
 
@@ -94,15 +101,16 @@ class RNNBase(Module):
 
     def _check_state(self, state, batch, what):
         D = 2 if self.bidirectional else 1
-        expected = (self.num_layers * D, batch, self.hidden_size)
+        size = self.proj_size if what == "h_0" and self.proj_size else self.hidden_size
+        expected = (self.num_layers * D, batch, size)
         if tuple(state.shape) != expected:
             raise ValueError(f"{type(self).__name__}: expected {what} of shape {expected}, got "
                              f"{tuple(state.shape)}")
 
-    def _zeros(self, input, batch):
+    def _zeros(self, input, batch, size=None):
         D = 2 if self.bidirectional else 1
-        return creation.zeros(self.num_layers * D, batch, self.hidden_size, dtype=input.dtype,
-                              device=input.device)
+        return creation.zeros(self.num_layers * D, batch, size or self.hidden_size,
+                              dtype=input.dtype, device=input.device)
 
     def forward(self, input, hx=None):
         if isinstance(input, PackedSequence):
@@ -116,7 +124,7 @@ class RNNBase(Module):
         batch = input.shape[1]
         is_lstm = self.mode == "LSTM"
         if hx is None:
-            h0 = self._zeros(input, batch)
+            h0 = self._zeros(input, batch, self.proj_size)
             c0 = self._zeros(input, batch) if is_lstm else None
         else:
             h0, c0 = hx if is_lstm else (hx, None)
@@ -145,7 +153,7 @@ class RNNBase(Module):
         batch = int(batch_sizes[0])
         is_lstm = self.mode == "LSTM"
         if hx is None:
-            h0 = self._zeros(padded, batch)
+            h0 = self._zeros(padded, batch, self.proj_size)
             c0 = self._zeros(padded, batch) if is_lstm else None
         else:
             h0, c0 = hx if is_lstm else (hx, None)
@@ -168,6 +176,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if not self.bias:
@@ -267,36 +277,6 @@ class RNNCellBase(Module):
 
     def _weights(self):
         return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
-
-    def _forward_packed(self, packed, hx):
-        """Sequences of different lengths (see :mod:`deltaflow.nn.utils.rnn`): run padded,
-        each for its own length; the states come back in the original order."""
-        batch_sizes = packed.batch_sizes.numpy()
-        padded, _ = pad_packed_sequence(PackedSequence(packed.data, packed.batch_sizes))
-        self._check_input(padded)
-        batch = int(batch_sizes[0])
-        is_lstm = self.mode == "LSTM"
-        if hx is None:
-            h0 = self._zeros(padded, batch)
-            c0 = self._zeros(padded, batch) if is_lstm else None
-        else:
-            h0, c0 = hx if is_lstm else (hx, None)
-            self._check_state(h0, batch, "h_0")
-            if is_lstm:
-                self._check_state(c0, batch, "c_0")
-            if packed.sorted_indices is not None:   # states follow the sequences' sort
-                h0 = Fn.index_select(h0, 1, packed.sorted_indices)
-                c0 = None if c0 is None else Fn.index_select(c0, 1, packed.sorted_indices)
-        out, h_n, c_n = recurrent_packed(self.mode, padded, batch_sizes, h0, c0,
-                                         self._layer_weights(), self.num_layers,
-                                         self.bidirectional, self.dropout, self.training)
-        out = pack_padded_sequence(out, lengths_of(batch_sizes))
-        out = PackedSequence(out.data, packed.batch_sizes, packed.sorted_indices,
-                             packed.unsorted_indices)
-        if packed.unsorted_indices is not None:
-            h_n = Fn.index_select(h_n, 1, packed.unsorted_indices)
-            c_n = None if c_n is None else Fn.index_select(c_n, 1, packed.unsorted_indices)
-        return (out, (h_n, c_n)) if is_lstm else (out, h_n)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
