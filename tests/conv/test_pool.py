@@ -1,6 +1,7 @@
-"""max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d equal PyTorch's in float64 (output,
-indices, input gradient) over kernel sizes, strides, paddings, dilations, ceil_mode and
-count_include_pad; ties and NaN behave like PyTorch; float64 gradchecks."""
+"""max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d, adaptive_max_pool1d/2d equal
+PyTorch's in float64 (output, indices, input gradient) over kernel sizes, strides,
+paddings, dilations, ceil_mode and count_include_pad; ties and NaN behave like PyTorch;
+float64 gradchecks."""
 from __future__ import annotations
 
 import numpy as np
@@ -149,3 +150,23 @@ def test_max_pool2d_with_more_than_256_window_elements():
     np.testing.assert_array_equal(
         F.max_pool2d(dl.tensor(x), return_indices=True, **kw)[1].numpy(),
         TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)[1].numpy())
+
+
+@pytest.mark.parametrize("size", [3, (2, 4), (None, 3), 1, (5, 7), (7, 9)], ids=str)
+def test_adaptive_max_pool2d_matches_torch(size):
+    """Uneven bins, output and flat H·W indices (return_indices) and the gradient."""
+    check(lambda x: F.adaptive_max_pool2d(x, size), lambda x: TF.adaptive_max_pool2d(x, size),
+          rand(2, 3, 7, 9))
+    x = rand(2, 3, 7, 9, seed=1)
+    _, d_idx = F.adaptive_max_pool2d(dl.tensor(x), size, return_indices=True)
+    _, t_idx = TF.adaptive_max_pool2d(torch.tensor(x), size, return_indices=True)
+    np.testing.assert_array_equal(d_idx.numpy(), t_idx.numpy())
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 13])
+def test_adaptive_max_pool1d_matches_torch_with_ties_and_modules(size):
+    x = np.round(rand(2, 3, 13, seed=2))                 # many equal values: ties
+    check(lambda x: F.adaptive_max_pool1d(x, size), lambda x: TF.adaptive_max_pool1d(x, size), x)
+    d, t = dl.nn.AdaptiveMaxPool1d(size, True), torch.nn.AdaptiveMaxPool1d(size, True)
+    assert repr(d) == repr(t)
+    np.testing.assert_array_equal(d(dl.tensor(x[0]))[1].numpy(), t(torch.tensor(x[0]))[1].numpy())

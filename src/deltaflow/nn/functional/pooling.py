@@ -1,4 +1,5 @@
-"""``F.max_pool1d/2d/3d``, ``F.avg_pool1d/2d/3d``, ``F.adaptive_avg_pool1d/2d/3d``: check
+"""``F.max_pool1d/2d/3d``, ``F.avg_pool1d/2d/3d``, ``F.adaptive_avg_pool1d/2d/3d``,
+``F.adaptive_max_pool1d/2d``: check
 PyTorch-style arguments, then run one op from :mod:`deltaflow.ops.pool` or
 :mod:`deltaflow.ops.upsample` (3-D pooling: 2-D pooling of each depth offset, combined)."""
 from __future__ import annotations
@@ -13,7 +14,8 @@ from ...ops import upsample as _U
 from .conv import _batched, _lift, _ntuple, _positive
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d"]
+           "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d"]
 
 
 def _pool_args(op, spatial, input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -216,3 +218,60 @@ def adaptive_avg_pool3d(input, output_size):
     y = _F.matmul(bins, _F.reshape(y, (N, C, D, Ho * Wo)))
     y = _F.reshape(y, (N, C, Do, Ho, Wo))
     return _F.squeeze(y, 0) if unbatched else y
+
+
+def _bin_indices(n, out):
+    """(out, K) input indices of PyTorch's adaptive bins [⌊o·n/out⌋, ⌈(o+1)·n/out⌉), each
+    padded to the longest bin K by repeating its last index (a repeat does not change a
+    maximum, and the first occurrence of the maximum stays the one picked)."""
+    start = (np.arange(out) * n) // out
+    end = -((-(np.arange(out) + 1) * n) // out)
+    longest = int((end - start).max())
+    return np.minimum(start[:, None] + np.arange(longest), end[:, None] - 1)
+
+
+def _adaptive_max(op, spatial, input, output_size, return_indices):
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: expected a {spatial + 2}-D or {spatial + 1}-D input, got "
+                         f"shape {tuple(input.shape)}")
+    x, unbatched = _batched(input, spatial)
+    size = tuple(x.shape[2:])
+    out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * spatial
+    if len(out) != spatial:
+        raise ValueError(f"{op}: output_size must be an int or a tuple of {spatial}, got "
+                         f"{output_size!r}")
+    out = _positive(tuple(n if o is None else o for n, o in zip(size, out)), op, "output_size")
+    # gather every bin's window as its own axes, flatten them, take the first maximum
+    N, C = x.shape[:2]
+    bins = [_bin_indices(n, o) for n, o in zip(size, out)]
+    if spatial == 1:
+        windows = x[:, :, creation.tensor(bins[0])]                    # (N, C, Lo, K)
+        flat_index = bins[0]
+    else:
+        (ih, iw), (Ho, Wo), (Kh, Kw) = bins, out, (bins[0].shape[1], bins[1].shape[1])
+        rows = creation.tensor(ih[:, :, None, None])                    # (Ho, Kh, 1, 1)
+        cols = creation.tensor(iw[None, None, :, :])                    # (1, 1, Wo, Kw)
+        windows = _F.transpose(x[:, :, rows, cols], 3, 4)               # (N, C, Ho, Wo, Kh, Kw)
+        windows = _F.reshape(windows, (N, C, Ho, Wo, Kh * Kw))
+        flat_index = (ih[:, None, :, None] * size[1] + iw[None, :, None, :]).reshape(
+            Ho, Wo, Kh * Kw)
+    values, which = _F.max(windows, dim=-1)
+    y = _F.squeeze(values, 0) if unbatched else values
+    if not return_indices:
+        return y
+    pick = which.numpy()[..., None]
+    idx = np.take_along_axis(np.broadcast_to(flat_index, which.shape + flat_index.shape[-1:]),
+                             pick, axis=-1)[..., 0]
+    idx = creation.tensor(idx[0] if unbatched else idx)
+    return y, idx
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Maximum over ``output_size`` bins [⌊o·L/out⌋, ⌈(o+1)·L/out⌉) of (N, C, L)."""
+    return _adaptive_max("adaptive_max_pool1d", 1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum over (Ho, Wo) bins of (N, C, H, W); ``return_indices`` also gives each
+    maximum's flat index into H·W (as PyTorch)."""
+    return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)

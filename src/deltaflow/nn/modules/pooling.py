@@ -1,12 +1,13 @@
-"""Pooling layers ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d`` with
-PyTorch's constructor arguments and ``repr``."""
+"""Pooling layers ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``,
+``AdaptiveMaxPool1d/2d`` with PyTorch's constructor arguments and ``repr``."""
 from __future__ import annotations
 
 from ..functional import pooling as F
 from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
-           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"]
+           "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+           "AdaptiveMaxPool2d"]
 
 
 class _MaxPool(Module):
@@ -127,3 +128,25 @@ class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
 
     def forward(self, input):
         return F.adaptive_avg_pool3d(input, self.output_size)
+
+
+class AdaptiveMaxPool1d(Module):
+    """Maximum of (N, C, L) over ``output_size`` bins; ``return_indices`` as PyTorch."""
+
+    _fn = staticmethod(F.adaptive_max_pool1d)
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        return self._fn(input, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    """Maximum of (N, C, H, W) over ``output_size`` (Ho, Wo) bins."""
+
+    _fn = staticmethod(F.adaptive_max_pool2d)
