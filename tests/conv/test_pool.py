@@ -16,7 +16,7 @@ from .test_conv import check, rand
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
-GRADCHECKED = ("MaxPooling", "AvgPooling")
+GRADCHECKED = ("MaxPooling", "AvgPooling", "MaxUnpooling")
 
 MAX_GRID = [
     # kernel, stride, padding, dilation, ceil_mode
@@ -170,3 +170,37 @@ def test_adaptive_max_pool1d_matches_torch_with_ties_and_modules(size):
     d, t = dl.nn.AdaptiveMaxPool1d(size, True), torch.nn.AdaptiveMaxPool1d(size, True)
     assert repr(d) == repr(t)
     np.testing.assert_array_equal(d(dl.tensor(x[0]))[1].numpy(), t(torch.tensor(x[0]))[1].numpy())
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=3, stride=1)], ids=str)
+def test_max_unpool2d_inverts_max_pool2d_like_torch(kw):
+    """The values go back to the indices max_pool2d returned (overlapping windows repeat an
+    index: the value is the same, and each copy gets the whole gradient, as in PyTorch)."""
+    x = rand(2, 3, 7, 8, seed=3)
+    _, d_idx = F.max_pool2d(dl.tensor(x), **kw, return_indices=True)
+    _, t_idx = TF.max_pool2d(torch.tensor(x), **kw, return_indices=True)
+    v = rand(*d_idx.shape, seed=4)
+    check(lambda v: F.max_unpool2d(v, d_idx, output_size=(7, 8), **kw),
+          lambda v: TF.max_unpool2d(v, t_idx, output_size=(7, 8), **kw), v)
+
+
+def test_max_unpool_modules_and_1d():
+    x = rand(2, 3, 9, seed=5)
+    d_pool, t_pool = dl.nn.MaxPool1d(3, 2, 1, return_indices=True), \
+        torch.nn.MaxPool1d(3, 2, 1, return_indices=True)
+    d_un, t_un = dl.nn.MaxUnpool1d(3, 2, 1), torch.nn.MaxUnpool1d(3, 2, 1)
+    assert repr(d_un) == repr(t_un) and repr(dl.nn.MaxUnpool2d(2)) == repr(torch.nn.MaxUnpool2d(2))
+    np.testing.assert_array_equal(d_un(*d_pool(dl.tensor(x))).numpy(),
+                                  t_un(*t_pool(torch.tensor(x))).numpy())
+
+
+def test_max_unpool_gradcheck_and_errors():
+    idx = dl.tensor(np.array([[[0, 3, 4]]]))
+    assert_gradcheck(lambda v: F.max_unpool1d(v, idx, 2), rand(1, 1, 3))
+    with pytest.raises(ValueError, match="indices must lie in"):
+        F.max_unpool1d(dl.ones(1, 1, 3), dl.tensor(np.array([[[0, 3, 9]]])), 2)
+    with pytest.raises(ValueError, match="within one stride"):
+        F.max_unpool1d(dl.ones(1, 1, 3), idx, 2, output_size=(9,))
+    with pytest.raises(ValueError, match="do not match"):
+        F.max_unpool1d(dl.ones(1, 1, 3), dl.tensor(np.array([[0, 1]])), 2)

@@ -191,3 +191,29 @@ class AvgPooling(Function):
         gb = as_image(g).transpose(1, 2, 3, 0) * self.scale
         gxb = _scatter(gb, lambda k: None, padded, kernel_size, stride, (1, 1), out_hw)
         return restore(batch_first(gxb[:, t:t + H, l:l + W]), self.ndim)
+
+
+class MaxUnpooling(Function):
+    """Partial inverse of max pooling: y = 0 except y[n, c, idx[n, c, j]] = x[n, c, j]
+    (``idx``: flat indices into the output's spatial positions, as max pooling returns
+    them);  ∂L/∂x[n, c, j] = ∂L/∂y[n, c, idx[n, c, j]].
+    Inputs: x (N, C, *in), indices (same shape); option ``output_shape`` (*out)."""
+
+    name = "max_unpool"
+
+    def forward(self, x, indices, output_shape):
+        xp = xp_of(x)
+        N, C = x.shape[:2]
+        size = 1
+        for n in output_shape:
+            size *= n
+        flat = indices.reshape(N * C, -1)
+        rows = xp.arange(N * C)[:, None]
+        y = xp.zeros((N * C, size), dtype=x.dtype)
+        y[rows, flat] = x.reshape(N * C, -1)
+        self.rows, self.flat, self.x_shape = rows, flat, x.shape
+        return y.reshape(N, C, *output_shape)
+
+    def backward(self, g):
+        N, C = g.shape[:2]
+        return g.reshape(N * C, -1)[self.rows, self.flat].reshape(self.x_shape), None

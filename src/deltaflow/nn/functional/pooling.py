@@ -1,5 +1,5 @@
 """``F.max_pool1d/2d/3d``, ``F.avg_pool1d/2d/3d``, ``F.adaptive_avg_pool1d/2d/3d``,
-``F.adaptive_max_pool1d/2d``: check
+``F.adaptive_max_pool1d/2d``, ``F.max_unpool1d/2d``: check
 PyTorch-style arguments, then run one op from :mod:`deltaflow.ops.pool` or
 :mod:`deltaflow.ops.upsample` (3-D pooling: 2-D pooling of each depth offset, combined)."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .conv import _batched, _lift, _ntuple, _positive
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-           "adaptive_max_pool1d", "adaptive_max_pool2d"]
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "max_unpool1d", "max_unpool2d"]
 
 
 def _pool_args(op, spatial, input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -275,3 +275,43 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Maximum over (Ho, Wo) bins of (N, C, H, W); ``return_indices`` also gives each
     maximum's flat index into H·W (as PyTorch)."""
     return _adaptive_max("adaptive_max_pool2d", 2, input, output_size, return_indices)
+
+
+def _max_unpool(op, spatial, input, indices, kernel_size, stride, padding, output_size):
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(f"{op}: expected a {spatial + 2}-D or {spatial + 1}-D input, got "
+                         f"shape {tuple(input.shape)}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: indices of shape {tuple(indices.shape)} do not match the "
+                         f"input's {tuple(input.shape)}")
+    kernel = _positive(_ntuple(kernel_size, spatial, op, "kernel_size"), op, "kernel_size")
+    stride = kernel if stride is None else _positive(_ntuple(stride, spatial, op, "stride"),
+                                                     op, "stride")
+    padding = _positive(_ntuple(padding, spatial, op, "padding"), op, "padding", minimum=0)
+    x, unbatched = _batched(input, spatial)
+    idx, _ = _batched(indices, spatial)
+    default = tuple((n - 1) * s - 2 * p + k
+                    for n, s, p, k in zip(x.shape[2:], stride, padding, kernel))
+    out = default if output_size is None else tuple(output_size)[-spatial:]
+    if len(out) != spatial or any(abs(o - d) >= s for o, d, s in zip(out, default, stride)):
+        raise ValueError(f"{op}: output_size {output_size!r} must be within one stride of "
+                         f"the default {default}")
+    limit = int(np.prod(out))
+    if idx.numel() and (int(idx.data.min()) < 0 or int(idx.data.max()) >= limit):
+        raise ValueError(f"{op}: indices must lie in [0, {limit}) for output size {out}")
+    y = _P.MaxUnpooling.apply(x, idx, output_shape=out)
+    return _F.squeeze(y, 0) if unbatched else y
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Scatter (N, C, L) values back to the positions ``indices`` (from ``max_pool1d(...,
+    return_indices=True)``) of a zero (N, C, L_out) tensor."""
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
+                       output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Scatter (N, C, H, W) values back to the flat H_out·W_out positions ``indices`` (from
+    ``max_pool2d(..., return_indices=True)``) of a zero (N, C, H_out, W_out) tensor."""
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
+                       output_size)

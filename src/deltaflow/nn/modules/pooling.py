@@ -1,5 +1,6 @@
 """Pooling layers ``MaxPool1d/2d/3d``, ``AvgPool1d/2d/3d``, ``AdaptiveAvgPool1d/2d/3d``,
-``AdaptiveMaxPool1d/2d`` with PyTorch's constructor arguments and ``repr``."""
+``AdaptiveMaxPool1d/2d``, ``MaxUnpool1d/2d`` with PyTorch's constructor arguments and
+``repr``."""
 from __future__ import annotations
 
 from ..functional import pooling as F
@@ -7,7 +8,7 @@ from .module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
-           "AdaptiveMaxPool2d"]
+           "AdaptiveMaxPool2d", "MaxUnpool1d", "MaxUnpool2d"]
 
 
 class _MaxPool(Module):
@@ -150,3 +151,32 @@ class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
     """Maximum of (N, C, H, W) over ``output_size`` (Ho, Wo) bins."""
 
     _fn = staticmethod(F.adaptive_max_pool2d)
+
+
+class MaxUnpool1d(Module):
+    """Put (N, C, L) values back where ``MaxPool1d(return_indices=True)`` found them."""
+
+    _fn = staticmethod(F.max_unpool1d)
+    _spatial = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        n = self._spatial
+        tup = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * n  # noqa: E731
+        self.kernel_size = tup(kernel_size)
+        self.stride = tup(stride if stride is not None else kernel_size)
+        self.padding = tup(padding)
+
+    def forward(self, input, indices, output_size=None):
+        return self._fn(input, indices, self.kernel_size, self.stride, self.padding,
+                        output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool2d(MaxUnpool1d):
+    """Put (N, C, H, W) values back where ``MaxPool2d(return_indices=True)`` found them."""
+
+    _fn = staticmethod(F.max_unpool2d)
+    _spatial = 2
