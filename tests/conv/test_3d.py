@@ -1,5 +1,6 @@
-"""conv3d, max_pool3d, avg_pool3d, adaptive_avg_pool3d (composed of the gradchecked 2-D ops
-over the depth) and their modules equal PyTorch's in float64: output and every gradient."""
+"""conv3d, conv_transpose3d, max_pool3d, avg_pool3d, adaptive_avg_pool3d (composed of the
+gradchecked 2-D ops over the depth) and their modules equal PyTorch's in float64: output and
+every gradient."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,6 +26,28 @@ def test_conv3d_matches_torch(kw):
     groups = kw.get("groups", 1)
     check(lambda x, w, b: F.conv3d(x, w, b, **kw), lambda x, w, b: TF.conv3d(x, w, b, **kw),
           rand(2, 4, 7, 6, 8, seed=1), rand(6, 4 // groups, 3, 2, 3, seed=2), rand(6, seed=3))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(), dict(stride=2, padding=1),
+    dict(stride=(2, 1, 2), padding=(1, 0, 1), output_padding=(1, 0, 1)),
+    dict(stride=(3, 1, 1), dilation=(2, 1, 1), output_padding=(2, 0, 0)),
+    dict(stride=2, padding=2, output_padding=1), dict(groups=2),
+], ids=str)
+def test_conv_transpose3d_matches_torch(kw):
+    groups = kw.get("groups", 1)
+    check(lambda x, w, b: F.conv_transpose3d(x, w, b, **kw),
+          lambda x, w, b: TF.conv_transpose3d(x, w, b, **kw),
+          rand(2, 4, 4, 5, 3, seed=8), rand(4, 6 // groups, 3, 2, 3, seed=9), rand(6, seed=10))
+
+
+def test_conv_transpose3d_module_with_output_size():
+    t = torch.nn.ConvTranspose3d(2, 3, 3, stride=2).double()
+    d = dl.nn.ConvTranspose3d(2, 3, 3, stride=2).double()
+    d.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
+    assert repr(d) == repr(t)
+    check(lambda x: d(x, output_size=(8, 10, 12)), lambda x: t(x, output_size=(8, 10, 12)),
+          rand(1, 2, 3, 4, 5, seed=11))
 
 
 def test_conv3d_module_matches_torch_with_padding_mode_and_unbatched_input():

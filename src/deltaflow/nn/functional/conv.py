@@ -1,13 +1,14 @@
-"""``F.conv1d``, ``F.conv2d``, ``F.conv3d``, ``F.conv_transpose1d``, ``F.conv_transpose2d``,
-``F.unfold``, ``F.fold``: check PyTorch-style arguments, then run the ops of
-:mod:`deltaflow.ops.conv` (a 3-D convolution is a sum of 2-D ones over the kernel's depth)."""
+"""``F.conv1d/2d/3d``, ``F.conv_transpose1d/2d/3d``, ``F.unfold``, ``F.fold``: check
+PyTorch-style arguments, then run the ops of :mod:`deltaflow.ops.conv` (a 3-D convolution,
+plain or transposed, is a sum of 2-D ones over the kernel's depth)."""
 from __future__ import annotations
 
+from ... import creation
 from ... import functional as _F
 from ...ops import conv as _C
 
-__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold",
-           "fold"]
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+           "conv_transpose3d", "unfold", "fold"]
 
 
 def _ntuple(value, n, op, what):
@@ -177,12 +178,45 @@ def _conv_transpose(op, spatial, input, weight, bias, stride, padding, output_pa
         if (n - 1) * s + d * (k - 1) + 1 - 2 * p + o < 1:
             raise ValueError(f"{op}: padding {padding} is too large for input "
                              f"{tuple(x.shape[2:])}: the output would be empty")
-    tensors = (x, weight) if bias is None else (x, weight, bias)
-    y = _C.TransposedConvolution.apply(
-        *tensors, stride=_lift(stride, spatial, 1), padding=_lift(padding, spatial, 0),
-        output_padding=_lift(output_padding, spatial, 0),
-        dilation=_lift(dilation, spatial, 1), groups=groups)
+    if spatial == 3:
+        y = _conv_transpose_by_depth(x, weight, bias, stride, padding, output_padding, groups,
+                                     dilation)
+    else:
+        tensors = (x, weight) if bias is None else (x, weight, bias)
+        y = _C.TransposedConvolution.apply(
+            *tensors, stride=_lift(stride, spatial, 1), padding=_lift(padding, spatial, 0),
+            output_padding=_lift(output_padding, spatial, 0),
+            dilation=_lift(dilation, spatial, 1), groups=groups)
     return _F.squeeze(y, 0) if unbatched else y
+
+
+def _conv_transpose_by_depth(x, weight, bias, stride, padding, output_padding, groups,
+                             dilation):
+    """3-D transposed convolution as Σ over kernel depth k of 2-D ones: input depth d adds
+    conv_transpose2d(x[:, :, d], w[:, :, k]) at output depth d·s_d + k·δ_d − p_d (depth
+    folded into the batch; the results spread s_d apart, shifted by k·δ_d, then cropped)."""
+    N, C, D, H, W = x.shape
+    O, kD = weight.shape[1] * groups, weight.shape[2]
+    (sd, *s_hw), (pd, *p_hw), (od, *o_hw), (dd, *d_hw) = stride, padding, output_padding, \
+        dilation
+    full = (D - 1) * sd + dd * (kD - 1) + 1
+    xs = _F.reshape(_F.transpose(x, 1, 2), (N * D, C, H, W))
+    y = None
+    for k in range(kD):                                 # kernel depth: a few 2-D GEMMs
+        part = _C.TransposedConvolution.apply(
+            xs, weight[:, :, k], stride=tuple(s_hw), padding=tuple(p_hw),
+            output_padding=tuple(o_hw), dilation=tuple(d_hw), groups=groups)
+        part = _F.transpose(_F.reshape(part, (N, D, O, *part.shape[2:])), 1, 2)
+        if sd > 1:                                      # input depths land s_d apart
+            zeros = creation.zeros_like(part)
+            part = _F.stack([part] + [zeros] * (sd - 1), dim=3)
+            part = _F.reshape(part, (N, O, D * sd, *part.shape[4:]))[:, :, :(D - 1) * sd + 1]
+        part = _F.pad(part, [0, 0, 0, 0, k * dd, full - k * dd - ((D - 1) * sd + 1)])
+        y = part if y is None else y + part
+    if od:
+        y = _F.pad(y, [0, 0, 0, 0, 0, od])
+    y = y[:, :, pd: full - pd + od]
+    return y if bias is None else y + _F.reshape(bias, (1, O, 1, 1, 1))
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
@@ -197,6 +231,14 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """2-D transposed convolution (the gradient of conv2d with respect to its input);
     weight (C_in, C_out/groups, kh, kw); output size (n−1)·s − 2p + d·(k−1) + output_padding + 1."""
     return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """3-D transposed convolution of (N, C_in, D, H, W) with weight
+    (C_in, C_out/groups, kd, kh, kw); options as :func:`conv_transpose2d`, per axis."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
                            output_padding, groups, dilation)
 
 

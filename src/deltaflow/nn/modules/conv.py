@@ -1,6 +1,6 @@
 """Convolution layers ``Conv1d``, ``Conv2d``, ``Conv3d``, ``ConvTranspose1d``,
-``ConvTranspose2d`` and the block rearrangers ``Unfold``, ``Fold``, with PyTorch's arguments,
-attributes, parameter shapes, initialisation and ``state_dict`` keys."""
+``ConvTranspose2d``, ``ConvTranspose3d`` and the block rearrangers ``Unfold``, ``Fold``, with
+PyTorch's arguments, attributes, parameter shapes, initialisation and ``state_dict`` keys."""
 from __future__ import annotations
 
 import math
@@ -12,8 +12,8 @@ from ..functional import conv as F
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "Unfold",
-           "Fold"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d", "Unfold", "Fold"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -195,6 +195,13 @@ class ConvTranspose2d(_ConvTranspose):
 
     _spatial = 2
     _fn = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution: weight (C_in, C_out/groups, kd, kh, kw)."""
+
+    _spatial = 3
+    _fn = staticmethod(F.conv_transpose3d)
 
 
 class Unfold(Module):
