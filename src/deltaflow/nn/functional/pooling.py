@@ -8,7 +8,7 @@ import numpy as np
 
 from ... import creation
 from ... import functional as _F
-from ...backend import xp_of
+from ...backend import to_device, xp_of
 from ...ops import pool as _P
 from ...ops import upsample as _U
 from .conv import _batched, _lift, _ntuple, _positive
@@ -90,18 +90,33 @@ def _by_depth(x, kernel, stride, padding, dilation, ceil_mode, fill, pool2d):
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """y[n,c,d,i,j] = max over the kd×kh×kw window (−∞ padding); the 2-D max of each depth
-    offset, then the first maximum over the offsets (PyTorch's pick among ties)."""
+    offset, then the first maximum over the offsets (PyTorch's pick among ties).
+    ``return_indices`` also gives each maximum's flat index into D·H·W."""
     op = "max_pool3d"
-    if return_indices:
-        raise ValueError(f"{op}: return_indices=True is not supported")
     x, unbatched, kernel, stride, padding, dilation = _pool_args(
         op, 3, input, kernel_size, stride, padding, dilation, ceil_mode)
-    parts = _by_depth(x, kernel, stride, padding, dilation, ceil_mode, float("-inf"),
-                      lambda xs, k, s, p, d: _P.MaxPooling.apply(
-                          xs, kernel_size=k, stride=s, padding=p, dilation=d,
-                          ceil_mode=bool(ceil_mode), return_indices=False))
-    y = _F.max(_F.stack(parts), dim=0)[0] if len(parts) > 1 else parts[0]
-    return _F.squeeze(y, 0) if unbatched else y
+    plane_indices = []                                  # per depth offset: flat into H·W
+
+    def pool2d(xs, k, s, p, d):
+        y, idx = _P.MaxPooling.apply(xs, kernel_size=k, stride=s, padding=p, dilation=d,
+                                     ceil_mode=bool(ceil_mode), return_indices=True)
+        plane_indices.append(idx.data)
+        return y
+
+    parts = _by_depth(x, kernel, stride, padding, dilation, ceil_mode, float("-inf"), pool2d)
+    y, offset = _F.max(_F.stack(parts), dim=0)
+    out = _F.squeeze(y, 0) if unbatched else y
+    if not return_indices:
+        return out
+    N, C, D, H, W = x.shape
+    Do = y.shape[2]
+    planes = np.stack([to_device(i, "cpu").reshape(N, Do, C, *y.shape[3:])
+                       .transpose(0, 2, 1, 3, 4) for i in plane_indices])  # (kd, N, C, Do, …)
+    k = offset.numpy()
+    depth = np.arange(Do)[:, None, None] * stride[0] + k * dilation[0] - padding[0]
+    index = depth * (H * W) + np.take_along_axis(planes, k[None], axis=0)[0]
+    index = creation.tensor(index[0] if unbatched else index)
+    return out, index
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
