@@ -3,7 +3,7 @@
 ``lstm_layer`` / ``gru_layer`` / ``rnn_layer`` run one layer in one direction over a
 time-major sequence (T, N, I); :func:`recurrent` stacks layers and directions the way
 ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` do (dropout between layers, directions concatenated),
-and :func:`recurrent_packed` does the same for sequences of different lengths.
+for sequences of equal or (packed) different lengths.
 """
 from __future__ import annotations
 
@@ -59,24 +59,32 @@ def _run_layer(mode, x, h, c, weights, reverse):
 
 
 def recurrent(mode, input, hx, cx, weights, num_layers, bidirectional=False, dropout=0.0,
-              training=True):
+              training=True, batch_sizes=None):
     """A stack of recurrent layers on a time-major ``input`` (T, N, I).
 
     ``hx`` (and ``cx`` for LSTM) have shape (num_layers · D, N, H), D = 2 if bidirectional;
-    ``weights`` lists (w_ih, w_hh[, b_ih, b_hh]) per layer and direction in PyTorch's order
-    (l0, l0_reverse, l1, ...). Dropout with probability ``dropout`` is applied to every
-    layer's output except the last (when ``training``). Returns (output (T, N, D·H), h_n,
-    c_n or None).
+    ``weights`` lists (w_ih, w_hh[, b_ih, b_hh][, w_hr]) per layer and direction in
+    PyTorch's order (l0, l0_reverse, l1, ...). Dropout with probability ``dropout`` is
+    applied to every layer's output except the last (when ``training``). Returns (output
+    (T, N, D·H), h_n, c_n or None).
+
+    Sequences of different lengths: ``input`` padded, sequences sorted by decreasing length
+    and ``batch_sizes[t]`` of them running at step t (a PackedSequence's), ``hx``/``cx`` in
+    that order; each sequence then runs for exactly its length (the output is zero past its
+    end, h_n and c_n are its states at its own end).
     """
     D = 2 if bidirectional else 1
+    segments = None if batch_sizes is None else _segments(list(batch_sizes))
     x = input
     h_n, c_n = [], []
     for layer in range(num_layers):
         outs = []
         for d in range(D):
             k = layer * D + d
-            out, h, c = _run_layer(mode, x, hx[k], None if cx is None else cx[k], weights[k],
-                                   reverse=d == 1)
+            h0, c0 = hx[k], None if cx is None else cx[k]
+            out, h, c = (_run_layer(mode, x, h0, c0, weights[k], reverse=d == 1)
+                         if segments is None else
+                         _run_segments(mode, x, h0, c0, weights[k], segments, reverse=d == 1))
             outs.append(out)
             h_n.append(h)
             c_n.append(c)
@@ -126,30 +134,4 @@ def _run_segments(mode, x, h0, c0, weights, segments, reverse):
     return Fn.cat(outs, dim=0), h, c
 
 
-def recurrent_packed(mode, input, batch_sizes, hx, cx, weights, num_layers,
-                     bidirectional=False, dropout=0.0, training=True):
-    """:func:`recurrent` for variable-length sequences: ``input`` is padded (T, B, I) with
-    sequences sorted by decreasing length and ``batch_sizes[t]`` of them running at step t
-    (a PackedSequence's); ``hx``/``cx`` are in that sorted order. Returns the padded output
-    (zero past each sequence's end), h_n and c_n (the states at each sequence's own end)."""
-    D = 2 if bidirectional else 1
-    segments = _segments(list(batch_sizes))
-    x = input
-    h_n, c_n = [], []
-    for layer in range(num_layers):
-        outs = []
-        for d in range(D):
-            k = layer * D + d
-            out, h, c = _run_segments(mode, x, hx[k], None if cx is None else cx[k], weights[k],
-                                      segments, reverse=d == 1)
-            outs.append(out)
-            h_n.append(h)
-            c_n.append(c)
-        x = outs[0] if D == 1 else Fn.cat(outs, dim=2)
-        if dropout > 0.0 and training and layer < num_layers - 1:
-            from .dropout import dropout as _dropout
-            x = _dropout(x, p=dropout, training=True)
-    return x, Fn.stack(h_n), (Fn.stack(c_n) if cx is not None else None)
-
-
-__all__ = ["lstm_layer", "gru_layer", "rnn_layer", "recurrent", "recurrent_packed"]
+__all__ = ["lstm_layer", "gru_layer", "rnn_layer", "recurrent"]

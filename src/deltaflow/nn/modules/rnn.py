@@ -16,7 +16,6 @@ from ..functional.recurrent import (
     gru_layer,
     lstm_layer,
     recurrent,
-    recurrent_packed,
     rnn_layer,
 )
 from ..parameter import Parameter
@@ -163,9 +162,9 @@ class RNNBase(Module):
             if packed.sorted_indices is not None:   # states follow the sequences' sort
                 h0 = Fn.index_select(h0, 1, packed.sorted_indices)
                 c0 = None if c0 is None else Fn.index_select(c0, 1, packed.sorted_indices)
-        out, h_n, c_n = recurrent_packed(self.mode, padded, batch_sizes, h0, c0,
-                                         self._layer_weights(), self.num_layers,
-                                         self.bidirectional, self.dropout, self.training)
+        out, h_n, c_n = recurrent(self.mode, padded, h0, c0, self._layer_weights(),
+                                  self.num_layers, self.bidirectional, self.dropout,
+                                  self.training, batch_sizes=batch_sizes)
         out = pack_padded_sequence(out, lengths_of(batch_sizes))
         out = PackedSequence(out.data, packed.batch_sizes, packed.sorted_indices,
                              packed.unsorted_indices)
