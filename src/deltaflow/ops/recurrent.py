@@ -135,6 +135,35 @@ def _lstm_rows(w, blocks):
     return w.reshape(4, w.shape[0] // 4, *w.shape[1:])[list(blocks)].reshape(w.shape)
 
 
+def _lstm_buffers(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    """What both LSTM ops set up before their time loop, for x (T, B, I), h of P features
+    (P = H without a projection) and c of H features:
+
+    w = s ⊙ [W_hh | W_ih | b_ih + b_hh] (4H, K = P + I + 1), rows in the internal gate order
+    o, i, f, g, σ rows halved (σ(z) = ½·tanh(z/2) + ½: all gates then take one tanh pass);
+    z (K, T + 1, B) whose column t is [h_{t−1}; x_t; 1] (h_0 and all x filled in);
+    acts (T, 4H, B), cs (T + 1, H, B) with cs[0] = c_0, tc (T, H, B).
+    Returns (w, z, acts, cs, tc, w_ih, w_hh) with the unscaled, row-permuted weights."""
+    T, B, I = x.shape
+    H, P = w_hh.shape[0] // 4, w_hh.shape[1]
+    w_ih, w_hh = _lstm_rows(w_ih, _LSTM_BLOCKS), _lstm_rows(w_hh, _LSTM_BLOCKS)
+    w = xp.zeros((4 * H, P + I + 1), dtype=x.dtype)
+    w[:, :P] = w_hh
+    w[:, P:P + I] = w_ih
+    if b_ih is not None:
+        w[:, P + I] = _lstm_rows(b_ih + b_hh, _LSTM_BLOCKS)
+    w[:3 * H] *= 0.5
+    z = xp.empty((P + I + 1, T + 1, B), dtype=x.dtype)
+    z[:P, 0] = h0.T
+    z[P:P + I, :T] = x.transpose(2, 0, 1)
+    z[P + I] = 1.0
+    cs = xp.empty((T + 1, H, B), dtype=x.dtype)
+    cs[0] = c0.T
+    acts = xp.empty((T, 4 * H, B), dtype=x.dtype)
+    tc = xp.empty((T, H, B), dtype=x.dtype)
+    return w, z, acts, cs, tc, w_ih, w_hh
+
+
 class LSTMLayer(_RecurrentLayer):
     """LSTM over all steps (PyTorch's gate order i, f, g, o in the parameters):
 
@@ -174,26 +203,9 @@ class LSTMLayer(_RecurrentLayer):
         xp = xp_of(x)
         if reverse:
             x = x[::-1]
-        T, B, I = x.shape
+        T, B, _ = x.shape
         H = w_hh.shape[1]
-        K = H + I + 1
-        # [W_hh | W_ih | b_ih + b_hh] in the internal gate order, σ(z) = ½·tanh(z/2) + ½ with
-        # the ½ inside folded into the σ rows, so all gates of a step take one tanh pass
-        w_ih, w_hh = _lstm_rows(w_ih, _LSTM_BLOCKS), _lstm_rows(w_hh, _LSTM_BLOCKS)
-        w = xp.zeros((4 * H, K), dtype=x.dtype)
-        w[:, :H] = w_hh
-        w[:, H:H + I] = w_ih
-        if b_ih is not None:
-            w[:, H + I] = _lstm_rows(b_ih + b_hh, _LSTM_BLOCKS)
-        w[:3 * H] *= 0.5
-        z = xp.empty((K, T + 1, B), dtype=x.dtype)                    # columns [h_{t−1}; x_t; 1]
-        z[:H, 0] = h0.T
-        z[H:H + I, :T] = x.transpose(2, 0, 1)
-        z[H + I] = 1.0
-        acts = xp.empty((T, 4 * H, B), dtype=x.dtype)
-        cs = xp.empty((T + 1, H, B), dtype=x.dtype)
-        tc = xp.empty((T, H, B), dtype=x.dtype)
-        cs[0] = c0.T
+        w, z, acts, cs, tc, w_ih, w_hh = _lstm_buffers(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         fused, half = lstm_kernels.for_array(x), x.dtype.type(0.5)
         ig = xp.empty((H, B), dtype=x.dtype)
         for t in range(T):
@@ -333,25 +345,10 @@ class LSTMProjLayer(LSTMLayer):
         xp = xp_of(x)
         if reverse:
             x = x[::-1]
-        T, B, I = x.shape
+        T, B, _ = x.shape
         P, H = w_hr.shape
-        K = P + I + 1
-        w_ih, w_hh = _lstm_rows(w_ih, _LSTM_BLOCKS), _lstm_rows(w_hh, _LSTM_BLOCKS)
-        w = xp.zeros((4 * H, K), dtype=x.dtype)                       # [W_hh | W_ih | b]
-        w[:, :P] = w_hh
-        w[:, P:P + I] = w_ih
-        if b_ih is not None:
-            w[:, P + I] = _lstm_rows(b_ih + b_hh, _LSTM_BLOCKS)
-        w[:3 * H] *= 0.5                                              # σ = ½·tanh(·/2) + ½
-        z = xp.empty((K, T + 1, B), dtype=x.dtype)                    # columns [h_{t−1}; x_t; 1]
-        z[:P, 0] = h0.T
-        z[P:P + I, :T] = x.transpose(2, 0, 1)
-        z[P + I] = 1.0
-        acts = xp.empty((T, 4 * H, B), dtype=x.dtype)
-        cs = xp.empty((T + 1, H, B), dtype=x.dtype)
-        tc = xp.empty((T, H, B), dtype=x.dtype)
+        w, z, acts, cs, tc, w_ih, w_hh = _lstm_buffers(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         hidden = xp.empty((H, T, B), dtype=x.dtype)                   # h̃_t = hidden[:, t]
-        cs[0] = c0.T
         ig = xp.empty((H, B), dtype=x.dtype)
         for t in range(T):
             a = acts[t]
