@@ -1,4 +1,5 @@
-"""Helpers shared by workloads: where the data lives, and MNIST as NumPy arrays."""
+"""Helpers shared by workloads: where the data lives, MNIST as NumPy arrays, and the
+evaluation loop of the inference workloads."""
 from __future__ import annotations
 
 import gzip
@@ -53,3 +54,19 @@ def _mnist(split: str, size: int, n: int | None):
         x, y = x[:n], y[:n]
         note += f", first {n}"
     return np.ascontiguousarray(x), y, note
+
+
+def counting_evaluation(lib, model, x, y, batch):
+    """The evaluation a user writes, for ``lib`` = deltaflow or torch (same API here): eval
+    mode, ``no_grad``, batches of ``batch`` rows of ``x``; the callable returns how many
+    predictions equal ``y``."""
+    model.eval()
+    X, Y = lib.from_numpy(x), lib.from_numpy(y)
+
+    def evaluate():
+        correct = 0
+        with lib.no_grad():
+            for i in range(0, len(x), batch):
+                correct += (model(X[i:i + batch]).argmax(dim=1) == Y[i:i + batch]).sum().item()
+        return correct
+    return evaluate

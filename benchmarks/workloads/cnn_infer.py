@@ -4,6 +4,7 @@ eval mode) over the 10 000 test images in batches of 250, counting correct predi
 an evaluation loop does."""
 from __future__ import annotations
 
+from benchmarks.common import counting_evaluation
 from benchmarks.workloads.cnn import _initial_state, _layers
 
 DESCRIPTION = "MNIST CNN of `cnn`, no_grad forward over the test set, batch 250"
@@ -37,16 +38,7 @@ def _deltaflow(x, y):
     state = _initial_state()
     if state is not None:
         model.load_state_dict(state)
-    model.eval()
-    X, Y = dl.from_numpy(x), dl.from_numpy(y)
-
-    def evaluate():
-        correct = 0
-        with dl.no_grad():
-            for i in range(0, len(x), BATCH):
-                correct += (model(X[i:i + BATCH]).argmax(dim=1) == Y[i:i + BATCH]).sum().item()
-        return correct
-    return evaluate
+    return counting_evaluation(dl, model, x, y, BATCH)
 
 
 def _torch(x, y):
@@ -57,13 +49,4 @@ def _torch(x, y):
 
     model = _layers(torch.nn)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in _initial_state().items()})
-    model.eval()
-    X, Y = torch.from_numpy(x), torch.from_numpy(y)
-
-    def evaluate():
-        correct = 0
-        with torch.no_grad():
-            for i in range(0, len(x), BATCH):
-                correct += (model(X[i:i + BATCH]).argmax(dim=1) == Y[i:i + BATCH]).sum().item()
-        return correct
-    return evaluate
+    return counting_evaluation(torch, model, x, y, BATCH)

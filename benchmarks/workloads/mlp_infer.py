@@ -3,6 +3,8 @@ gradient recording (``no_grad``) over the 10 000 test images in batches of 1000,
 correct predictions, as an evaluation loop does."""
 from __future__ import annotations
 
+from benchmarks.common import counting_evaluation
+
 DESCRIPTION = "MNIST 784-512-512-10 ReLU MLP, no_grad forward over the test set, batch 1000"
 TARGET = 1.0
 REFERENCE = "torch"
@@ -31,16 +33,7 @@ def _deltaflow(x, y):
     dl.manual_seed(0)
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
                           nn.Linear(512, 10))
-    model.eval()
-    X, Y = dl.from_numpy(x), dl.from_numpy(y)
-
-    def evaluate():
-        correct = 0
-        with dl.no_grad():
-            for i in range(0, len(x), BATCH):
-                correct += (model(X[i:i + BATCH]).argmax(dim=1) == Y[i:i + BATCH]).sum().item()
-        return correct
-    return evaluate
+    return counting_evaluation(dl, model, x, y, BATCH)
 
 
 def _torch(x, y):
@@ -53,16 +46,7 @@ def _torch(x, y):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
                           nn.Linear(512, 10))
-    model.eval()
-    X, Y = torch.from_numpy(x), torch.from_numpy(y)
-
-    def evaluate():
-        correct = 0
-        with torch.no_grad():
-            for i in range(0, len(x), BATCH):
-                correct += (model(X[i:i + BATCH]).argmax(dim=1) == Y[i:i + BATCH]).sum().item()
-        return correct
-    return evaluate
+    return counting_evaluation(torch, model, x, y, BATCH)
 
 
 def _numpy(x, y):
