@@ -28,32 +28,24 @@ def _run(arrays, reverse, enabled, monkeypatch, layer=lstm_layer):
     return [t.numpy() for t in (out, h, *c)] + [leaf.grad.numpy() for leaf in leaves]
 
 
+# layer function, its kernels, the gate count G (weights (G·H, ·)), the number of states
+LAYERS = {"lstm": (lstm_layer, lstm_kernels, 4, 2), "gru": (gru_layer, gru_kernels, 3, 1)}
+
+
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
-def test_fused_kernels_equal_numpy_passes(dtype, reverse, bias, monkeypatch):
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_fused_kernels_equal_numpy_passes(name, dtype, reverse, bias, monkeypatch):
+    layer, kernels, G, n_states = LAYERS[name]
     rng = np.random.default_rng(0)
-    shapes = [(19, 3, 5), (3, 6), (3, 6), (24, 5), (24, 6)] + [(24,), (24,)] * bias
+    shapes = ([(19, 3, 5)] + [(3, 6)] * n_states + [(G * 6, 5), (G * 6, 6)]
+              + [(G * 6,), (G * 6,)] * bias)
     arrays = [(rng.standard_normal(s) * 0.8).astype(dtype) for s in shapes]
-    fused = _run(arrays, reverse, True, monkeypatch)
-    assert lstm_kernels.for_array(arrays[0]) is not None
-    passes = _run(arrays, reverse, False, monkeypatch)
-    for a, b in zip(fused, passes):
-        np.testing.assert_array_equal(a, b)
-
-
-@needs_numba
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("bias", [True, False])
-def test_fused_gru_kernels_equal_numpy_passes(dtype, reverse, bias, monkeypatch):
-    rng = np.random.default_rng(4)
-    shapes = [(19, 3, 5), (3, 6), (18, 5), (18, 6)] + [(18,), (18,)] * bias
-    arrays = [(rng.standard_normal(s) * 0.8).astype(dtype) for s in shapes]
-    fused = _run(arrays, reverse, True, monkeypatch, gru_layer)
-    assert gru_kernels.for_array(arrays[0]) is not None
-    passes = _run(arrays, reverse, False, monkeypatch, gru_layer)
+    fused = _run(arrays, reverse, True, monkeypatch, layer)
+    assert kernels.for_array(arrays[0]) is not None
+    passes = _run(arrays, reverse, False, monkeypatch, layer)
     for a, b in zip(fused, passes):
         np.testing.assert_array_equal(a, b)
 
