@@ -95,13 +95,16 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     op = "max_pool3d"
     x, unbatched, kernel, stride, padding, dilation = _pool_args(
         op, 3, input, kernel_size, stride, padding, dilation, ceil_mode)
+    return_indices = bool(return_indices)
     plane_indices = []                                  # per depth offset: flat into H·W
 
     def pool2d(xs, k, s, p, d):
-        y, idx = _P.MaxPooling.apply(xs, kernel_size=k, stride=s, padding=p, dilation=d,
-                                     ceil_mode=bool(ceil_mode), return_indices=True)
-        plane_indices.append(idx.data)
-        return y
+        out = _P.MaxPooling.apply(xs, kernel_size=k, stride=s, padding=p, dilation=d,
+                                  ceil_mode=bool(ceil_mode), return_indices=return_indices)
+        if not return_indices:
+            return out
+        plane_indices.append(out[1].data)
+        return out[0]
 
     parts = _by_depth(x, kernel, stride, padding, dilation, ceil_mode, float("-inf"), pool2d)
     y, offset = _F.max(_F.stack(parts), dim=0)
