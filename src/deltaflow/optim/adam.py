@@ -60,12 +60,16 @@ class Adam(Optimizer):
         kernels = fused.for_param(p, m, v, v_max)
         if kernels is not None:
             t = p.dtype.type
-            kernels.adam(p, np.ascontiguousarray(g), m, v, v_max,
-                         t(lr), t(beta1), t(beta2), t(1.0 - beta1), t(1.0 - beta2), t(eps),
-                         t(0.0 if self._decoupled else weight_decay),
-                         t(1.0 - lr * weight_decay if self._decoupled else 1.0),
-                         t(math.sqrt(1.0 - beta2 ** step)), t(lr / (1.0 - beta1 ** step)),
-                         bool(amsgrad), bool(maximize))
+            hyper = (t(beta1), t(beta2), t(1.0 - beta1), t(1.0 - beta2), t(eps),
+                     t(-1.0 if maximize else 1.0),
+                     t(0.0 if self._decoupled else weight_decay),
+                     t(1.0 - lr * weight_decay if self._decoupled else 1.0),
+                     t(math.sqrt(1.0 - beta2 ** step)), t(lr / (1.0 - beta1 ** step)))
+            g = np.ascontiguousarray(g)
+            if amsgrad:
+                kernels.adam_amsgrad(p, g, m, v, v_max, *hyper)
+            else:
+                kernels.adam(p, g, m, v, *hyper)
             return
         if maximize:
             g = -g

@@ -9,9 +9,13 @@ small model never imports Numba.
 
 ``sgd``   g ← −g (maximize);  g ← g + λ·p;  buf ← μ·buf + c·g (c = 1 − dampening, or 1);
           d ← g + μ·buf (Nesterov) or buf, or g without momentum;  p ← p − lr·d
-``adam``  p ← p·(1 − lr·λ) (AdamW);  g ← −g (maximize);  g ← g + λ·p (Adam);
-          m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;  v̂ ← max(v̂, v) (AMSGrad);
-          p ← p − (lr/(1 − β₁ᵗ))·m / (√v̂ / √(1 − β₂ᵗ) + ε)
+``adam``  p ← p·(1 − lr·λ) (AdamW);  g ← ±g (−g: maximize);  g ← g + λ·p (Adam);
+          m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;
+          p ← p − (lr/(1 − β₁ᵗ))·m / (√v / √(1 − β₂ᵗ) + ε)
+``adam_amsgrad``  the same with v̂ ← max(v̂, v) used in place of v in the last line
+                  (its own loop: the loops have no data-dependent branches, so LLVM turns
+                  them into SIMD code; with Numba's ``error_model="numpy"`` a division
+                  needs no zero check either, see :mod:`deltaflow.jit`)
 """
 from __future__ import annotations
 
@@ -36,27 +40,40 @@ def _sgd(p, g, buf, lr, momentum, dampening_factor, weight_decay, nesterov, maxi
         p[k] = p[k] - gk * lr
 
 
-def _adam(p, g, m, v, v_max, lr, beta1, beta2, one_minus_beta1, one_minus_beta2, eps,
-          weight_decay, decay, bias_root2, step_size, amsgrad, maximize):
-    p, g, m, v, v_max = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), \
-        v_max.reshape(-1)
+def _adam(p, g, m, v, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, sign,
+          weight_decay, decay, bias_root2, step_size):
+    p, g, m, v = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
     for k in range(p.size):
-        pk = p[k] * decay if decay != 1 else p[k]
-        gk = -g[k] if maximize else g[k]
+        pk = p[k] * decay
+        gk = g[k] * sign
         if weight_decay != 0:
             gk = gk + weight_decay * pk
         mk = m[k] * beta1 + one_minus_beta1 * gk
         vk = v[k] * beta2 + (gk * gk) * one_minus_beta2
         m[k] = mk
         v[k] = vk
-        if amsgrad:
-            vk = np.maximum(v_max[k], vk)
-            v_max[k] = vk
-        denom = np.sqrt(vk) / bias_root2 + eps
-        p[k] = pk - (mk / denom) * step_size
+        p[k] = pk - (mk / (np.sqrt(vk) / bias_root2 + eps)) * step_size
 
 
-_KERNELS = Kernels(sgd=_sgd, adam=_adam)
+def _adam_amsgrad(p, g, m, v, v_max, beta1, beta2, one_minus_beta1, one_minus_beta2, eps,
+                  sign, weight_decay, decay, bias_root2, step_size):
+    p, g, m, v, v_max = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), \
+        v_max.reshape(-1)
+    for k in range(p.size):
+        pk = p[k] * decay
+        gk = g[k] * sign
+        if weight_decay != 0:
+            gk = gk + weight_decay * pk
+        mk = m[k] * beta1 + one_minus_beta1 * gk
+        vk = v[k] * beta2 + (gk * gk) * one_minus_beta2
+        m[k] = mk
+        v[k] = vk
+        vk = np.maximum(v_max[k], vk)
+        v_max[k] = vk
+        p[k] = pk - (mk / (np.sqrt(vk) / bias_root2 + eps)) * step_size
+
+
+_KERNELS = Kernels(sgd=_sgd, adam=_adam, adam_amsgrad=_adam_amsgrad)
 
 
 def for_param(p, *state):
