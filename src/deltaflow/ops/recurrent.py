@@ -13,7 +13,8 @@ step take one ``tanh`` pass.
 Backward is backpropagation through time written by hand: a loop over the steps in
 reverse that carries ∂L/∂h (and ∂L/∂c) and stores the gate gradients ∂L/∂z_t of every step;
 after the loop the weight gradients are one GEMM each over all steps,
-``∂L/∂W_hh = Σ_t δ_tᵀ·h_{t−1}``, ``∂L/∂W_ih = Σ_t δ_tᵀ·x_t``, ``∂L/∂X = δ·W_ih``.
+``∂L/∂W_hh = Σ_t δ_tᵀ·h_{t−1}``, ``∂L/∂W_ih = Σ_t δ_tᵀ·x_t``, ``∂L/∂X = δ·W_ih`` (the LSTM
+does these sums chunk by chunk inside the loop, see :class:`LSTMLayer`).
 
 ``reverse=True`` runs the layer from the last step to the first (the backward direction of
 a bidirectional layer); outputs stay indexed by time.
@@ -173,8 +174,8 @@ class LSTMLayer(_RecurrentLayer):
     BPTT, with dh = ∂L/∂h_t + δ_{t+1}·W_hh and dc carried from step t+1:
         δo = dh ⊙ tanh(c_t) ⊙ σ′(o),   dc += dh ⊙ o ⊙ (1 − tanh²(c_t)),
         [δi, δf, δg] = dc ⊙ [g ⊙ σ′(i), c_{t−1} ⊙ σ′(f), i ⊙ (1 − g²)],   dc ← dc ⊙ f,
-    with σ′ = σ(1 − σ). All weight gradients are then ONE GEMM,
-    ∂L/∂[W_hh | W_ih | b] = Σ_t δ_t·[h_{t−1}; x_t; 1]ᵀ.
+    with σ′ = σ(1 − σ). All weight gradients together are
+    ∂L/∂[W_hh | W_ih | b] = Σ_t δ_t·[h_{t−1}; x_t; 1]ᵀ, one GEMM per chunk of 8 steps.
 
     The elementwise part of a step runs either as one fused loop per step
     (:mod:`deltaflow.ops.lstm_kernels`, compiled by Numba when it is installed) or as
@@ -190,8 +191,8 @@ class LSTMLayer(_RecurrentLayer):
     multiply by dc). Each step's GEMM multiplies the stacked column z_t = [h_{t−1}; x_t; 1]
     of Z (K = H + I + 1 rows, time and batch along the columns) by [W_hh | W_ih | b], so
     the input projection and the bias come with it. Z and the gate gradients keep time and
-    batch together along their columns, so the weight-gradient GEMM reads them as (K, T·B)
-    and (4H, T·B) views.
+    batch together along their columns, so the gradient GEMMs of a chunk of steps read
+    them as (K, 8·B) and (4H, 8·B) views.
     Outputs: (h_1..h_T of shape (T, B, H) — a view of a batch-major array, h_T, c_T).
     """
 
@@ -259,18 +260,23 @@ class LSTMLayer(_RecurrentLayer):
         p[:, 2] *= i
         return q, k, p, f
 
-    def _bptt(self, xp, gy, w_hh_t, dh, dc, dz):
-        """The loop over the steps in reverse: fills dz[:, t] = δ_t, carries dh and dc.
+    def _bptt(self, xp, gy, w_hh_t, dh, dc, dx, dw):
+        """The loop over the steps in reverse, carrying dh and dc; fills ∂L/∂X into ``dx``
+        (T, B, I) and ∂L/∂[W_hh | W_ih | b] into ``dw`` (4H, K) (either may be None).
 
-        Steps go in chunks of 8 whose δ stay in a cache-resident (4H, 8, B) buffer, copied
-        into dz with 1 KB runs, instead of scattering each step's δ over the whole
-        (4H, T, B) array. A step's elementwise work is one fused kernel call, or five
-        NumPy/CuPy passes after the chunk's gate factors."""
+        Steps go in chunks of 8 whose δ stay in a cache-resident (4H, 8, B) buffer; after
+        each chunk, its share of both gradients is one GEMM each while δ is still in cache,
+        ∂L/∂X_chunk = δᵀ·W_ih and ∂L/∂W += δ·Z_chunkᵀ (δ as (4H, 8·B), Z_chunk the chunk's
+        columns of Z as (K, 8·B)), so δ of all steps is never stored. A step's elementwise
+        work is one fused kernel call, or five NumPy/CuPy passes after the chunk's gate
+        factors."""
         T, B, H = gy.shape
+        K = self.z.shape[0]
         fused, one = lstm_kernels.for_array(gy), gy.dtype.type(1)
         dzc = xp.empty((4 * H, _BPTT_CHUNK, B), dtype=gy.dtype)      # one chunk of δ
         dzc_ifg = dzc[H:].reshape(3, H, _BPTT_CHUNK, B)
         tmp = xp.empty((H, B), dtype=gy.dtype)
+        dw_chunk = None if dw is None else xp.empty_like(dw)
         if fused:
             gy_fm = xp.empty((T, H, B), dtype=gy.dtype)               # ∂L/∂h_t as (H, B)
             fused.feature_major(gy, gy_fm)
@@ -293,30 +299,34 @@ class LSTMLayer(_RecurrentLayer):
                     xp.multiply(dc, p[j], out=dzc_ifg[:, :, j])      # δi, δf, δg
                     dc *= f[j]
                 xp.matmul(w_hh_t, dzc[:, j], out=dh)
-            dz[:, t0:t1] = dzc[:, :t1 - t0]
+            n = t1 - t0
+            delta = dzc[:, :n].reshape(4 * H, n * B)
+            if dx is not None:
+                xp.matmul(delta.T, self.w_ih, out=dx[t0:t1].reshape(n * B, -1))
+            if dw is not None:
+                z_chunk = self.z[:, t0:t1].reshape(K, n * B)
+                xp.matmul(delta, z_chunk.T, out=dw if t1 == T else dw_chunk)
+                if t1 < T:
+                    dw += dw_chunk
 
     def backward(self, gy, ghn, gcn):
         xp = xp_of(gy)
-        z, w_ih, w_hh = self.z, self.w_ih, self.w_hh
         if self.reverse:
             gy = gy[::-1]
         T, B, H = gy.shape
-        K = z.shape[0]
+        K = self.z.shape[0]
         I = K - H - 1
-        w_hh_t = xp.ascontiguousarray(w_hh.T)
-        dz = xp.empty((4 * H, T, B), dtype=gy.dtype)                 # δ_t = dz[:, t]
+        need = self.needs_input_grad
+        dx = xp.empty((T, B, I), dtype=gy.dtype) if need[0] else None
+        dw = xp.empty((4 * H, K), dtype=gy.dtype) if any(need[3:]) else None
         dh = xp.array(ghn.T, order="C")                              # own copies: updated
         dc = xp.array(gcn.T, order="C")                              # in place below
-        self._bptt(xp, gy, w_hh_t, dh, dc, dz)
-        need = self.needs_input_grad
-        dz = dz.reshape(4 * H, T * B)
-        dx = dw_ih = dw_hh = db = None
-        if need[0]:
-            dx = (dz.T @ w_ih).reshape(T, B, I)
-            if self.reverse:
-                dx = dx[::-1]
-        if any(need[3:]):
-            dw = _lstm_rows(dz @ z[:, :T].reshape(K, T * B).T, _LSTM_BLOCKS_BACK)
+        self._bptt(xp, gy, xp.ascontiguousarray(self.w_hh.T), dh, dc, dx, dw)
+        if dx is not None and self.reverse:
+            dx = dx[::-1]
+        dw_ih = dw_hh = db = None
+        if dw is not None:
+            dw = _lstm_rows(dw, _LSTM_BLOCKS_BACK)
             dw_hh, dw_ih, db = dw[:, :H], dw[:, H:H + I], dw[:, H + I]
         grads = (dx, dh.T, dc.T, dw_ih if need[3] else None, dw_hh if need[4] else None)
         if self.has_bias:
