@@ -70,3 +70,14 @@ def counting_evaluation(lib, model, x, y, batch):
                 correct += (model(X[i:i + batch]).argmax(dim=1) == Y[i:i + batch]).sum().item()
         return correct
     return evaluate
+
+
+def several_steps(step, n):
+    """A callable running ``step`` ``n`` times as one timed call of ``n`` units: for
+    workloads whose step lasts only tens of milliseconds, so that one sample spans more
+    than a blip of the machine's speed."""
+    def run():
+        for _ in range(n):
+            step()
+    run.units = n
+    return run

@@ -6,9 +6,11 @@ starting implementation rotating) so that drift in the machine's speed hits all 
 alike; after each call it waits until that worker's thread pools stop spinning, so that
 no implementation runs while another one burns a core. It reports the median and
 interquartile range per call, the ratio of each median to the reference implementation's,
-whether deltaflow meets the workload's target, and the peak RSS of each worker; prints a
-markdown table and appends it, with the machine description and the exact command, to
-``benchmarks/RESULTS.md``.
+whether deltaflow meets the workload's target (judged on that ratio of medians), the
+paired ratio (the median, and IQR, of the per-round ratios: the two calls of a round run
+seconds apart, so a slow phase of the machine hits both), and the peak RSS of each worker;
+prints a markdown table and appends it, with the machine description and the exact
+command, to ``benchmarks/RESULTS.md``.
 """
 from __future__ import annotations
 
@@ -280,7 +282,7 @@ def summarize(result: dict) -> list[dict]:
                "threads": w.threads}
         if w.times and w.error is None:
             med, iqr = _stats(w.times)
-            row.update(median=med / w.units, iqr=iqr / w.units, n=len(w.times),
+            row.update(median=med / w.units, iqr=iqr / w.units, n=len(w.times), units=w.units,
                        cpu=_stats(w.cpu_times)[0] / w.units)
         else:
             row["skipped"] = w.why or ("error: " + (w.error or "").strip().splitlines()[-1]
@@ -288,10 +290,14 @@ def summarize(result: dict) -> list[dict]:
             row["error"] = w.error
         rows.append(row)
     ref = next((r for r in rows if r["impl"] == mod.REFERENCE and "median" in r), None)
-    for r in rows:
+    ref_times = next((w.times for w, r in zip(result["workers"], rows) if r is ref), None)
+    for w, r in zip(result["workers"], rows):
         if ref is not None and "median" in r:
             r["ratio"] = r["median"] / ref["median"]
             r["cpu_ratio"] = r["cpu"] / ref["cpu"] if ref["cpu"] > 0 else float("nan")
+            if r is not ref and len(w.times) == len(ref_times):
+                r["paired_ratio"], r["paired_iqr"] = _stats(
+                    [t / w.units / (u / ref["units"]) for t, u in zip(w.times, ref_times)])
         if r["impl"] == "deltaflow" and mod.TARGET is not None and "ratio" in r:
             r["target"] = mod.TARGET
             r["met"] = r["ratio"] <= mod.TARGET
@@ -300,21 +306,24 @@ def summarize(result: dict) -> list[dict]:
 
 def markdown_table(rows: list[dict], references: dict) -> str:
     lines = ["| workload | impl | median per unit | IQR | ratio (vs ref) | target | met | "
-             "CPU time per unit (ratio) | peak RSS |",
-             "|---|---|---:|---:|---:|---:|:-:|---:|---:|"]
+             "paired ratio (IQR) | CPU time per unit (ratio) | peak RSS |",
+             "|---|---|---:|---:|---:|---:|:-:|---:|---:|---:|"]
     for r in rows:
         ref = references[r["workload"]]
         impl = f"{r['impl']} (ref)" if r["impl"] == ref else r["impl"]
         rss = "" if r["peak_rss_mib"] is None else f"{r['peak_rss_mib']:.0f} MiB"
         if "median" not in r:
-            lines.append(f"| {r['workload']} | {impl} | {r['skipped']} | | | | | | {rss} |")
+            lines.append(f"| {r['workload']} | {impl} | {r['skipped']} | | | | | | | {rss} |")
             continue
         ratio = f"{r['ratio']:.2f}×" if "ratio" in r else "–"
         target = f"≤ {r['target']:.2f}×" if "target" in r else ""
         met = ("yes" if r["met"] else "**NO**") if "met" in r else ""
         cpu = _fmt_time(r["cpu"]) + (f" ({r['cpu_ratio']:.2f}×)" if "cpu_ratio" in r else "")
+        paired = (f"{r['paired_ratio']:.2f}× ({r['paired_iqr']:.2f})" if "paired_ratio" in r
+                  else "")
         lines.append(f"| {r['workload']} | {impl} | {_fmt_time(r['median'])}/{r['unit']} | "
-                     f"{_fmt_time(r['iqr'])} | {ratio} | {target} | {met} | {cpu} | {rss} |")
+                     f"{_fmt_time(r['iqr'])} | {ratio} | {target} | {met} | {paired} | {cpu} | "
+                     f"{rss} |")
     return "\n".join(lines)
 
 

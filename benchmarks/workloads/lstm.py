@@ -1,10 +1,11 @@
 """Character-level LSTM language-model training step: Embedding(65, 64) → LSTM(64 → 256,
 batch_first) → Linear(256, 65), cross-entropy over all 64 positions, Adam (lr 2e-3),
-batch 32 × 64 characters. One call is one training step (zero_grad, forward, backward
+batch 32 × 64 characters. One unit is one training step (zero_grad, forward, backward
 through time, Adam update) on the next batch of a fixed pool of Tiny Shakespeare windows
 (synthetic ids when the text is absent). Both implementations are written as a user of
 that library would write them and start from the same weights (torch's initialisation,
-copied into deltaflow through the state_dict)."""
+copied into deltaflow through the state_dict).
+A timed call runs STEPS_PER_CALL steps (per-step times are reported)."""
 from __future__ import annotations
 
 DESCRIPTION = ("char-LSTM LM: vocab 65, embed 64, hidden 256, seq 64, batch 32, Adam: one "
@@ -12,6 +13,7 @@ DESCRIPTION = ("char-LSTM LM: vocab 65, embed 64, hidden 256, seq 64, batch 32, 
 TARGET = 1.3
 REFERENCE = "torch"
 UNIT = "step"
+STEPS_PER_CALL = 4        # steps per timed call (benchmarks.common.several_steps)
 REPEATS = 30
 
 VOCAB, EMBED, HIDDEN, SEQ, BATCH = 65, 64, 256, 64, 32
@@ -61,12 +63,13 @@ def _initial_state():
 
 
 def make(impl, quick=False):
+    from benchmarks.common import several_steps
     batches, note = char_batches(2 if quick else POOL)
     state = _initial_state()
     maker = {"deltaflow": _deltaflow, "torch": _torch}.get(impl)
     if maker is None or (impl == "torch" and state is None):
         return None
-    step = maker(batches, state)
+    step = several_steps(maker(batches, state), 1 if quick else STEPS_PER_CALL)
     step.note = note
     return step
 

@@ -1,10 +1,11 @@
 """Character-level Transformer language-model training step: Embedding(65, 128) + learned
 positions → 2 pre-LN TransformerEncoderLayers (d_model 128, 4 heads, MLP 512 with GELU,
 dropout 0, causal mask) → LayerNorm → Linear(128, 65), cross-entropy, AdamW (lr 1e-3,
-weight decay 0.01), batch 32 × 64 characters. One call is one training step on the next
+weight decay 0.01), batch 32 × 64 characters. One unit is one training step on the next
 batch of a fixed pool of Tiny Shakespeare windows (synthetic ids when the text is absent).
 Both implementations use their library's own TransformerEncoderLayer and start from the
-same weights (torch's initialisation, copied into deltaflow through the state_dict)."""
+same weights (torch's initialisation, copied into deltaflow through the state_dict).
+A timed call runs STEPS_PER_CALL steps (per-step times are reported)."""
 from __future__ import annotations
 
 DESCRIPTION = ("char-Transformer LM: vocab 65, d_model 128, 4 heads, 2 pre-LN layers, MLP 4x, "
@@ -12,6 +13,7 @@ DESCRIPTION = ("char-Transformer LM: vocab 65, d_model 128, 4 heads, 2 pre-LN la
 TARGET = 1.3
 REFERENCE = "torch"
 UNIT = "step"
+STEPS_PER_CALL = 4        # steps per timed call (benchmarks.common.several_steps)
 REPEATS = 30
 
 VOCAB, D, HEADS, LAYERS, SEQ = 65, 128, 4, 2, 64
@@ -50,13 +52,14 @@ def _initial_state():
 
 
 def make(impl, quick=False):
+    from benchmarks.common import several_steps
     from benchmarks.workloads.lstm import char_batches
     batches, note = char_batches(2 if quick else POOL)
     state = _initial_state()
     maker = {"deltaflow": _deltaflow, "torch": _torch}.get(impl)
     if maker is None or (impl == "torch" and state is None):
         return None
-    step = maker(batches, state)
+    step = several_steps(maker(batches, state), 1 if quick else STEPS_PER_CALL)
     step.note = note
     return step
 
