@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from . import relu_kernels
 
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -86,6 +87,12 @@ class ReLU(Function):
         return out
 
     def backward(self, g):
+        kernels = relu_kernels.for_arrays(g, self.out)
+        if kernels is not None:
+            grad = np.empty_like(g)         # same layout as g: flat in memory order below
+            kernels.backward(g.ravel(order="K"), self.out.ravel(order="K"),
+                             grad.ravel(order="K"))
+            return grad
         xp = xp_of(g)
         keep = ~(self.out <= 0)  # a NaN output passes the gradient
         # g·keep is 7× faster than where(); it differs only where g is ±Inf/NaN (Inf·0 is

@@ -5,17 +5,17 @@ from ..autograd.function import Function
 
 
 def _product(a, b):
-    """a·b for 2-D a (M, K) and b (K, N), computed as (bᵀ·aᵀ)ᵀ when M < N ≤ 2048, K ≥ 32.
+    """a·b for 2-D a (M, K) and b (K, N), computed as (bᵀ·aᵀ)ᵀ when M < N ≤ 2048.
 
     OpenBLAS splits a product over its threads better when the output has more rows than
     columns: at batch 128 the MLP's x·Wᵀ (128 × 512) runs 20–35% faster as (W·xᵀ)ᵀ; but
-    a (2048 × 128) product runs 30% slower that way, and so do very wide (64 × 3136) and
-    very thin (K = 10) ones (measurements in docs/performance.md). The result of the
-    transposed call is F-ordered; NumPy's elementwise ops and the next Linear (whose
-    W·xᵀ then reads xᵀ as a C-ordered array) take it as it is."""
-    M, K = a.shape
-    N = b.shape[1]
-    return (b.T @ a.T).T if M < N <= 2048 and K >= 32 else a @ b
+    a (2048 × 128) product runs 30% slower that way, and so does a very wide (64 × 3136)
+    one (measurements in docs/performance.md). The result of the transposed call is
+    F-ordered; NumPy's elementwise ops and the next Linear (whose W·xᵀ then reads xᵀ as a
+    C-ordered array) take it as it is. ∂L/∂x follows the same rule as y, so that a
+    gradient meets the activations it is multiplied with (ReLU's mask) in the same layout:
+    mixing them made ReLU's backward 6× slower."""
+    return (b.T @ a.T).T if a.shape[0] < b.shape[1] <= 2048 else a @ b
 
 
 class Linear(Function):

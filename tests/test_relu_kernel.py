@@ -1,0 +1,64 @@
+"""ReLU's fused backward (deltaflow.ops.relu_kernels, compiled by Numba) gives exactly the
+gradient of the NumPy passes and of PyTorch, NaN outputs and ±Inf gradients included, in
+C and F layouts; small or mixed-layout arrays take the NumPy path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaflow as dl
+from deltaflow import jit
+from deltaflow.ops import relu_kernels
+
+pytest.importorskip("numba")
+
+SHAPE = (160, 256)                   # 40 960 elements: above relu_kernels.MIN_SIZE
+
+
+def _inputs(dtype, order):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(SHAPE).astype(dtype)
+    g = rng.standard_normal(SHAPE).astype(dtype)
+    z[0, :4] = [np.nan, 0.0, -0.0, np.inf]            # NaN passes g, 0 and -0 block it
+    g[1, :3] = [np.inf, -np.inf, np.nan]
+    z[1, :3] = [-1.0, 2.0, -3.0]                       # Inf where blocked: 0, not NaN
+    return np.asarray(z, order=order), np.asarray(g, order=order)
+
+
+def _relu_grad(z, g, enabled, monkeypatch):
+    monkeypatch.setattr(jit, "ENABLED", enabled)
+    x = dl.tensor(z, requires_grad=True)
+    dl.nn.functional.relu(x).backward(dl.tensor(g))
+    return x.grad.numpy()
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_relu_backward_equals_numpy_passes(dtype, order, monkeypatch):
+    z, g = _inputs(dtype, order)
+    assert relu_kernels.for_arrays(g, np.maximum(z, 0)) is not None
+    fused = _relu_grad(z, g, True, monkeypatch)
+    passes = _relu_grad(z, g, False, monkeypatch)
+    np.testing.assert_array_equal(fused, passes)
+    assert fused[0, 0] == g[0, 0] and fused[0, 1] == 0 and fused[1, 0] == 0
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_fused_relu_backward_equals_torch(order, monkeypatch):
+    torch = pytest.importorskip("torch")
+    z, g = _inputs(np.float64, order)
+    zt = torch.tensor(z, requires_grad=True)
+    torch.relu(zt).backward(torch.tensor(g))
+    np.testing.assert_array_equal(_relu_grad(z, g, True, monkeypatch), zt.grad.numpy())
+
+
+def test_fused_relu_applies_only_to_large_arrays_of_one_layout(monkeypatch):
+    monkeypatch.setattr(jit, "ENABLED", True)
+    a = np.zeros(SHAPE, np.float32)
+    assert relu_kernels.for_arrays(a, a) is not None
+    assert relu_kernels.for_arrays(a.T, a.T) is not None                 # both F-ordered
+    assert relu_kernels.for_arrays(a, np.asfortranarray(a)) is None
+    assert relu_kernels.for_arrays(a[:, ::2], a[:, ::2]) is None
+    assert relu_kernels.for_arrays(np.zeros(100, np.float32), np.zeros(100, np.float32)) is None
+    monkeypatch.setattr(jit, "ENABLED", False)
+    assert relu_kernels.for_arrays(a, a) is None
