@@ -277,3 +277,15 @@ def test_at_most_one_column_buffer_is_alive():
         assert tracemalloc.get_traced_memory()[1] - start < 0.9 * cols
     finally:
         tracemalloc.stop()
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(1, 1, 0), (2, 2, 0), (3, 2, 1), (3, 1, 1)])
+def test_max_pool_inference_path_equals_training_path(kernel, stride, padding):
+    """Under no_grad max pooling takes a max-only path (no argmax); same values, NaN
+    included (NaN propagates through the max)."""
+    x = rand(2, 3, 7, 7, seed=4).astype(np.float32)
+    x[0, 0, 3, 3] = np.nan
+    trained = F.max_pool2d(dl.tensor(x, requires_grad=True), kernel, stride, padding)
+    with dl.no_grad():
+        inferred = F.max_pool2d(dl.tensor(x), kernel, stride, padding)
+    np.testing.assert_array_equal(inferred.numpy(), trained.detach().numpy())
