@@ -209,6 +209,12 @@ class LSTMLayer(_RecurrentLayer):
         w, z, acts, cs, tc, w_ih, w_hh = _lstm_buffers(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         fused, half = lstm_kernels.for_array(x), x.dtype.type(0.5)
         ig = xp.empty((H, B), dtype=x.dtype)
+        # h_1..h_T batch-major, returned as a (T, B, H) view: a batch_first module's
+        # transpose back then gives a contiguous (B, T, H), which the layer that usually
+        # follows (a Linear on the last axis) reads without another copy. Each h_t is
+        # copied in while it is in cache (one transposing copy of the whole (H, T, B) block
+        # after the loop took 2–3× as long).
+        out = xp.empty((B, T, H), dtype=x.dtype)
         for t in range(T):
             a = acts[t]
             xp.matmul(w, z[:, t], out=a)
@@ -227,15 +233,11 @@ class LSTMLayer(_RecurrentLayer):
                 cs[t + 1] += ig
                 xp.tanh(cs[t + 1], out=tc[t])
                 xp.multiply(o, tc[t], out=z[:H, t + 1])
+            out[:, T - 1 - t if reverse else t] = z[:H, t + 1].T
         if self.needs_input_grad is not None:
             self.z, self.cs, self.tc, self.acts = z, cs, tc, acts
             self.w_ih, self.w_hh = w_ih, w_hh                         # unscaled, permuted
             self.reverse, self.has_bias = reverse, b_ih is not None
-        # h_1..h_T, stored batch-major and returned as a (T, B, H) view: a batch_first
-        # module's transpose back then gives a contiguous (B, T, H), which the layer that
-        # usually follows (a Linear on the last axis) reads without another copy
-        hs = z[:H, 1:].transpose(2, 1, 0)                             # (B, T, H) view
-        out = xp.ascontiguousarray(hs[:, ::-1] if reverse else hs)
         return out.transpose(1, 0, 2), z[:H, T].T.copy(), cs[T].T.copy()
 
     def _gate_factors(self, xp, t0, t1):
