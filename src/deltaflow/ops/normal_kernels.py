@@ -6,11 +6,14 @@ the loop would not be).
 ``cdf_pdf``  φ = e/√(2π);  t = 1/(1 + p·|z|/√2);  E = ½·poly(t)·e  (Abramowitz & Stegun
              7.1.26, Horner);  Φ = (1 − 2E)·[z ≥ 0] + E
 
+``gelu_backward``  ∂L/∂z = (z·φ + Φ)·g, GELU's derivative times the incoming gradient
+
 with the constants and the operations, in order, of the NumPy passes, so both give the
-same numbers: one pass over memory instead of about fifteen (GELU on the Transformer
-benchmark's (2048, 512) activations: see docs/performance.md). ``for_array(z)`` returns
-the compiled loop for NumPy float32 arrays of at least ``MIN_SIZE`` elements, contiguous
-in C or F order (the loop walks z, e and the outputs flat in memory order).
+same numbers: one pass over memory instead of about fifteen, and one instead of three
+(GELU on the Transformer benchmark's (2048, 512) activations: see docs/performance.md).
+``for_array(z, *others)`` returns the compiled loops for NumPy float32 arrays of at least
+``MIN_SIZE`` elements, contiguous in C or F order, ``others`` (arrays the loop reads
+beside z) in the same order as z: the loops walk all of them flat in memory order.
 """
 from __future__ import annotations
 
@@ -34,12 +37,24 @@ def _cdf_pdf(z, e, cdf, pdf, inv_sqrt_2pi, p_scale, c4, c3, c2, c1, c0, one, zer
         cdf[k] = c + h
 
 
-_KERNELS = Kernels(cdf_pdf=_cdf_pdf)
+def _gelu_backward(z, pdf, cdf, g, out):
+    for k in range(z.size):
+        out[k] = (z[k] * pdf[k] + cdf[k]) * g[k]
 
 
-def for_array(z):
-    """The compiled loop if it applies to ``z`` (see the module docstring), else None."""
-    if z.size < MIN_SIZE or z.dtype.name != "float32" or not (
-            z.flags.c_contiguous or z.flags.f_contiguous):
+_KERNELS = Kernels(cdf_pdf=_cdf_pdf, gelu_backward=_gelu_backward)
+
+
+def _order(a):
+    return "C" if a.flags.c_contiguous else "F" if a.flags.f_contiguous else None
+
+
+def for_array(z, *others):
+    """The compiled loops if they apply to ``z`` and ``others`` (see the module
+    docstring), else None."""
+    order = _order(z)
+    if (z.size < MIN_SIZE or z.dtype.name != "float32" or order is None
+            or any(a.shape != z.shape or a.dtype != z.dtype or _order(a) != order
+                   for a in others)):
         return None
     return _KERNELS.for_array(z)
