@@ -280,12 +280,12 @@ class LSTMLayer(_RecurrentLayer):
         tmp = xp.empty((H, B), dtype=gy.dtype)
         dw_chunk = None if dw is None else xp.empty_like(dw)
         if fused:
-            gy_fm = xp.empty((T, H, B), dtype=gy.dtype)               # ∂L/∂h_t as (H, B)
-            fused.feature_major(gy, gy_fm)
+            gy_fm = xp.empty((_BPTT_CHUNK, H, B), dtype=gy.dtype)     # ∂L/∂h_t as (H, B)
         for t1 in range(T, 0, -_BPTT_CHUNK):
             t0 = max(t1 - _BPTT_CHUNK, 0)
-            if fused:
-                gyc = gy_fm[t0:t1]
+            if fused:                                                 # the chunk's, in cache
+                gyc = gy_fm[:t1 - t0]
+                fused.feature_major(gy[t0:t1], gyc)
             else:
                 gyc = xp.ascontiguousarray(gy[t0:t1].transpose(0, 2, 1))  # (n, H, B)
                 q, k, p, f = self._gate_factors(xp, t0, t1)
