@@ -17,7 +17,7 @@ call overhead. The tanh evaluations stay in NumPy (vectorised there, scalar in N
                   with σ′ = σ − σ²; δ_t is written into column j of a (4H, chunk, B) buffer
                   (cache-resident; writing straight into the (4H, T, B) array, 8 KB apart
                   per row, made the kernel 3–4× slower).
-``feature_major`` out[t] = g[t]ᵀ: ∂L/∂h of all steps, (T, B, H) → (T, H, B), reading
+``feature_major`` out[t] = g[t]ᵀ: ∂L/∂h of a chunk of steps, (n, B, H) → (n, H, B), reading
                   rows of g in order (NumPy's copy of that transpose gathers one float per
                   row of g, rows 64 KB apart when g is a view of a batch-first array).
 The operations and their order are those of the NumPy passes, so both paths give the same
