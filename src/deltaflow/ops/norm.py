@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from . import norm_kernels
 
 
 def _channel_shape(ndim):
@@ -103,18 +104,28 @@ class LayerNorm(Function):
             k *= n
         rows = x.reshape(-1, k)
         inv_k = xp.full(k, 1.0 / k, dtype=x.dtype)
-        xhat = rows - (rows @ inv_k)[:, None]
-        var = (xhat * xhat) @ inv_k
-        inv_std = 1.0 / xp.sqrt(var + eps)[:, None]
-        xhat *= inv_std
         weight = params[0].reshape(k) if has_weight else None
         bias = params[has_weight].reshape(k) if has_bias else None
-        if weight is not None:
-            y = xhat * weight
-            if bias is not None:
-                y += bias
+        mean = rows @ inv_k
+        fused = norm_kernels.for_rows(rows) if has_weight and has_bias else None
+        if fused:                                   # the same passes as below, as two loops
+            xhat, squares = xp.empty_like(rows), xp.empty_like(rows)
+            fused.center(rows, mean, xhat, squares)
         else:
-            y = xhat + bias if bias is not None else xhat.copy()
+            xhat = rows - mean[:, None]
+            squares = xhat * xhat
+        inv_std = 1.0 / xp.sqrt(squares @ inv_k + eps)[:, None]
+        if fused:
+            y = xp.empty_like(rows)
+            fused.scale_shift(xhat, inv_std[:, 0], weight, bias, y)
+        else:
+            xhat *= inv_std
+            if weight is not None:
+                y = xhat * weight
+                if bias is not None:
+                    y += bias
+            else:
+                y = xhat + bias if bias is not None else xhat.copy()
         self.xhat, self.inv_std, self.weight, self.inv_k = xhat, inv_std, weight, inv_k
         self.has_weight, self.has_bias = has_weight, has_bias
         self.shape, self.param_shape = x.shape, x.shape[x.ndim - n_axes:]
@@ -125,9 +136,17 @@ class LayerNorm(Function):
         need = self.needs_input_grad
         xhat, inv_k, weight = self.xhat, self.inv_k, self.weight
         g = g.reshape(xhat.shape)
-        g_xhat = g * xhat if (need[0] or (self.has_weight and need[1])) else None
-        gx = None
-        if need[0]:
+        fused = norm_kernels.for_rows(g, xhat) if need[0] and weight is not None else None
+        g_xhat = gx = None
+        if fused:                                   # the same passes as below, as two loops
+            g_xhat, gx = xp.empty_like(g), xp.empty_like(g)
+            fused.grad_products(g, xhat, weight, g_xhat, gx)
+            weight_k = weight * inv_k
+            fused.grad_input(gx, xhat, g @ weight_k, g_xhat @ weight_k, self.inv_std[:, 0])
+            gx = gx.reshape(self.shape)
+        elif need[0] or (self.has_weight and need[1]):
+            g_xhat = g * xhat
+        if need[0] and not fused:
             if weight is None:
                 gx = g - (g @ inv_k)[:, None]
                 gx -= xhat * (g_xhat @ inv_k)[:, None]
