@@ -15,6 +15,15 @@ def _channel_shape(ndim):
     return (1, -1) + (1,) * (ndim - 2)
 
 
+def _affine(xhat, weight, bias):
+    """y = γ·x̂ + β with either parameter optional (a copy of x̂ when neither is given)."""
+    if weight is not None:
+        y = xhat * weight
+        if bias is not None:
+            y += bias
+        return y
+    return xhat + bias if bias is not None else xhat.copy()
+
 class BatchNorm(Function):
     """Batch normalisation over every axis but the channel axis 1 (M values per channel).
 
@@ -52,12 +61,7 @@ class BatchNorm(Function):
         xhat *= inv_std
         weight = params[0].reshape(cs) if has_weight else None
         bias = params[has_weight].reshape(cs) if has_bias else None
-        if weight is not None:
-            y = xhat * weight
-            if bias is not None:
-                y += bias
-        else:
-            y = xhat + bias if bias is not None else xhat.copy()
+        y = _affine(xhat, weight, bias)
         self.xhat, self.inv_std, self.weight, self.axes, self.m = xhat, inv_std, weight, axes, m
         self.has_weight, self.has_bias, self.training = has_weight, has_bias, training
         return y
@@ -120,12 +124,7 @@ class LayerNorm(Function):
             fused.scale_shift(xhat, inv_std[:, 0], weight, bias, y)
         else:
             xhat *= inv_std
-            if weight is not None:
-                y = xhat * weight
-                if bias is not None:
-                    y += bias
-            else:
-                y = xhat + bias if bias is not None else xhat.copy()
+            y = _affine(xhat, weight, bias)
         self.xhat, self.inv_std, self.weight, self.inv_k = xhat, inv_std, weight, inv_k
         self.has_weight, self.has_bias = has_weight, has_bias
         self.shape, self.param_shape = x.shape, x.shape[x.ndim - n_axes:]
