@@ -19,6 +19,19 @@ from types import SimpleNamespace
 import numpy as np
 
 ENABLED = os.environ.get("DELTAFLOW_NUMBA", "1") != "0"
+MIN_SIZE = 1 << 15          # smaller arrays keep the NumPy path: small models never load Numba
+
+
+def shared_layout(first, *others):
+    """"C" or "F" when ``first`` and ``others`` have one shape and dtype and are all
+    contiguous in that one order — a loop can then walk them flat, in memory order — else
+    None."""
+    arrays = (first, *others)
+    if any(a.shape != first.shape or a.dtype != first.dtype for a in others):
+        return None
+    if all(a.flags.c_contiguous for a in arrays):
+        return "C"
+    return "F" if all(a.flags.f_contiguous for a in arrays) else None
 
 
 class Kernels:

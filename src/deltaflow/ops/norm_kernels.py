@@ -16,9 +16,7 @@ dtype and C-ordered too, else None.
 """
 from __future__ import annotations
 
-from ..jit import Kernels
-
-MIN_SIZE = 1 << 15
+from ..jit import MIN_SIZE, Kernels, shared_layout
 
 
 def _center(x, mean, xhat, sq):
@@ -63,8 +61,6 @@ _KERNELS = Kernels(center=_center, scale_shift=_scale_shift, grad_products=_grad
 
 def for_rows(rows, *others):
     """The compiled loops if they apply (see the module docstring), else None."""
-    if (rows.ndim != 2 or rows.size < MIN_SIZE or not rows.flags.c_contiguous
-            or any(a.shape != rows.shape or a.dtype != rows.dtype or not a.flags.c_contiguous
-                   for a in others)):
+    if rows.ndim != 2 or rows.size < MIN_SIZE or shared_layout(rows, *others) != "C":
         return None
     return _KERNELS.for_array(rows)

@@ -17,9 +17,7 @@ beside z) in the same order as z: the loops walk all of them flat in memory orde
 """
 from __future__ import annotations
 
-from ..jit import Kernels
-
-MIN_SIZE = 1 << 15
+from ..jit import MIN_SIZE, Kernels, shared_layout
 
 
 def _cdf_pdf(z, e, cdf, pdf, inv_sqrt_2pi, p_scale, c4, c3, c2, c1, c0, one, zero, minus_two):
@@ -45,16 +43,9 @@ def _gelu_backward(z, pdf, cdf, g, out):
 _KERNELS = Kernels(cdf_pdf=_cdf_pdf, gelu_backward=_gelu_backward)
 
 
-def _order(a):
-    return "C" if a.flags.c_contiguous else "F" if a.flags.f_contiguous else None
-
-
 def for_array(z, *others):
     """The compiled loops if they apply to ``z`` and ``others`` (see the module
     docstring), else None."""
-    order = _order(z)
-    if (z.size < MIN_SIZE or z.dtype.name != "float32" or order is None
-            or any(a.shape != z.shape or a.dtype != z.dtype or _order(a) != order
-                   for a in others)):
+    if z.size < MIN_SIZE or z.dtype.name != "float32" or shared_layout(z, *others) is None:
         return None
     return _KERNELS.for_array(z)

@@ -12,9 +12,7 @@ walks both flat in memory order.
 """
 from __future__ import annotations
 
-from ..jit import Kernels
-
-MIN_SIZE = 1 << 15
+from ..jit import MIN_SIZE, Kernels, shared_layout
 
 
 def _backward(g, out, grad):
@@ -27,8 +25,6 @@ _KERNELS = Kernels(backward=_backward)
 
 def for_arrays(g, out):
     """The compiled loop if it applies to ∂L/∂out ``g`` and the saved output ``out``."""
-    if g.size < MIN_SIZE or g.shape != out.shape or g.dtype != out.dtype:
+    if g.size < MIN_SIZE or shared_layout(g, out) is None:
         return None
-    same_order = ((g.flags.c_contiguous and out.flags.c_contiguous)
-                  or (g.flags.f_contiguous and out.flags.f_contiguous))
-    return _KERNELS.for_array(g) if same_order else None
+    return _KERNELS.for_array(g)

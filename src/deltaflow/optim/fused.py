@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..jit import Kernels
-
-MIN_SIZE = 1 << 15
+from ..jit import MIN_SIZE, Kernels, shared_layout
 
 
 def _sgd(p, g, buf, lr, momentum, dampening_factor, weight_decay, nesterov, maximize):
@@ -81,7 +79,6 @@ def for_param(p, *state):
     (Numba present and enabled; NumPy float32/float64 arrays, C-contiguous since the loops
     write through flat views; at least ``MIN_SIZE`` elements), else None. Gradients may
     have any layout: callers pass ``np.ascontiguousarray(g)``."""
-    if p.size < MIN_SIZE or not all(isinstance(a, np.ndarray) and a.flags.c_contiguous
-                                    for a in (p, *state)):
+    if p.size < MIN_SIZE or shared_layout(p, *state) != "C":
         return None
     return _KERNELS.for_array(p)
