@@ -88,6 +88,12 @@ class Tensor:
         t._version = 0
         return t
 
+    @classmethod
+    def constant(cls, data):
+        """A Tensor around the array ``data`` outside the graph (no grad), without copying
+        or checking it: how ops and optimizers wrap arrays they computed."""
+        return cls._make(data, False, None, 0)
+
     # ----------------------------------------------------------------- properties
     @property
     def shape(self) -> tuple:
