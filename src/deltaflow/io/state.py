@@ -110,7 +110,7 @@ def load(path, map_location=None):
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"load: {path} is not a valid safetensors file ({e})") from None
-    tensors = {k: Tensor._make(backend.to_device(a, device), False, None, 0)
+    tensors = {k: Tensor.constant(backend.to_device(a, device))
                for k, a in arrays.items()}
     if STRUCTURE_KEY not in meta:
         return tensors
