@@ -12,9 +12,10 @@ from .callbacks import (
 from .checkpoint import load_checkpoint, load_weights, read_checkpoint, save_checkpoint
 from .metrics import accuracy, topk_accuracy
 from .plots import plot_curves
+from .task import Step, SupervisedTask, Task
 from .trainer import NonFiniteLossError, Trainer
 
 __all__ = ["Callback", "Checkpoint", "CurvePlot", "EarlyStopping", "GradientMonitorCallback",
            "MetricsLogger", "NonFiniteLossError", "ProgressBar", "Trainer", "accuracy",
            "load_checkpoint", "load_weights", "plot_curves", "read_checkpoint", "read_metrics",
-           "save_checkpoint", "topk_accuracy"]
+           "save_checkpoint", "Step", "SupervisedTask", "Task", "topk_accuracy"]

@@ -119,7 +119,8 @@ class Checkpoint(Callback):
 
     Files go to ``directory`` as ``last.*`` and ``best.*`` (see
     :mod:`deltaflow.train.checkpoint` for the layout). ``monitor`` defaults to
-    ``val_loss`` when the trainer has validation data, else ``loss``.
+    ``val_loss`` when the trainer has validation data, else ``loss``; a task that reports
+    neither (a GAN's two losses) gets ``last`` only.
     """
 
     order = 100
@@ -133,11 +134,11 @@ class Checkpoint(Callback):
         self.best_epoch: int | None = None
 
     def on_epoch_end(self, trainer, logs):
-        key = self.monitor or ("val_loss" if "val_loss" in logs else "loss")
-        if key not in logs:
+        key = self.monitor or next((k for k in ("val_loss", "loss") if k in logs), None)
+        if self.monitor is not None and key not in logs:
             raise KeyError(f"Checkpoint: monitored metric {key!r} is not among the epoch's "
                            f"metrics {sorted(logs)}")
-        improved = _better(self.mode, logs[key], self.best)
+        improved = key is not None and _better(self.mode, logs[key], self.best)
         if improved:
             self.best, self.best_epoch = logs[key], trainer.epoch
         if improved and self.save_best:

@@ -1,12 +1,14 @@
-"""The :class:`Trainer`: the training loop every PyTorch user writes, written once.
+"""The :class:`Trainer`: the training loop every PyTorch user writes, written once, for
+every task.
 
-For each batch: ``zero_grad`` → forward → loss → ``backward`` → (clip) → ``optimizer.step``
-→ (per-batch scheduler step); after each epoch: validation, the per-epoch scheduler step,
+For each batch the task's ``optimization_step`` runs (by default: forward → loss →
+``zero_grad`` → ``backward`` → (clip) → ``optimizer.step`` → (per-batch scheduler step), see
+:mod:`deltaflow.train.task`); after each epoch: validation, the per-epoch scheduler step,
 then the callbacks (log, early stopping, checkpoints). Everything that decides the next
 epoch -- weights, buffers, optimizer and scheduler state, epoch and step counters, the
-global RNG and the training loader's shuffling generator, callback state -- is saved by
-:meth:`Trainer.save_checkpoint`, so a run resumed from the checkpoint of epoch *k* ends with
-the same weights, bit for bit, as a run that was never interrupted.
+global RNG and the training loader's shuffling generator, callback and task state -- is
+saved by :meth:`Trainer.save_checkpoint`, so a run resumed from the checkpoint of epoch *k*
+ends with the same weights, bit for bit, as a run that was never interrupted.
 """
 from __future__ import annotations
 
@@ -17,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import backend
 from .. import random as dl_random
 from ..autograd import detect_anomaly, no_grad
 from ..tensor import Tensor
 from . import checkpoint as ckpt
 from .callbacks import Callback, Checkpoint, CurvePlot, MetricsLogger, ProgressBar
-from .metrics import Mean, make_metric
+from .metrics import Mean
+from .task import SupervisedTask, Task
 
 
 class NonFiniteLossError(ValueError):
@@ -51,15 +55,36 @@ def _restore_loader_state(loader, state: dict) -> None:
                          f"but this {type(loader).__name__} cannot restore it")
 
 
+class _OptimizerSet:
+    """Named optimizers checkpointed as one: ``state_dict()`` is ``{name: state}``."""
+
+    def __init__(self, optimizers: dict):
+        self.optimizers = optimizers
+
+    def state_dict(self) -> dict:
+        return {name: opt.state_dict() for name, opt in self.optimizers.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != set(self.optimizers):
+            raise ValueError(f"checkpoint: optimizers {sorted(state)} do not match this "
+                             f"trainer's {sorted(self.optimizers)}")
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state[name])
+
+
 class Trainer:
-    """Fit, evaluate and predict with a model, an optimizer and a loss.
+    """Fit, evaluate and predict: a model with an optimizer and a loss, or any :class:`Task`.
 
     Args:
-        model: a ``dl.nn.Module``.
-        optimizer: a ``dl.optim`` optimizer over the model's parameters (None for a trainer
-            that only evaluates and predicts).
+        model: a ``dl.nn.Module`` (trained with ``loss_fn`` on ``(inputs, targets)``
+            batches); None when ``task`` is given.
+        optimizer: a ``dl.optim`` optimizer, a dict of named optimizers (for a task that
+            updates with several, such as a GAN), or None for a trainer that only
+            evaluates and predicts.
         loss_fn: ``loss_fn(output, target)`` returning a scalar mean loss
             (default ``nn.CrossEntropyLoss()``).
+        task: a :class:`~deltaflow.train.task.Task` (instead of model/loss_fn/metrics).
+        eval_loss_fn: the loss reported for validation (default ``loss_fn``).
         metrics: names computed on every batch and for validation: ``"accuracy"``,
             ``"topK"`` (e.g. ``"top5"``); ``()`` for none.
         scheduler: a ``dl.optim.lr_scheduler`` scheduler or None.
@@ -77,21 +102,27 @@ class Trainer:
             made the first NaN/Inf).
     """
 
-    def __init__(self, model, optimizer, loss_fn=None, *, eval_loss_fn=None,
-                 metrics=("accuracy",),
+    def __init__(self, model=None, optimizer=None, loss_fn=None, *, task=None,
+                 eval_loss_fn=None, metrics=("accuracy",),
                  scheduler=None, scheduler_interval: str | None = None,
                  scheduler_monitor: str | None = None, clip_grad_norm: float | None = None,
                  callbacks=(), run_dir=None, progress: bool = True, plot: bool = True,
                  device=None,
                  detect_anomaly: bool = False):
-        from .. import nn
         from ..optim import lr_scheduler
-        self.model, self.optimizer = model, optimizer
-        self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
-        self.eval_loss_fn = eval_loss_fn if eval_loss_fn is not None else self.loss_fn
-        self.metric_names = tuple(metrics)
-        for name in self.metric_names:
-            make_metric(name)  # validate early
+        if task is None:
+            if model is None:
+                raise TypeError("Trainer: pass a model (with optimizer and loss_fn) or a task")
+            task = SupervisedTask(model, loss_fn, eval_loss_fn, metrics)
+        elif not isinstance(task, Task):
+            raise TypeError(f"Trainer: task must be a deltaflow.train.Task, got "
+                            f"{type(task).__name__}")
+        elif model is not None and model is not task.model:
+            raise ValueError("Trainer: give the model through the task, not both")
+        self.task, self.model = task, task.model
+        self.optimizers = optimizer if isinstance(optimizer, dict) else \
+            ({} if optimizer is None else {"optimizer": optimizer})
+        self.optimizer = next(iter(self.optimizers.values()), None)
         self.scheduler = scheduler
         self._plateau = isinstance(scheduler, lr_scheduler.ReduceLROnPlateau)
         if scheduler_interval is None:
@@ -111,7 +142,7 @@ class Trainer:
             self.model.to(device)
         self.detect_anomaly = detect_anomaly
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        callbacks = list(callbacks)
+        callbacks = [task, *callbacks]
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"Trainer: callbacks must be Callback objects, got "
@@ -129,12 +160,22 @@ class Trainer:
                              f"distinct `name`s so their states can be checkpointed")
         self.callbacks = sorted(callbacks, key=lambda cb: cb.order)
         self.epoch = 0          # epochs completed
-        self.step = 0           # optimizer steps taken
+        self.step = 0           # optimization steps taken
         self.history: list[dict] = []
         self.max_epochs = 0
         self.should_stop = False
         self.train_loader = None
         self._pending_loader_state = None
+
+    @property
+    def eval_loss_fn(self):
+        """The validation loss of a supervised task (None for other tasks)."""
+        return getattr(self.task, "eval_loss_fn", None)
+
+    @property
+    def loss_fn(self):
+        """The training loss of a supervised task (None for other tasks)."""
+        return getattr(self.task, "loss_fn", None)
 
     # ------------------------------------------------------------------ helpers
     def _call(self, hook: str, *args) -> None:
@@ -148,13 +189,17 @@ class Trainer:
             x = Tensor(np.asarray(x))
         return x.to(self.device) if self.device is not None else x
 
-    def _split(self, batch):
+    def _batch(self, batch) -> tuple:
+        """A loader's batch as ``(inputs, targets)`` Tensors on the device (targets None
+        for a batch of inputs only)."""
         if isinstance(batch, list | tuple):
-            if len(batch) != 2:
+            if len(batch) not in (1, 2):
                 raise ValueError(f"Trainer: expected batches (inputs, targets), got a "
                                  f"{type(batch).__name__} of {len(batch)} items")
-            return self._to_tensor(batch[0]), self._to_tensor(batch[1])
-        return self._to_tensor(batch), None
+            batch = (*batch, None)[:2]
+        else:
+            batch = (batch, None)
+        return tuple(None if b is None else self._to_tensor(b) for b in batch)
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -163,16 +208,39 @@ class Trainer:
         return detect_anomaly() if self.detect_anomaly else contextlib.nullcontext()
 
     # ------------------------------------------------------------------ training
+    def update(self, loss, optimizer: str | None = None) -> None:
+        """One update of ``optimizer`` (a name of the trainer's optimizers; default the
+        only one) to decrease ``loss``: ``zero_grad`` → ``backward`` → the
+        ``on_after_backward`` callbacks → clip the gradient norm of its parameters →
+        ``step`` → the per-batch scheduler step of its scheduler."""
+        if optimizer is None and len(self.optimizers) != 1:
+            raise ValueError(f"Trainer.update: name the optimizer ({sorted(self.optimizers)})")
+        opt = self.optimizer if optimizer is None else self.optimizers[optimizer]
+        opt.zero_grad()
+        loss.backward()
+        self._call("on_after_backward")
+        if self.clip_grad_norm is not None:
+            from ..nn.utils import clip_grad_norm_
+            clip_grad_norm_([p for group in opt.param_groups for p in group["params"]],
+                            self.clip_grad_norm)
+        opt.step()
+        if self.scheduler is not None and self.scheduler_interval == "batch" \
+                and self.scheduler.optimizer is opt:
+            self.scheduler.step()
+
     def fit(self, train_loader, val_loader=None, epochs: int = 1) -> list[dict]:
         """Train until ``epochs`` epochs *in total* have run (a resumed trainer continues
-        from its epoch) or a callback sets ``should_stop``. Returns the history: one record
-        per epoch with ``epoch``, ``step``, ``lr``, ``loss``, the metrics, ``val_*`` when
-        ``val_loader`` is given, ``time`` (s) and ``samples_per_s``."""
+        from its epoch) or a callback sets ``should_stop`` (checked after every batch).
+        Returns the history: one record per epoch with ``epoch``, ``step``, ``lr``, the
+        task's ``loss`` and metrics, ``val_*`` when ``val_loader`` is given, ``time`` (s)
+        and ``samples_per_s``. Tunes the allocator for training
+        (:func:`deltaflow.backend.tune_allocator`)."""
         if epochs < 1:
             raise ValueError(f"Trainer.fit: epochs must be >= 1, got {epochs}")
-        if self.optimizer is None:
+        if not self.optimizers:
             raise ValueError("Trainer.fit: this trainer has no optimizer (optimizer=None is "
                              "for evaluate/predict only)")
+        backend.tune_allocator()
         self.train_loader, self.max_epochs, self.should_stop = train_loader, epochs, False
         if self._pending_loader_state is not None:
             _restore_loader_state(train_loader, self._pending_loader_state)
@@ -195,40 +263,29 @@ class Trainer:
         self._call("on_epoch_start")
         self.model.train()
         lr, start = self._lr(), time.perf_counter()
-        loss_mean, metrics, samples = Mean(), [make_metric(n) for n in self.metric_names], 0
+        means: dict[str, Mean] = {}
+        samples = 0
         for batch in loader:
-            x, y = self._split(batch)
-            self.optimizer.zero_grad()
-            out = self.model(x)
-            loss = self.loss_fn(out, y)
-            loss.backward()
-            self._call("on_after_backward")
-            if self.clip_grad_norm is not None:
-                from ..nn.utils import clip_grad_norm_
-                clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-            self.optimizer.step()
-            if self.scheduler is not None and self.scheduler_interval == "batch":
-                self.scheduler.step()
+            step = self.task.optimization_step(self, self._batch(batch))
             self.step += 1
-            n, value = x.shape[0], loss.item()
-            if not math.isfinite(value):
-                raise NonFiniteLossError(
-                    f"the training loss became {value} at epoch {self.epoch + 1}, step "
-                    f"{self.step}; lower the learning rate, clip gradients, or run with "
-                    f"anomaly detection (deltaflow train --detect-anomaly) to find the op")
-            samples += n
-            loss_mean.update(value, n)
-            for m in metrics:
-                m.update(out, y)
-            running = {"loss": loss_mean.compute(),
-                       **{name: m.compute() for name, m in zip(self.metric_names, metrics)}}
+            for key, value in step.values().items():
+                if not math.isfinite(value):
+                    raise NonFiniteLossError(
+                        f"the training {key} became {value} at epoch {self.epoch + 1}, step "
+                        f"{self.step}; lower the learning rate, clip gradients, or run with "
+                        f"anomaly detection (deltaflow train --detect-anomaly) to find the op")
+                means.setdefault(key, Mean()).update(value, step.n)
+            samples += step.n
+            running = {key: m.compute() for key, m in means.items()}
             self._call("on_batch_end", {**running, "samples": samples, "step": self.step})
+            if self.should_stop:
+                break
         if samples == 0:
             raise ValueError("Trainer.fit: the training loader produced no batches")
         self.epoch += 1
         elapsed = time.perf_counter() - start
-        return {"epoch": self.epoch, "step": self.step, "lr": lr, "loss": loss_mean.compute(),
-                **{name: m.compute() for name, m in zip(self.metric_names, metrics)},
+        return {"epoch": self.epoch, "step": self.step, "lr": lr,
+                **{key: m.compute() for key, m in means.items()},
                 "time": elapsed, "samples_per_s": samples / max(elapsed, 1e-9)}
 
     def _epoch_scheduler_step(self, logs: dict) -> None:
@@ -245,26 +302,22 @@ class Trainer:
 
     # ------------------------------------------------------------------ inference
     def evaluate(self, loader) -> dict:
-        """Mean loss and metrics over ``loader`` in eval mode, without recording a graph."""
+        """The task's mean loss and metrics over ``loader`` (its ``validation_step``, each
+        batch weighted by its ``n``) in eval mode, without recording a graph."""
         was_training = self.model.training
         self.model.eval()
-        loss_mean, metrics = Mean(), [make_metric(n) for n in self.metric_names]
+        means: dict[str, Mean] = {}
         try:
             with no_grad():
                 for batch in loader:
-                    x, y = self._split(batch)
-                    if y is None:
-                        raise ValueError("Trainer.evaluate: batches need targets")
-                    out = self.model(x)
-                    loss_mean.update(self.eval_loss_fn(out, y).item(), x.shape[0])
-                    for m in metrics:
-                        m.update(out, y)
+                    step = self.task.validation_step(self._batch(batch))
+                    for key, value in step.values().items():
+                        means.setdefault(key, Mean()).update(value, step.n)
         finally:
             self.model.train(was_training)
-        if loss_mean.count == 0:
+        if not means:
             raise ValueError("Trainer.evaluate: the loader produced no batches")
-        return {"loss": loss_mean.compute(),
-                **{name: m.compute() for name, m in zip(self.metric_names, metrics)}}
+        return {key: m.compute() for key, m in means.items()}
 
     def predict(self, data, batch_size: int = 256) -> np.ndarray:
         """Model outputs (eval mode, no graph) for a loader, a Tensor or an array, as one
@@ -278,7 +331,7 @@ class Trainer:
         try:
             with no_grad():
                 for batch in data:
-                    x = self._split(batch)[0]
+                    x = self._batch(batch)[0]
                     outputs.append(self.model(x).numpy())
         finally:
             self.model.train(was_training)
@@ -287,11 +340,17 @@ class Trainer:
         return np.concatenate(outputs)
 
     # ------------------------------------------------------------------ checkpoints
+    def _checkpointed_optimizer(self):
+        """The one optimizer (stored as before), or the named set of several."""
+        if len(self.optimizers) > 1:
+            return _OptimizerSet(self.optimizers)
+        return self.optimizer
+
     def save_checkpoint(self, stem) -> Path:
         """Save everything needed to resume bit-exactly as checkpoint ``stem``
         (``stem.safetensors`` + ``stem.optim.safetensors`` + ``stem.json``)."""
         return ckpt.save_checkpoint(
-            stem, self.model, self.optimizer, self.scheduler,
+            stem, self.model, self._checkpointed_optimizer(), self.scheduler,
             epoch=self.epoch, step=self.step, history=self.history,
             rng_state=dl_random.get_rng_state(),
             loader_state=_loader_state(self.train_loader) if self.train_loader is not None
@@ -304,7 +363,8 @@ class Trainer:
         Build the model, optimizer, scheduler and data loaders first, then load: the global
         RNG state is restored here and the loader's at the start of the next ``fit``.
         """
-        state = ckpt.load_checkpoint(stem, self.model, self.optimizer, self.scheduler)
+        state = ckpt.load_checkpoint(stem, self.model, self._checkpointed_optimizer(),
+                                     self.scheduler)
         missing = [k for k in ("epoch", "step", "rng_state") if k not in state]
         if missing:
             raise ValueError(f"{stem}: not a trainer checkpoint (no {', '.join(missing)})")
