@@ -43,7 +43,7 @@ def _threads(impl: str) -> dict:
         out["torch_interop"] = torch.get_num_interop_threads()
     if impl == "deltaflow":
         from deltaflow import backend
-        out["deltaflow_malloc_tuned"] = getattr(backend, "allocator_tuned", False)
+        out["deltaflow_malloc_tuned"] = backend.allocator_tuned
     try:
         from threadpoolctl import threadpool_info
         for pool in threadpool_info():
@@ -88,6 +88,9 @@ def main() -> None:
                 send(status="na", why="torch is not installed")
                 return
             torch.set_num_threads(args.threads)
+        if args.impl == "deltaflow":  # as the CLI and Trainer.fit do in a training process
+            from deltaflow import backend
+            backend.tune_allocator()
         from benchmarks.workloads import load
         mod = load(args.workload)
         rss_before = _status_kib("VmRSS")

@@ -100,6 +100,9 @@ def to_device(array, device: str):
 # ------------------------------------------------------------------------- allocator
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 
+#: True once :func:`tune_allocator` has set malloc's thresholds in this process
+allocator_tuned = False
+
 
 def tune_allocator(trim_threshold: int = 256 << 20, mmap_threshold: int = 32 << 20) -> bool:
     """Let glibc keep freed array memory for reuse instead of handing it back to the OS.
@@ -108,10 +111,14 @@ def tune_allocator(trim_threshold: int = 256 << 20, mmap_threshold: int = 32 << 
     threshold is free, and serves some large arrays by mmap; a training step that frees and
     re-allocates the same few-MB arrays then takes thousands of page faults (zeroed fresh
     pages) per step: 10-20% of a CNN or LSTM step. Raising both thresholds keeps that memory
-    in the process (peak RSS is unchanged: it was in use anyway). Called once when deltaflow
-    is imported; does nothing off glibc, when ``DELTAFLOW_TUNE_MALLOC=0``, or when the user
-    set glibc's own ``MALLOC_*_`` variables. Returns whether the thresholds were set.
+    in the process (peak RSS is unchanged: it was in use anyway, but RSS no longer shrinks
+    after large frees). This changes malloc for the whole process, so deltaflow does it only
+    where it owns the process -- the ``deltaflow`` command and ``Trainer.fit`` -- never at
+    import; call it yourself at the start of your own training script. Does nothing off
+    glibc, when ``DELTAFLOW_TUNE_MALLOC=0``, or when the user set glibc's own ``MALLOC_*_``
+    variables. Returns whether the thresholds were set (also kept in ``allocator_tuned``).
     """
+    global allocator_tuned
     import os
     import platform
     if os.environ.get("DELTAFLOW_TUNE_MALLOC", "1") == "0" or any(
@@ -124,8 +131,6 @@ def tune_allocator(trim_threshold: int = 256 << 20, mmap_threshold: int = 32 << 
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold)
-                and mallopt(M_TRIM_THRESHOLD, trim_threshold))
-
-
-allocator_tuned = tune_allocator()
+    if mallopt(M_MMAP_THRESHOLD, mmap_threshold) and mallopt(M_TRIM_THRESHOLD, trim_threshold):
+        allocator_tuned = True
+    return allocator_tuned

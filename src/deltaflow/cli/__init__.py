@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from .. import backend
+
 #: subcommand name -> module under ``deltaflow.cli``
 COMMANDS = {
     "train": "train",
@@ -19,7 +21,6 @@ COMMANDS = {
     "generate": "generate",
     "explain": "explain",
     "gradcheck": "gradcheck",
-    "bench": "bench",
 }
 
 
@@ -36,17 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="deltaflow", description="Train, inspect and check neural networks.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name, module in COMMANDS.items():
-        try:
-            mod = importlib.import_module(f"deltaflow.cli.{module}")
-        except ModuleNotFoundError as err:
-            if err.name == f"deltaflow.cli.{module}":
-                continue  # subcommand not built yet
-            raise
-        mod.add_parser(sub, name)
+        importlib.import_module(f"deltaflow.cli.{module}").add_parser(sub, name)
     return parser
 
 
 def main(argv=None) -> int:
+    """Run one subcommand; returns the exit code. The command owns its process, so it lets
+    malloc keep freed memory for the next step (:func:`deltaflow.backend.tune_allocator`)."""
+    backend.tune_allocator()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
