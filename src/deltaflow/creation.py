@@ -17,7 +17,7 @@ def _size(size):
 
 def _new(arr, device, requires_grad):
     arr = backend.to_device(arr, backend.normalize_device(device)) if device else arr
-    t = Tensor._make(arr, False, None, 0)
+    t = Tensor.constant(arr)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -44,7 +44,7 @@ as_tensor = Tensor
 
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``array``."""
-    return Tensor._make(np.asarray(array), False, None, 0)
+    return Tensor.constant(np.asarray(array))
 
 
 def _dt(dtype, default=None):

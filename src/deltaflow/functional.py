@@ -13,7 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import backend
-from .autograd import version
+from .autograd import write_clock
 from .autograd.grad_mode import state
 from .ops import activation as A
 from .ops import elementwise as E
@@ -37,7 +37,7 @@ def _scalar(value, like: Tensor) -> Tensor:
             dt = backend.default_float
     elif dt.kind == "b" and not isinstance(value, (bool, np.bool_)):
         dt = backend.int64
-    return Tensor._make(backend.xp_of(like.data).asarray(value, dtype=dt), False, None, 0)
+    return Tensor.constant(backend.xp_of(like.data).asarray(value, dtype=dt))
 
 
 def as_tensor_like(value, like: Tensor) -> Tensor:
@@ -220,7 +220,7 @@ def where(condition, a, b):
     a, b = _pair(a, b)
     cond = condition if isinstance(condition, Tensor) else Tensor(np.asarray(condition))
     if cond.data.dtype != np.bool_:
-        cond = Tensor._make(cond.data.astype(bool), False, None, 0)
+        cond = Tensor.constant(cond.data.astype(bool))
     return E.Where.apply(cond, a, b)
 
 
@@ -268,7 +268,7 @@ def _compare(ufunc_name):
         except ValueError:
             raise ValueError(f"{ufunc_name}: shapes {tuple(a.shape)} and {tuple(b.shape)} "
                              "cannot be broadcast together") from None
-        return Tensor._make(out, False, None, 0)
+        return Tensor.constant(out)
     compare.__name__ = ufunc_name
     compare.__doc__ = f"Elementwise ``{ufunc_name}`` (a bool tensor, not differentiable)."
     return compare
@@ -279,41 +279,41 @@ eq, ne, lt, le, gt, ge = (_compare(n) for n in
 
 
 def logical_not(x):
-    return Tensor._make(backend.xp_of(x.data).logical_not(x.data), False, None, 0)
+    return Tensor.constant(backend.xp_of(x.data).logical_not(x.data))
 
 
 def logical_and(a, b):
-    return Tensor._make(a.data & b.data, False, None, 0)
+    return Tensor.constant(a.data & b.data)
 
 
 def logical_or(a, b):
-    return Tensor._make(a.data | b.data, False, None, 0)
+    return Tensor.constant(a.data | b.data)
 
 
 def isnan(x):
-    return Tensor._make(backend.xp_of(x.data).isnan(x.data), False, None, 0)
+    return Tensor.constant(backend.xp_of(x.data).isnan(x.data))
 
 
 def isinf(x):
-    return Tensor._make(backend.xp_of(x.data).isinf(x.data), False, None, 0)
+    return Tensor.constant(backend.xp_of(x.data).isinf(x.data))
 
 
 def isfinite(x):
-    return Tensor._make(backend.xp_of(x.data).isfinite(x.data), False, None, 0)
+    return Tensor.constant(backend.xp_of(x.data).isfinite(x.data))
 
 
 def all(x, dim=None, keepdim=False):  # noqa: A001 - mirrors torch.all
     """True where every element (along ``dim``) is non-zero; a bool tensor."""
     d = _dim(dim, x.ndim, "all")
     out = backend.xp_of(x.data).asarray(x.data.all(axis=d, keepdims=keepdim))
-    return Tensor._make(out, False, None, 0)
+    return Tensor.constant(out)
 
 
 def any(x, dim=None, keepdim=False):  # noqa: A001 - mirrors torch.any
     """True where some element (along ``dim``) is non-zero; a bool tensor."""
     d = _dim(dim, x.ndim, "any")
     out = backend.xp_of(x.data).asarray(x.data.any(axis=d, keepdims=keepdim))
-    return Tensor._make(out, False, None, 0)
+    return Tensor.constant(out)
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8):
@@ -363,12 +363,12 @@ def _max_min(x, dim, keepdim, other, mode):
     if d is None:  # a 0-d tensor: its only element, at index 0
         zero = backend.xp_of(x.data).zeros((), np.int64)
         return values_indices(R.Amax.apply(x, dim=None, keepdim=False, mode=mode),
-                              Tensor._make(zero, False, None, 0))
+                              Tensor.constant(zero))
     idx = _arg(x, d, False, mode)
     values = R.MaxDim.apply(x, dim=d, keepdim=keepdim, index=idx)
     xp = backend.xp_of(idx)
     idx = xp.expand_dims(idx, d) if keepdim else idx
-    return values_indices(values, Tensor._make(idx.astype(np.int64, copy=False), False, None, 0))
+    return values_indices(values, Tensor.constant(idx.astype(np.int64, copy=False)))
 
 
 def _arg(x, dim, keepdim, mode):
@@ -398,13 +398,13 @@ def amin(x, dim=None, keepdim=False):
 def argmax(x, dim=None, keepdim=False):
     d = _dim(dim, x.ndim, "argmax")
     idx = x.data.reshape(-1).argmax() if d is None else _arg(x, d, keepdim, "max")
-    return Tensor._make(backend.xp_of(x.data).asarray(idx, dtype=np.int64), False, None, 0)
+    return Tensor.constant(backend.xp_of(x.data).asarray(idx, dtype=np.int64))
 
 
 def argmin(x, dim=None, keepdim=False):
     d = _dim(dim, x.ndim, "argmin")
     idx = x.data.reshape(-1).argmin() if d is None else _arg(x, d, keepdim, "min")
-    return Tensor._make(backend.xp_of(x.data).asarray(idx, dtype=np.int64), False, None, 0)
+    return Tensor.constant(backend.xp_of(x.data).asarray(idx, dtype=np.int64))
 
 
 def _correction(unbiased, correction):
@@ -677,13 +677,13 @@ def masked_fill(x, mask, value):
 def argsort(x, dim=-1, descending=False, stable=False):
     """Indices that sort ``x`` along ``dim`` (ties keep their order)."""
     if x.ndim == 0:
-        return Tensor._make(np.zeros((), np.int64), False, None, 0)
+        return Tensor.constant(np.zeros((), np.int64))
     d = _dim(dim, x.ndim, "argsort")
     data = -x.data if descending and x.data.dtype.kind != "b" else x.data
     idx = backend.xp_of(data).argsort(data, axis=d, kind="stable")
     if descending and x.data.dtype.kind == "b":
         idx = backend.xp_of(data).flip(idx, axis=d)
-    return Tensor._make(idx.astype(np.int64, copy=False), False, None, 0)
+    return Tensor.constant(idx.astype(np.int64, copy=False))
 
 
 def sort(x, dim=-1, descending=False, stable=False):
@@ -704,7 +704,7 @@ def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's nam
     if x.ndim == 0:
         return values_indices(x, argsort(x))
     idx = argsort(x, d, descending=largest).data[(slice(None),) * d + (slice(0, k),)]
-    idx = Tensor._make(idx, False, None, 0)
+    idx = Tensor.constant(idx)
     return values_indices(gather(x, d, idx), idx)
 
 
@@ -834,7 +834,7 @@ def _inplace(fn, name):
             raise RuntimeError(f"{name}: the result has shape {tuple(out.shape)} but the "
                                f"tensor written in place has shape {tuple(self.shape)}")
         self.data[...] = out.data
-        version.stamp(self)
+        write_clock.stamp(self)
         return self
     method.__name__ = name
     return method

@@ -13,18 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .autograd import version
+from .autograd import write_clock
 from .autograd.engine import run_backward
 from .autograd.grad_mode import no_grad
-
-
-class _RemovableHandle:
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
+from .hooks import RemovableHandle
 
 
 def _to_array(data, dtype, device):
@@ -75,7 +67,8 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, requires_grad, ctx, idx):
-        """Fast internal constructor: no conversion or checks."""
+        """The output ``idx`` of the node ``ctx`` (``Function.apply``): no conversion or
+        checks."""
         t = cls.__new__(cls)
         if type(data) is not np.ndarray and backend.xp_of(data) is np:
             data = np.asarray(data)
@@ -91,8 +84,19 @@ class Tensor:
     @classmethod
     def constant(cls, data):
         """A Tensor around the array ``data`` outside the graph (no grad), without copying
-        or checking it: how ops and optimizers wrap arrays they computed."""
-        return cls._make(data, False, None, 0)
+        or checking it: how ops and optimizers wrap arrays they computed. (``_make``'s body
+        with its constants written in: this runs once per comparison, mask and batch.)"""
+        t = cls.__new__(cls)
+        if type(data) is not np.ndarray and backend.xp_of(data) is np:
+            data = np.asarray(data)
+        t.data = data
+        t.grad = None
+        t.requires_grad = False
+        t._ctx = None
+        t._idx = 0
+        t._hooks = None
+        t._version = 0
+        return t
 
     # ----------------------------------------------------------------- properties
     @property
@@ -182,7 +186,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing the same data, cut from the graph."""
-        return Tensor._make(self.data, False, None, 0)
+        return Tensor.constant(self.data)
 
     def clone(self) -> Tensor:
         from .functional import clone
@@ -252,15 +256,16 @@ class Tensor:
                                "does not require gradient")
         if self._ctx is None:
             if self._hooks is None:
-                self._hooks = []
+                self._hooks = {}
             hooks = self._hooks
         else:
             ctx = self._ctx
             if ctx.out_hooks is None:
                 ctx.out_hooks = {}
-            hooks = ctx.out_hooks.setdefault(self._idx, [])
-        hooks.append(hook)
-        return _RemovableHandle(hooks, hook)
+            hooks = ctx.out_hooks.setdefault(self._idx, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on a non-leaf tensor after backward."""
@@ -268,8 +273,8 @@ class Tensor:
             return
 
         def keep(grad, self=self):
-            self.grad = grad if self.grad is None else Tensor._make(
-                self.grad.data + grad.data, False, None, 0)
+            self.grad = grad if self.grad is None else Tensor.constant(
+                self.grad.data + grad.data)
         self.register_hook(keep)
 
     def backward(self, gradient=None, retain_graph=False) -> None:
@@ -283,18 +288,18 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         self.data[...] = 0
-        version.stamp(self)
+        write_clock.stamp(self)
         return self
 
     def fill_(self, value) -> Tensor:
         self.data[...] = value
-        version.stamp(self)
+        write_clock.stamp(self)
         return self
 
     def copy_(self, src) -> Tensor:
         src = src.data if isinstance(src, Tensor) else src
         self.data[...] = backend.to_device(backend.xp_of(src).asarray(src), self.device)
-        version.stamp(self)
+        write_clock.stamp(self)
         return self
 
     def __setitem__(self, index, value):
@@ -302,7 +307,7 @@ class Tensor:
         from .functional import _index_arrays
         value = value.data if isinstance(value, Tensor) else value
         self.data[_index_arrays(index, self.data)] = value
-        version.stamp(self)
+        write_clock.stamp(self)
 
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", precision=4,

@@ -96,3 +96,5 @@ def test_l1_penalty_value_and_gradient():
     pen.backward()
     for p in d.parameters():
         np.testing.assert_array_equal(p.grad.numpy(), np.sign(p.numpy()))
+    with pytest.raises(ValueError, match="no parameters"):
+        l1_penalty([])

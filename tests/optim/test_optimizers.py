@@ -247,16 +247,3 @@ def test_errors_are_clear():
         adam.load_state_dict({"state": {0: {"step": 1, "exp_avg": np.zeros(3),
                                             "exp_avg_sq": np.zeros(2)}},
                               "param_groups": [adam.state_dict()["param_groups"][0]]})
-
-
-def test_l1_penalty_value_and_gradient():
-    ours, theirs = _make_params()
-    loss = optim.l1_penalty(ours, weight=0.01)
-    tloss = 0.01 * sum(t.abs().sum() for t in theirs)
-    loss.backward()
-    tloss.backward()
-    assert float(loss) == pytest.approx(float(tloss.detach()), rel=1e-12)
-    for p, t in zip(ours, theirs):
-        np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), rtol=1e-12)
-    with pytest.raises(ValueError, match="no parameters"):
-        optim.l1_penalty([])

@@ -28,7 +28,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         if g is None and not allow_unused:
             raise RuntimeError("autograd.grad: one of the inputs was not used to compute the "
                                "outputs; pass allow_unused=True to get None for it")
-        results.append(None if g is None else Tensor._make(g, False, None, 0))
+        results.append(None if g is None else Tensor.constant(g))
     return tuple(results)
 
 

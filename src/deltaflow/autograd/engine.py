@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from . import version
+from . import write_clock
 from .grad_mode import state
 
 # where reference counts mean what _is_private assumes (3.14 borrows stack references)
@@ -76,7 +76,7 @@ def _run_hook(hook, grad):
     """``hook(grad)``; a returned Tensor replaces the gradient and must keep its shape."""
     from ..tensor import Tensor
 
-    out = hook(Tensor._make(grad, False, None, 0))
+    out = hook(Tensor.constant(grad))
     if out is None:
         return grad
     if out.shape != grad.shape:
@@ -90,13 +90,13 @@ def _accumulate_leaf(tensor, grad, accumulate):
     from ..tensor import Tensor
 
     if tensor._hooks:
-        for hook in tensor._hooks:
+        for hook in list(tensor._hooks.values()):
             grad = _run_hook(hook, grad)
     if not accumulate:
         return
     if tensor.grad is None:
         # .grad must be private: copy unless nothing else can see this array
-        tensor.grad = Tensor._make(grad if _is_private(grad) else grad.copy(), False, None, 0)
+        tensor.grad = Tensor.constant(grad if _is_private(grad) else grad.copy())
     else:
         tensor.grad.data = tensor.grad.data + grad
 
@@ -126,7 +126,7 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
                 "Pass retain_graph=True to the first backward() to keep them.")
         if fn.out_hooks:
             for i, hooks in fn.out_hooks.items():
-                for hook in hooks:
+                for hook in list(hooks.values()):
                     if grads[i] is not None:
                         grads[i] = _run_hook(hook, grads[i])
         if fn.n_outputs > 1:
@@ -134,7 +134,7 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
                 if g is None:
                     shape, dtype = fn.out_meta[i]
                     grads[i] = _zeros_like_parent(fn, shape, dtype)
-        if version.latest > fn.versions:
+        if write_clock.latest > fn.clock_at_forward:
             check_saved_inputs(fn)
         in_grads = fn.backward(*grads)
         if type(in_grads) is not tuple:
@@ -173,12 +173,12 @@ def check_saved_inputs(fn):
     in place after the forward pass (PyTorch's version-counter check).
 
     Every in-place write to a Tensor (``x.mul_()``, ``x[i] = v``, ``zero_``, ``copy_``, an
-    optimizer step) stamps its ``_version`` from a global clock; ``Function.apply`` records
-    the clock with the node. An input stamped later was written after the forward pass;
-    the gradient is then wrong only if ``fn`` kept that
-    input's array (or a view of it) for backward — ``x + y`` keeps neither, ``x * y``
-    keeps both — so the check looks through what ``fn`` saved. Writes through another
-    Tensor that views the same memory are not counted."""
+    optimizer step) stamps its ``_version`` from a global clock (``write_clock``);
+    ``Function.apply`` records the clock with the node (``fn.clock_at_forward``). An input
+    stamped later was written after the forward pass; the gradient is then wrong only if
+    ``fn`` kept that input's array (or a view of it) for backward — ``x + y`` keeps
+    neither, ``x * y`` keeps both — so the check looks through what ``fn`` saved. Writes
+    through another Tensor that views the same memory are not counted."""
     from ..backend import xp_of
 
     saved = []
@@ -187,7 +187,7 @@ def check_saved_inputs(fn):
             if hasattr(item, "shape") and hasattr(item, "dtype"):
                 saved.append(item)
     for k, t in enumerate(fn.parents):
-        if t._version <= fn.versions:
+        if t._version <= fn.clock_at_forward:
             continue
         overlaps = getattr(xp_of(t.data), "may_share_memory", None)
         if any(a is t.data or (overlaps is not None and overlaps(a, t.data)) for a in saved):

@@ -9,14 +9,14 @@ An op subclasses :class:`Function` and writes two methods on raw arrays (NumPy o
 
 ``Op.apply(*tensors, **options)`` runs forward and, when grad mode is on and an input
 requires grad, records the node: the output's ``_ctx`` is the Function, the Function's
-``parents`` are the input Tensors and ``versions`` the in-place-write clock then (see
-``autograd/version.py`` and ``engine.check_saved_inputs``). Gradients of
+``parents`` are the input Tensors and ``clock_at_forward`` the in-place-write clock's value
+then (see ``autograd/write_clock.py`` and ``engine.check_saved_inputs``). Gradients of
 broadcast inputs are reduced back to the input's shape by the engine, so ``backward`` may
 return them in the broadcast shape.
 """
 from __future__ import annotations
 
-from . import version
+from . import write_clock
 from .grad_mode import state
 
 _Tensor = None  # deltaflow.tensor.Tensor, bound on the first apply (tensor.py imports autograd)
@@ -30,7 +30,7 @@ def _tensor_class():
 
 
 class Function:
-    __slots__ = ("parents", "versions", "needs_input_grad", "released", "n_outputs",
+    __slots__ = ("parents", "clock_at_forward", "needs_input_grad", "released", "n_outputs",
                  "out_meta", "out_hooks", "trace", "module_path", "__dict__", "__weakref__")
 
     #: name used in error messages and diagnostics (defaults to the class name, lower-cased)
@@ -75,7 +75,7 @@ class Function:
                          for i, o in enumerate(out))
             if record:
                 fn.parents = inputs
-                fn.versions = version.latest
+                fn.clock_at_forward = write_clock.latest
                 fn.n_outputs = len(out)
                 fn.out_meta = tuple((o.shape, o.dtype) for o in out)
                 fn.out_hooks = None
@@ -83,7 +83,7 @@ class Function:
             return outs
         if record:
             fn.parents = inputs
-            fn.versions = version.latest
+            fn.clock_at_forward = write_clock.latest
             fn.n_outputs = 1
             fn.out_hooks = None
             fn.released = False

@@ -21,7 +21,7 @@ def _stack(arrays) -> Tensor:
     if len(shapes) > 1:
         raise RuntimeError(f"default_collate: cannot stack samples of different shapes "
                            f"{sorted(shapes)}; pad them or pass a collate_fn")
-    return Tensor._make(xp.stack(arrays), False, None, 0)
+    return Tensor.constant(xp.stack(arrays))
 
 
 def default_collate(batch):
@@ -32,13 +32,13 @@ def default_collate(batch):
     if isinstance(elem, np.ndarray) or backend.xp_of(elem) is not np:
         return _stack(list(batch))
     if isinstance(elem, np.generic):
-        return Tensor._make(np.array(batch, dtype=elem.dtype), False, None, 0)
+        return Tensor.constant(np.array(batch, dtype=elem.dtype))
     if isinstance(elem, bool):
-        return Tensor._make(np.array(batch, dtype=np.bool_), False, None, 0)
+        return Tensor.constant(np.array(batch, dtype=np.bool_))
     if isinstance(elem, int):
-        return Tensor._make(np.array(batch, dtype=np.int64), False, None, 0)
+        return Tensor.constant(np.array(batch, dtype=np.int64))
     if isinstance(elem, float):
-        return Tensor._make(np.array(batch, dtype=backend.default_float), False, None, 0)
+        return Tensor.constant(np.array(batch, dtype=backend.default_float))
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, Mapping):

@@ -59,12 +59,12 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def __getitem__(self, index):
-        return tuple(Tensor._make(t.data[index], False, None, 0) for t in self.tensors)
+        return tuple(Tensor.constant(t.data[index]) for t in self.tensors)
 
     def get_batch(self, indices: np.ndarray) -> tuple:
         """The collated batch for ``indices`` (one ``take`` per tensor, on its device)."""
-        return tuple(Tensor._make(t.data.take(backend.xp_of(t.data).asarray(indices), axis=0),
-                                  False, None, 0) for t in self.tensors)
+        return tuple(Tensor.constant(t.data.take(backend.xp_of(t.data).asarray(indices), axis=0))
+                     for t in self.tensors)
 
 
 class Subset(Dataset):

@@ -357,13 +357,12 @@ class CharDataset(Dataset):
 
     def __getitem__(self, index):
         w = self._windows[index]
-        return Tensor._make(w[:-1].copy(), False, None, 0), Tensor._make(w[1:].copy(), False,
-                                                                         None, 0)
+        return Tensor.constant(w[:-1].copy()), Tensor.constant(w[1:].copy())
 
     def get_batch(self, indices: np.ndarray) -> tuple:
         w = self._windows[indices]
-        return (Tensor._make(np.ascontiguousarray(w[:, :-1]), False, None, 0),
-                Tensor._make(np.ascontiguousarray(w[:, 1:]), False, None, 0))
+        return (Tensor.constant(np.ascontiguousarray(w[:, :-1])),
+                Tensor.constant(np.ascontiguousarray(w[:, 1:])))
 
 
 class CharText:

@@ -16,4 +16,4 @@ class Parameter(Tensor):
         self.requires_grad_(requires_grad)
 
     def __repr__(self) -> str:
-        return "Parameter containing:\n" + Tensor.__repr__(Tensor._make(self.data, False, None, 0))
+        return "Parameter containing:\n" + Tensor.__repr__(Tensor.constant(self.data))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd import enable_grad, version
+from ..autograd import enable_grad, write_clock
 from ..tensor import Tensor
 
 
@@ -88,7 +88,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     xp = backend.xp_of(p.grad.data)
-                    p.grad = Tensor._make(xp.zeros_like(p.grad.data), False, None, 0)
+                    p.grad = Tensor.constant(xp.zeros_like(p.grad.data))
 
     def step(self, closure=None):
         """Update every parameter that has a gradient. ``closure`` re-evaluates the loss."""
@@ -110,7 +110,7 @@ class Optimizer:
                 if state is None:
                     state = self.state[p] = {}
                 self._update(p.data, g, state, **hyper)
-                version.stamp(p)
+                write_clock.stamp(p)
         return loss
 
     def _scaled(self, a, factor):
@@ -187,9 +187,9 @@ class Optimizer:
 
 def _snapshot(value):
     if isinstance(value, Tensor):
-        return Tensor._make(value.data.copy(), False, None, 0)
+        return Tensor.constant(value.data.copy())
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return Tensor._make(value.copy(), False, None, 0)
+        return Tensor.constant(value.copy())
     return value
 
 

@@ -22,7 +22,7 @@ def _additive_mask(mask, like: Tensor, op: str):
     if mask.dtype == np.bool_:
         xp = xp_of(mask.data)
         add = xp.where(mask.data, 0.0, -np.inf).astype(like.dtype)
-        return Tensor._make(add, False, None, 0)
+        return Tensor.constant(add)
     if mask.dtype.kind != "f":
         raise TypeError(f"{op}: attn_mask must be bool or floating point, got dtype {mask.dtype}")
     return mask if mask.dtype == like.dtype else mask.to(like.dtype)
@@ -31,7 +31,7 @@ def _additive_mask(mask, like: Tensor, op: str):
 def _causal_mask(L, S, like: Tensor):
     """0 on and below the diagonal (query i sees keys j ≤ i), −∞ above."""
     xp = xp_of(like.data)
-    return Tensor._make(xp.triu(xp.full((L, S), -np.inf, dtype=like.dtype), 1), False, None, 0)
+    return Tensor.constant(xp.triu(xp.full((L, S), -np.inf, dtype=like.dtype), 1))
 
 
 def _dropout_keep(shape, p, device):
@@ -133,7 +133,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     if bias_k is not None:
         appended.append((Fn.reshape(bias_k, 1, 1, E), Fn.reshape(bias_v, 1, 1, E)))
     if add_zero_attn:
-        zero = Tensor._make(xp_of(k.data).zeros((1, 1, E), dtype=k.dtype), False, None, 0)
+        zero = Tensor.constant(xp_of(k.data).zeros((1, 1, E), dtype=k.dtype))
         appended.append((zero, zero))
     for extra_k, extra_v in appended:
         k = Fn.cat([k, Fn.expand(extra_k, 1, N, E)], dim=0)
@@ -172,7 +172,7 @@ def _blocking_mask(mask, like: Tensor, op: str):
         mask = Tensor(np.asarray(mask))
     if mask.dtype == np.bool_:
         xp = xp_of(mask.data)
-        return Tensor._make(xp.where(mask.data, -np.inf, 0.0).astype(like.dtype), False, None, 0)
+        return Tensor.constant(xp.where(mask.data, -np.inf, 0.0).astype(like.dtype))
     return _additive_mask(mask, like, op)
 
 

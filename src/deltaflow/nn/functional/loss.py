@@ -32,7 +32,7 @@ def _check_reduction(op, reduction, allowed=("none", "mean", "sum")):
 def _tensor(x, like: Tensor) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    return Tensor._make(backend.xp_of(like.data).asarray(x, dtype=like.dtype), False, None, 0)
+    return Tensor.constant(backend.xp_of(like.data).asarray(x, dtype=like.dtype))
 
 
 def _array(x):

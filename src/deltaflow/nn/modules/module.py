@@ -18,6 +18,7 @@ import numpy as np
 
 from ... import backend
 from ...autograd.function import Function
+from ...hooks import RemovableHandle
 from ...tensor import Tensor
 from ..parameter import Parameter
 
@@ -47,26 +48,6 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
     __str__ = __repr__
-
-
-class _RemovableHandle:
-    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict):
-        self.hooks = hooks
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -105,11 +86,11 @@ class _BackwardHook(Function):
     def backward(self, *grads):
         st = self.state
         if self.role == "out":
-            st["grad_output"] = tuple(Tensor._make(g, False, None, 0) for g in grads)
+            st["grad_output"] = tuple(Tensor.constant(g) for g in grads)
             if not st["n_in"]:  # no input needs grad: the hooks run now, with grad_input None
                 st["module"]._run_backward_hooks((None,) * st["n_args"], st["grad_output"])
             return grads
-        grad_input = tuple(Tensor._make(g, False, None, 0) for g in grads)
+        grad_input = tuple(Tensor.constant(g) for g in grads)
         new = st["module"]._run_backward_hooks(grad_input, st.get("grad_output", ()))
         return tuple(g.data if isinstance(g, Tensor) else g for g in new)
 
@@ -220,14 +201,14 @@ class Module:
 
     def register_forward_pre_hook(self, hook):
         """``hook(module, args)`` before ``forward``; a returned value replaces ``args``."""
-        handle = _RemovableHandle(self._forward_pre_hooks)
+        handle = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
         return handle
 
     def register_forward_hook(self, hook):
         """``hook(module, args, output)`` after ``forward``; a returned value replaces the
         output."""
-        handle = _RemovableHandle(self._forward_hooks)
+        handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
         return handle
 
@@ -236,7 +217,7 @@ class Module:
         module's tensor inputs are computed (``grad_input`` holds one entry per input that
         requires grad; all ``None`` when none does). A returned tuple replaces
         ``grad_input``."""
-        handle = _RemovableHandle(self._backward_hooks)
+        handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
         return handle
 
@@ -512,8 +493,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._make(backend.xp_of(p.grad.data).zeros_like(p.grad.data),
-                                      False, None, 0)
+                p.grad = Tensor.constant(backend.xp_of(p.grad.data).zeros_like(p.grad.data))
 
     def apply(self, fn):
         """Call ``fn(m)`` on every submodule (children first) and then on this module."""

@@ -43,8 +43,8 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
                            "`parameters` is non-finite, so it cannot be clipped. To disable "
                            "this error and scale the gradients by the non-finite norm anyway, "
                            "set `error_if_nonfinite=False`")
-    return Tensor._make(backend.xp_of(tensors[0].data).asarray(total, dtype=tensors[0].dtype),
-                        False, None, 0)
+    return Tensor.constant(
+        backend.xp_of(tensors[0].data).asarray(total, dtype=tensors[0].dtype))
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
