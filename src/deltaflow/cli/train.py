@@ -1,129 +1,63 @@
 """``deltaflow train``: train a model and keep everything about the run in one folder.
 
 With no options it trains an MLP on the scikit-learn digits and prints where the run went:
-``runs/<name>/`` holds ``config.toml`` (every option, reusable with ``--config``),
-``metrics.jsonl``, ``model.safetensors``, ``model.json``, ``results.json``, ``curves.png`` and
-``checkpoints/{last,best}.*``.
+``runs/<name>/`` (the layout of :mod:`deltaflow.train.run_folder`, the same for every task).
 
 Option values come from, in order of precedence: the command line, ``--config FILE.toml``
 (same keys, ``batch_size`` or ``batch-size``), the saved config of the run being resumed
-(``--resume RUN``), the task's own defaults, the defaults below.
+(``--resume RUN``), the model's defaults within its task, the task's own defaults, the
+defaults below. An option a task does not use is refused with one line; so is, on
+``--resume``, an option that would change the model, the data or the schedule of the run
+(:data:`RESUMABLE` may change).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import pkgutil
-import shutil
 import sys
 from pathlib import Path
 
-from .. import backend, models, tasks
-from ..tasks import common
+from .. import models, tasks
+from ..tasks import common, runner
+from ..tasks.common import (
+    device,
+    fraction,
+    hidden_sizes,
+    integer,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    text,
+)
+from ..train import run_folder as rf
 from . import UsageError
 
 META = ("resume", "config")     # options that pick a configuration but are not part of it
 # left out of a run's config.toml: per-invocation choices, not part of what the run is
 NOT_SAVED = META + ("name", "no_progress", "monitor", "detect_anomaly")
-
-
-# ------------------------------------------------------------------ value types
-def _number(value, kind, what):
-    if isinstance(value, bool):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
-    if kind is int and isinstance(value, float) and not value.is_integer():
-        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
-
-
-def positive_int(value) -> int:
-    n = _number(value, int, "a positive integer")
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return n
-
-
-def integer(value) -> int:
-    return _number(value, int, "an integer")
-
-
-def positive_float(value) -> float:
-    x = _number(value, float, "a positive number")
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
-    return x
-
-
-def nonnegative_float(value) -> float:
-    x = _number(value, float, "a number >= 0")
-    if not x >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}")
-    return x
-
-
-def fraction(value) -> float:
-    x = _number(value, float, "a number in [0, 1)")
-    if not 0 <= x < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}")
-    return x
-
-
-def nonnegative_int(value) -> int:
-    n = _number(value, int, "an integer >= 0")
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
-    return n
-
-
-def hidden_sizes(value) -> list[int]:
-    """``"512,512"`` or ``[512, 512]`` → ``[512, 512]``; ``""``/``"none"`` → ``[]``."""
-    if isinstance(value, str):
-        text = value.strip()
-        items = [] if text.lower() in ("", "none") else text.split(",")
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        raise argparse.ArgumentTypeError(f"expected layer widths like 512,512, got {value!r}")
-    try:
-        sizes = [positive_int(v.strip() if isinstance(v, str) else v) for v in items]
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected positive layer widths like 512,512, got "
-                                         f"{value!r}") from None
-    return sizes
-
-
-def text(value) -> str:
-    if not isinstance(value, str):
-        raise argparse.ArgumentTypeError(f"expected a string, got {value!r}")
-    return value
-
-
-def device(value) -> str:
-    value = text(value)
-    try:
-        return backend.normalize_device(value)
-    except (ValueError, RuntimeError) as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+#: options that may differ from the saved config when a run is resumed (and take effect:
+#: --epochs trains up to the new total, --lr scales every rate of the run from there on);
+#: tasks add their own (``RESUMABLE`` in the task module)
+RESUMABLE = ("epochs", "lr", "clip_grad", "early_stopping", "max_minutes", "max_cpu_minutes",
+             "no_progress", "no_plot", "monitor", "detect_anomaly")
 
 
 # ------------------------------------------------------------------ tasks and their options
 def task_modules() -> dict:
     """``{name: module or the ImportError it raised}`` for every ``deltaflow.tasks`` module
-    that defines ``add_arguments`` and ``run``."""
+    that defines ``add_arguments`` and ``setup``."""
     found = {}
     for info in pkgutil.iter_modules(tasks.__path__):
-        if info.name.startswith("_") or info.name == "common":
+        if info.name.startswith("_") or info.name in ("common", "runner"):
             continue
         try:
             mod = importlib.import_module(f"{tasks.__name__}.{info.name}")
         except Exception as err:  # a broken task must not take the whole CLI down
             found[info.name] = err
             continue
-        if hasattr(mod, "run") and hasattr(mod, "add_arguments"):
+        if hasattr(mod, "setup") and hasattr(mod, "add_arguments"):
             found[info.name] = mod
     return found
 
@@ -140,7 +74,7 @@ class _Spec:
         self.task_defaults: dict = {}   # task -> {dest: default} (a task's own defaults)
         self.broken: dict = {}          # task/model -> the error that kept it from loading
         self.common: set = set()        # dests of the options defined here (not by tasks)
-        self.managed: set = set()       # tasks with MANAGED_RUN (see resolve)
+        self.modules: dict = {}         # task -> its module
 
 
 class _OwnedGroup:
@@ -182,8 +116,9 @@ def add_parser(subparsers, name):
     parser = subparsers.add_parser(
         name, help="train a model (default: an MLP on the digits)",
         description="Train a model; the run folder (default runs/<model>-<data>-<time>/) gets "
-                    "config.toml, metrics.jsonl, model.safetensors, curves.png and "
-                    "checkpoints/. Options may also come from --config FILE.toml.")
+                    "config.toml, model.json, metrics.jsonl, model.safetensors, results.json, "
+                    "curves.png and checkpoints/. Options may also come from --config "
+                    "FILE.toml.")
     spec = _Spec()
     found = task_modules()
     g = parser.add_argument_group("what to train")
@@ -223,6 +158,15 @@ def add_parser(subparsers, name):
                    help="clip the gradient norm to MAX_NORM before each update")
     g.add_argument("--early-stopping", default=0, type=nonnegative_int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss")
+    g.add_argument("--val-split", default=0.1, type=fraction, metavar="F",
+                   help="hold out this fraction of the training data to validate each epoch "
+                        "(default 0.1; 0: no validation). The test split is only used for "
+                        "the final report")
+    g.add_argument("--max-minutes", type=positive_float,
+                   help="stop training after this much wall time")
+    g.add_argument("--max-cpu-minutes", type=positive_float,
+                   help="stop training after this much CPU time of this process (a fair "
+                        "budget on a shared machine)")
     g.add_argument("--seed", default=0, type=integer, help="random seed (default 0)")
     g.add_argument("--device", default="cpu", type=device, help="cpu (default) or cuda")
     g = parser.add_argument_group("run folder and output")
@@ -248,8 +192,7 @@ def add_parser(subparsers, name):
             continue
         group = parser.add_argument_group(f"--task {task}")
         mod.add_arguments(_OwnedGroup(parser, group, f"task:{task}", spec, common_dests))
-        if getattr(mod, "MANAGED_RUN", False):
-            spec.managed.add(task)
+        spec.modules[task] = mod
     for model in models.available():
         try:
             adder = models.argument_adders_for(model)
@@ -302,121 +245,118 @@ def check_config(raw: dict, source, spec: _Spec) -> dict:
     return out
 
 
-def resolve(args) -> argparse.Namespace:
-    """Merge defaults, the resumed run's config, ``--config`` and the command line.
+def _open_resumed(run_dir: Path, task: str, spec: _Spec, explicit: dict) -> dict:
+    """The saved options of the run to resume, after checking it can be resumed."""
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"--resume: no run folder {run_dir}")
+    if not (run_dir / rf.CONFIG_NAME).is_file():
+        if (run_dir / "config.json").is_file():
+            raise UsageError(f"--resume: {run_dir} was written by an earlier deltaflow "
+                             f"(config.json, no {rf.CONFIG_NAME}) and cannot be resumed; "
+                             f"train it again")
+        raise FileNotFoundError(f"--resume: {run_dir} has no {rf.CONFIG_NAME}; is it a "
+                                f"deltaflow run folder?")
+    sidecar = run_dir / (rf.CHECKPOINT + ".json")
+    if not sidecar.is_file():
+        raise FileNotFoundError(f"--resume: {run_dir} has no checkpoint ({sidecar}) -- "
+                                f"it stopped before its first epoch ended")
+    saved = check_config(rf.read_toml(run_dir / rf.CONFIG_NAME), run_dir / rf.CONFIG_NAME,
+                         spec)
+    if saved.get("task", task) != task:
+        raise UsageError(f"--resume: {run_dir} is a --task {saved['task']} run, not {task}")
+    for opt in ("name", "out"):
+        if opt in explicit:
+            raise UsageError(f"--resume continues {run_dir} in place; --{opt} does not apply")
+    return saved
 
-    For a task with ``MANAGED_RUN = True`` (classify) the defaults above apply and the CLI
-    manages the run folder (``run_dir``, ``resuming``, config.toml). Other tasks get the
-    options they declared with their defaults and every other option that was not given
-    as None, and manage their output themselves.
-    """
+
+def _absolute_data(merged: dict) -> None:
+    """Record data files and folders as absolute paths, so that the run's commands work
+    from any directory."""
+    kind, path = common.parse_data(merged["data"])
+    if path is not None:
+        merged["data"] = f"{kind}:{Path(path).resolve()}"
+    if merged.get("data_dir"):
+        merged["data_dir"] = str(Path(merged["data_dir"]).resolve())
+
+
+def resolve(args) -> argparse.Namespace:
+    """Merge defaults, the resumed run's config, ``--config`` and the command line; refuse
+    options that do not apply to the task, and options a resume cannot change."""
     spec: _Spec = args.train_spec
     explicit = {d: getattr(args, d) for d in spec.defaults if getattr(args, d) is not None}
-    from_file = check_config(common.read_toml(explicit["config"]), explicit["config"], spec) \
+    from_file = check_config(rf.read_toml(explicit["config"]), explicit["config"], spec) \
         if explicit.get("config") else {}
     task = explicit.get("task") or from_file.get("task") or spec.defaults["task"]
     if f"task:{task}" in spec.broken:
         raise UsageError(f"--task {task} is not available: {spec.broken[f'task:{task}']}")
-    managed = task in spec.managed
-    saved, run_dir = {}, None
-    if managed and explicit.get("resume"):
-        run_dir = Path(explicit["resume"])
-        if not run_dir.is_dir():
-            raise FileNotFoundError(f"--resume: no run folder {run_dir}")
-        if not (run_dir / common.CONFIG_NAME).is_file():
-            raise FileNotFoundError(f"--resume: {run_dir} has no {common.CONFIG_NAME}; is it "
-                                    f"a deltaflow run folder?")
-        sidecar = run_dir / (common.CHECKPOINT + ".json")
-        if not sidecar.is_file():
-            raise FileNotFoundError(f"--resume: {run_dir} has no checkpoint ({sidecar}) -- "
-                                    f"it stopped before its first epoch ended")
-        saved = check_config(common.read_toml(run_dir / common.CONFIG_NAME),
-                             run_dir / common.CONFIG_NAME, spec)
-        if saved.get("task", task) != task:
-            raise UsageError(f"--resume: {run_dir} is a --task {saved['task']} run, not {task}")
-        for opt in ("name", "out"):
-            if opt in explicit:
-                raise UsageError(f"--resume continues {run_dir} in place; --{opt} does not "
-                                 f"apply")
-    defaults = dict(spec.defaults)
-    if not managed:
-        defaults = {d: (v if d not in spec.common or isinstance(v, bool) else None)
-                    for d, v in defaults.items()}
-    merged = {**defaults, **spec.task_defaults.get(task, {}), **saved, **from_file,
-              **explicit, "task": task}
-    model = merged["model"]
+    module = spec.modules[task]
+    run_dir = Path(explicit["resume"]) if explicit.get("resume") else None
+    saved = _open_resumed(run_dir, task, spec, explicit) if run_dir is not None else {}
+    defaults = {**spec.defaults, **spec.task_defaults.get(task, {})}
+    given = {**from_file, **explicit}
+    model = given.get("model") or saved.get("model") or defaults["model"]
+    model_defaults = getattr(module, "MODEL_DEFAULTS", {}).get(model, {})
+    merged = {**defaults, **model_defaults, **saved, **given, "task": task}
     if f"model:{model}" in spec.broken:
         raise UsageError(f"--model {model} is not available: {spec.broken[f'model:{model}']}")
     mine = {f"task:{task}", f"model:{model}"}
-    for dest in {**from_file, **explicit}:
+    for dest in given:
         owners = spec.owners.get(dest)
         if owners and not owners & mine:
             whose = " / ".join(sorted(o.replace(":", " ") for o in owners))
             raise UsageError(f"{spec.flags[dest]} is an option of --{whose}, not of this run "
                              f"(--task {task})")
-    merged.pop("run", None)
-    merged.pop("train_spec", None)
-    merged["run_dir"], merged["resuming"] = run_dir, run_dir is not None
-    if not managed:
-        return argparse.Namespace(**merged)
-    if model not in models.available():
+        if dest in module.NOT_APPLICABLE:
+            raise UsageError(f"{spec.flags[dest]} does not apply to --task {task}")
+    if task == "classify" and model not in models.available():
         raise UsageError(f"--model {model!r} is not a {task} model; available: "
                          f"{', '.join(models.available())}")
     try:
-        common.parse_data(merged["data"])
+        _absolute_data(merged)
     except ValueError as err:
         raise UsageError(f"--data: {err}") from None
     if merged.get("lr") is None and merged.get("optimizer") in common.DEFAULT_LR:
         merged["lr"] = common.DEFAULT_LR[merged["optimizer"]]
-    merged["saved_epochs"] = saved.get("epochs")
-    merged["config_keys"] = [d for d in spec.defaults
-                             if d not in NOT_SAVED and d not in ("run", "train_spec")
-                             and (not spec.owners.get(d) or spec.owners[d] & mine)]
+    config_keys = [d for d in spec.defaults
+                   if d not in NOT_SAVED and d not in ("run", "train_spec")
+                   and d not in module.NOT_APPLICABLE
+                   and (not spec.owners.get(d) or spec.owners[d] & mine)]
+    if run_dir is not None:
+        may_change = set(META) | set(RESUMABLE) | set(module.RESUMABLE)
+        for dest in given:
+            if dest not in may_change and dest in config_keys \
+                    and merged[dest] != saved.get(dest, merged[dest]):
+                raise UsageError(f"--resume: {spec.flags[dest]} would change what {run_dir} "
+                                 f"is (saved {saved[dest]!r}, given {merged[dest]!r}); only "
+                                 f"{', '.join(spec.flags[d] for d in sorted(may_change - set(META)) if d in spec.flags)} "
+                                 f"may change on resume -- start a new run instead")
+    merged.pop("run", None)
+    merged.pop("train_spec", None)
+    merged["data_name"] = common.data_name(merged["data"])
+    merged["saved_epochs"], merged["saved_lr"] = saved.get("epochs"), saved.get("lr")
+    merged["run_config"] = {k: merged[k] for k in config_keys}
     return argparse.Namespace(**merged)
-
-
-def _checkpoint_epoch(run_dir: Path) -> int:
-    with open(run_dir / (common.CHECKPOINT + ".json"), encoding="utf-8") as f:
-        return int(json.load(f).get("epoch", 0))
 
 
 def run(args) -> int:
     opts = resolve(args)
-    module = importlib.import_module(f"{tasks.__name__}.{opts.task}")
-    if opts.task not in args.train_spec.managed:
-        return _run_task(module, opts)
-    if opts.resuming:
-        done = _checkpoint_epoch(opts.run_dir)
+    module = args.train_spec.modules[opts.task]
+    if opts.resume is not None:
+        run_dir = Path(opts.resume)
+        done = rf.checkpoint_epoch(run_dir)
         if done >= opts.epochs:
-            print(f"{opts.run_dir} has already trained {done} epochs (--epochs {opts.epochs}); "
+            print(f"{run_dir} has already trained {done} epochs (--epochs {opts.epochs}); "
                   f"pass --epochs N with N > {done} to train further")
             return 0
         if opts.saved_epochs not in (None, opts.epochs) and opts.scheduler != "none":
             if opts.scheduler == "onecycle":
-                raise UsageError(f"--resume: the onecycle schedule of {opts.run_dir} was "
+                raise UsageError(f"--resume: the onecycle schedule of {run_dir} was "
                                  f"planned for {opts.saved_epochs} epochs and cannot be "
                                  f"extended to {opts.epochs}")
             print(f"note: the {opts.scheduler} schedule was planned for {opts.saved_epochs} "
                   f"epochs; it continues unchanged up to epoch {opts.epochs}", file=sys.stderr)
-    else:
-        opts.run_dir = common.new_run_dir(opts)
-    common.save_config(opts.run_dir, {k: getattr(opts, k) for k in opts.config_keys})
-    try:
-        return _run_task(module, opts)
-    except BaseException:
-        # a new run that failed before its first checkpoint (bad data, bad option) leaves
-        # nothing behind
-        if not opts.resuming and not (opts.run_dir / "checkpoints").exists():
-            shutil.rmtree(opts.run_dir, ignore_errors=True)
-        raise
-
-
-def _run_task(module, opts) -> int:
-    from ..autograd.anomaly import AnomalyError
-    try:
-        return int(module.run(opts) or 0)
-    except AnomalyError as err:
-        print(f"error: {err}", file=sys.stderr)
-        if opts.run_dir is not None:
-            print(f"(run folder: {opts.run_dir})", file=sys.stderr)
-        return 1
+        if opts.saved_lr not in (None, opts.lr) and opts.scheduler == "onecycle":
+            raise UsageError(f"--resume: the onecycle schedule of {run_dir} cannot change its "
+                             f"learning rate")
+    return runner.run(module, opts)

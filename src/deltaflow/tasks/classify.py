@@ -2,60 +2,37 @@
 
 Inputs are standardised with the training split's statistics (one mean/std for images, one
 per column for CSV tables; kept in the run's ``model.json`` so ``eval`` and ``predict`` apply
-the same). Each epoch is validated on ``--val-split`` of the training data when given, else
-on the test split — except that early stopping and the plateau scheduler, which act on the
-validation results, then validate on ``DECISION_VAL_SPLIT`` of the training data; the final
-weights are evaluated on the test split.
+the same). Each epoch is validated on ``--val-split`` of the training data (default 0.1; 0:
+no validation); the test split is used once, for the final report.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from .. import data as dl_data
+from .. import load as dl_load
 from .. import models, nn
-from .. import random as dl_random
 from ..data import DataLoader, TensorDataset
-from ..train import EarlyStopping, Trainer
-from .common import (
-    CHECKPOINT,
-    RunExtras,
-    make_optimizer,
-    make_scheduler,
-    parse_data,
-    print_summary,
-    save_json,
-)
+from ..train import SupervisedTask
+from ..train import run_folder as rf
+from .common import fraction, make_optimizer, make_scheduler, parse_data
+from .runner import Setup
 
-META_NAME = "model.json"
-
-#: the CLI makes the run folder, writes config.toml and handles --resume (cli/train.py)
-MANAGED_RUN = True
-
-
-def _fraction(text) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-#: held-out fraction used when --early-stopping or --scheduler plateau come without --val-split
-DECISION_VAL_SPLIT = 0.1
+NOT_APPLICABLE = ()
+#: options that may differ when a run is resumed (besides the common ones)
+RESUMABLE = ()
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--val-split", type=_fraction, default=0.0, metavar="F",
-                        help="hold out this fraction of the training data to validate each "
-                             "epoch (default 0: validate on the test split, or on 0.1 of the "
-                             "training data with --early-stopping or --scheduler plateau)")
-    parser.add_argument("--label-smoothing", type=_fraction, default=0.1, metavar="EPS",
+    parser.add_argument("--label-smoothing", type=fraction, default=0.1, metavar="EPS",
                         help="train against (1 - EPS)·one-hot + EPS/classes (default 0.1); "
                              "reported validation/test losses are plain cross-entropy")
+
+
+def default_name(opts) -> str:
+    return opts.model
 
 
 # ------------------------------------------------------------------ data
@@ -95,11 +72,6 @@ def normalize(x: np.ndarray, stats: dict) -> np.ndarray:
     return ((np.asarray(x, dtype=np.float32) - mean) / std).astype(np.float32)
 
 
-def _arrays(dataset):
-    x, y = dataset.tensors
-    return x.numpy(), y.numpy()
-
-
 def prepare_inputs(x: np.ndarray, meta: dict) -> np.ndarray:
     """Raw samples (as the dataset gives them, or flattened) → normalised model inputs."""
     shape = tuple(meta["input_shape"])
@@ -112,137 +84,70 @@ def prepare_inputs(x: np.ndarray, meta: dict) -> np.ndarray:
     return normalize(x, meta["normalize"])
 
 
-def read_meta(run_dir) -> dict:
-    path = Path(run_dir) / META_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a classify run (no {META_NAME})")
-    return json.loads(path.read_text())
-
-
 # ------------------------------------------------------------------ run
-def run(args) -> int:
-    dl_random.manual_seed(args.seed)
-    kind, _ = parse_data(args.data)
-    splits = load_splits(args.data, args.data_dir)
-    x_train, y_train = _arrays(splits.train)
-    x_test, y_test = _arrays(splits.test)
+def split_validation(x, y, fraction: float, seed: int):
+    """``(train x, train y, val x, val y)``: a seeded random ``fraction`` of the training
+    samples held out (in their original order); no validation arrays for 0."""
+    if fraction == 0:
+        return x, y, None, None
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = max(1, int(round(len(x) * fraction)))
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return x[train_idx], y[train_idx], x[val_idx], y[val_idx]
+
+
+def setup(opts) -> Setup:
+    kind, _ = parse_data(opts.data)
+    splits = load_splits(opts.data, opts.data_dir)
+    x_train, y_train = (t.numpy() for t in splits.train.tensors)
+    x_test, y_test = (t.numpy() for t in splits.test.tensors)
     stats = normalizer(kind, x_train)
     x_train, x_test = normalize(x_train, stats), normalize(x_test, stats)
-    val = None
-    # early stopping and the plateau scheduler act on validation results: never the test set
-    auto_val = args.val_split == 0 and bool(args.early_stopping or args.scheduler == "plateau")
-    val_split = DECISION_VAL_SPLIT if auto_val else args.val_split
-    if val_split > 0:
-        order = np.random.default_rng(args.seed).permutation(len(x_train))
-        n_val = max(1, int(round(len(x_train) * val_split)))
-        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-        val = TensorDataset(x_train[val_idx], y_train[val_idx])
-        x_train, y_train = x_train[train_idx], y_train[train_idx]
-    train_set, test_set = TensorDataset(x_train, y_train), TensorDataset(x_test, y_test)
+    x_train, y_train, x_val, y_val = split_validation(x_train, y_train, opts.val_split,
+                                                      opts.seed)
+    model = models.build(opts.model, splits.input_shape, splits.num_classes, opts)
+    model.to(opts.device)
+    train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=opts.batch_size,
+                              shuffle=True, generator=opts.seed)
+    eval_batch = max(256, opts.batch_size)
+    val_loader = None if x_val is None else DataLoader(TensorDataset(x_val, y_val),
+                                                       batch_size=eval_batch)
+    test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=eval_batch)
+    optimizer = make_optimizer(model.parameters(), opts)
+    scheduler, interval = make_scheduler(optimizer, opts, len(train_loader))
+    task = SupervisedTask(model, nn.CrossEntropyLoss(label_smoothing=opts.label_smoothing),
+                          eval_loss_fn=nn.CrossEntropyLoss(), metrics=("accuracy",))
+    meta = {"task": "classify", "model": opts.model, "data": opts.data,
+            "data_dir": opts.data_dir, "input_shape": list(splits.input_shape),
+            "num_classes": splits.num_classes, "classes": list(splits.classes),
+            "normalize": stats}
 
-    model = models.build(args.model, splits.input_shape, splits.num_classes, args)
-    model.to(args.device)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                              generator=args.seed)
-    eval_batch = max(256, args.batch_size)
-    test_loader = DataLoader(test_set, batch_size=eval_batch)
-    val_loader = DataLoader(val, batch_size=eval_batch) if val is not None else test_loader
-    optimizer = make_optimizer(model.parameters(), args)
-    scheduler, interval = make_scheduler(optimizer, args, len(train_loader))
+    def finish(trainer):
+        test = trainer.evaluate(test_loader)
+        return ({"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
+                {"test": f"accuracy {test['accuracy']:.4f}  loss {test['loss']:.4f}"})
 
-    run_dir = Path(args.run_dir)
-    meta = {"task": "classify", "model": args.model, "data": args.data,
-            "input_shape": list(splits.input_shape), "num_classes": splits.num_classes,
-            "classes": list(splits.classes), "normalize": stats}
-    save_json(run_dir / META_NAME, meta)
-    extras = RunExtras(args, model, run_dir)
-    callbacks = list(extras.callbacks)
-    if args.early_stopping:
-        callbacks.append(EarlyStopping("val_loss", patience=args.early_stopping))
-    trainer = Trainer(model, optimizer, nn.CrossEntropyLoss(label_smoothing=args.label_smoothing),
-                      eval_loss_fn=nn.CrossEntropyLoss(), metrics=("accuracy",),
-                      scheduler=scheduler,
-                      scheduler_interval=interval, clip_grad_norm=args.clip_grad,
-                      callbacks=callbacks, run_dir=run_dir, progress=extras.progress,
-                      plot=not args.no_plot, device=args.device,
-                      detect_anomaly=args.detect_anomaly)
-    if args.resuming:
-        trainer.load_checkpoint(run_dir / CHECKPOINT)
-    start_epoch = trainer.epoch
-    start = time.perf_counter()
-    trainer.fit(train_loader, val_loader if val is not None else test_loader,
-                epochs=args.epochs)
-    elapsed = time.perf_counter() - start
-    test = trainer.evaluate(test_loader)
-    written = extras.finish(plot=not args.no_plot)
-    results = {"test_loss": test["loss"], "test_accuracy": test["accuracy"],
-               "epochs": trainer.epoch, "steps": trainer.step, "train_seconds": elapsed}
-    save_json(run_dir / "results.json", results)
-
-    n_params = sum(p.numel() for p in model.parameters())
-    ran = trainer.epoch - start_epoch
-    files = sorted(p.name + ("/" if p.is_dir() else "") for p in run_dir.iterdir()
-                   if not p.name.startswith("."))
-    lines = {
-        "run": str(run_dir),
-        "data": f"{args.data}: {len(train_set)} train / "
-                + (f"{len(val)} val / " if val is not None else "")
-                + f"{len(test_set)} test, input {tuple(splits.input_shape)}, "
-                  f"{splits.num_classes} classes"
-                + (f" (val: {DECISION_VAL_SPLIT:.0%} of train, as early stopping / the "
-                   "plateau scheduler must not decide on the test set)" if auto_val else ""),
-        "model": f"{args.model}: {n_params:,} parameters",
-        "epochs": f"{trainer.epoch}" + (f" (resumed after {start_epoch})" if start_epoch
-                                        else "")
-                  + (", stopped early" if trainer.should_stop else ""),
-        "train time": f"{elapsed:.1f} s" + (f" ({elapsed / ran:.2f} s/epoch)" if ran else ""),
-        "test": f"accuracy {test['accuracy']:.4f}  loss {test['loss']:.4f}",
-        "files": ", ".join(files),
-    }
-    if written:
-        lines["diagnostics"] = ", ".join(p.name for p in written)
-    print_summary(lines)
-    return 0
+    n_val = 0 if x_val is None else len(x_val)
+    data = (f"{opts.data}: {len(x_train)} train / {n_val} validation "
+            f"({opts.val_split:.0%} of train) / {len(x_test)} test, input "
+            f"{tuple(splits.input_shape)}, {splits.num_classes} classes")
+    return Setup(task, optimizer, train_loader, val_loader, meta, finish, scheduler, interval,
+                 summary={"data": data, "model": opts.model})
 
 
 # ------------------------------------------------------------------ trained runs
-def locate(path) -> tuple[Path, Path]:
-    """``(run folder, weights file)`` for a run folder (its ``model.safetensors``, else its
-    last checkpoint) or a checkpoint/weights file inside one."""
-    path = Path(path)
-    if path.is_dir():
-        for weights in (path / "model.safetensors", path / (CHECKPOINT + ".safetensors")):
-            if weights.is_file():
-                return path, weights
-        raise FileNotFoundError(f"{path} holds no trained weights (model.safetensors or "
-                                f"{CHECKPOINT}.safetensors)")
-    name = path.name
-    for suffix in (".optim.safetensors", ".json", ".safetensors"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    weights = path.with_name(name + ".safetensors")
-    if not weights.is_file():
-        raise FileNotFoundError(f"no such run folder or checkpoint: {path}")
-    run_dir = weights.parent.parent if weights.parent.name == "checkpoints" else weights.parent
-    return run_dir, weights
-
-
 def load_trained(path):
     """``(model in eval mode, options namespace, meta, run folder, weights file)`` of a
-    trained classify run."""
+    trained classify run (a run folder or a checkpoint inside one)."""
     from types import SimpleNamespace
-
-    from ..train import load_weights
-    from .common import CONFIG_NAME, read_toml
-    run_dir, weights = locate(path)
-    meta = read_meta(run_dir)
+    run_dir, weights = rf.locate(path)
+    meta = rf.open_run(run_dir)
     if meta.get("task") != "classify":
         raise ValueError(f"{run_dir} is a {meta.get('task')} run; this command needs a "
                          f"classify run")
-    config = read_toml(run_dir / CONFIG_NAME) if (run_dir / CONFIG_NAME).is_file() else {}
+    config = rf.read_config(run_dir)
     opts = SimpleNamespace(**{k.replace("-", "_"): v for k, v in config.items()})
     model = models.build(meta["model"], meta["input_shape"], meta["num_classes"], opts)
-    model.load_state_dict(load_weights(weights))
+    model.load_state_dict(dl_load(weights))
     model.eval()
     return model, opts, meta, run_dir, weights

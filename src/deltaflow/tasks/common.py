@@ -1,26 +1,16 @@
-"""Pieces every training task shares: optimizer and scheduler from options, the run folder
-and its config, the trainer's optional callbacks, the printed summary.
+"""Pieces every training task shares: data sources, optimizer and scheduler from options,
+the trainer's optional callbacks, the printed summary.
 
 Options arrive as an ``argparse.Namespace`` already resolved by ``deltaflow.cli.train``
 (command line over ``--config`` file over a resumed run's saved config over defaults).
 """
 from __future__ import annotations
 
-import datetime
-import json
-import math
+import argparse
 import sys
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli backport
-    try:
-        import tomli as tomllib
-    except ModuleNotFoundError:
-        tomllib = None
-
-from .. import optim
+from .. import backend, io, optim
 
 #: data sources understood by ``--data``; ``csv`` and ``text`` take ``:PATH``
 DATA_KINDS = ("digits", "mnist", "fashion-mnist", "csv", "text")
@@ -30,9 +20,6 @@ DEFAULT_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3, "rmsprop": 1e-3, "adagra
 
 OPTIMIZERS = tuple(DEFAULT_LR)
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
-
-CONFIG_NAME = "config.toml"
-CHECKPOINT = "checkpoints/last"
 
 
 def parse_data(spec: str) -> tuple[str, str | None]:
@@ -51,6 +38,88 @@ def parse_data(spec: str) -> tuple[str, str | None]:
 def data_name(spec: str) -> str:
     kind, path = parse_data(spec)
     return Path(path).stem if path else kind
+
+
+# ------------------------------------------------------------------ option value types
+def _number(value, kind, what):
+    if isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+
+
+def positive_int(value) -> int:
+    n = _number(value, int, "a positive integer")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return n
+
+
+def integer(value) -> int:
+    return _number(value, int, "an integer")
+
+
+def positive_float(value) -> float:
+    x = _number(value, float, "a positive number")
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return x
+
+
+def nonnegative_float(value) -> float:
+    x = _number(value, float, "a number >= 0")
+    if not x >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}")
+    return x
+
+
+def fraction(value) -> float:
+    x = _number(value, float, "a number in [0, 1)")
+    if not 0 <= x < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}")
+    return x
+
+
+def nonnegative_int(value) -> int:
+    n = _number(value, int, "an integer >= 0")
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
+    return n
+
+
+def hidden_sizes(value) -> list[int]:
+    """``"512,512"`` or ``[512, 512]`` → ``[512, 512]``; ``""``/``"none"`` → ``[]``."""
+    if isinstance(value, str):
+        text = value.strip()
+        items = [] if text.lower() in ("", "none") else text.split(",")
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise argparse.ArgumentTypeError(f"expected layer widths like 512,512, got {value!r}")
+    try:
+        sizes = [positive_int(v.strip() if isinstance(v, str) else v) for v in items]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected positive layer widths like 512,512, got "
+                                         f"{value!r}") from None
+    return sizes
+
+
+def text(value) -> str:
+    if not isinstance(value, str):
+        raise argparse.ArgumentTypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def device(value) -> str:
+    value = text(value)
+    try:
+        return backend.normalize_device(value)
+    except (ValueError, RuntimeError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 # ------------------------------------------------------------------ optimization
@@ -99,67 +168,6 @@ def make_scheduler(optimizer, args, steps_per_epoch: int):
     raise ValueError(f"unknown scheduler {name!r}; expected one of {', '.join(SCHEDULERS)}")
 
 
-# ------------------------------------------------------------------ run folder + config
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        if isinstance(value, float) and math.isnan(value):
-            return "nan"
-        if isinstance(value, float) and math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def dump_toml(config: dict) -> str:
-    """Flat ``key = value`` TOML for a dict of scalars and lists (None values left out)."""
-    return "".join(f"{k} = {_toml_value(v)}\n" for k, v in config.items() if v is not None)
-
-
-def read_toml(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    if tomllib is None:
-        raise ValueError("reading TOML config files needs Python 3.11 or newer (tomllib)")
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path}: invalid TOML: {err}") from None
-
-
-def new_run_dir(args) -> Path:
-    """``args.out/args.name`` (default name ``<model>-<data>-<date>-<time>``), made fresh:
-    an existing folder gets a ``-2``, ``-3``, ... suffix rather than being overwritten."""
-    name = args.name or "-".join([getattr(args, "model", None) or args.task,
-                                  data_name(args.data),
-                                  datetime.datetime.now().strftime("%Y%m%d-%H%M%S")])
-    base = Path(args.out) / name
-    run_dir, n = base, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base.with_name(f"{base.name}-{n}")
-    run_dir.mkdir(parents=True)
-    return run_dir
-
-
-def save_config(run_dir, config: dict) -> None:
-    from ..train.checkpoint import _atomic_write
-    text = "# deltaflow train options of this run (usable with --config)\n" + dump_toml(config)
-    _atomic_write(Path(run_dir) / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text))
-
-
-def save_json(path, obj) -> None:
-    from ..train.checkpoint import write_json
-    write_json(path, obj)
-
-
 # ------------------------------------------------------------------ trainer extras
 class RunExtras:
     """Callbacks and context the common options ask for: ``--monitor`` (a gradient-flow
@@ -179,7 +187,8 @@ class RunExtras:
         if self.monitor is None:
             return []
         written = [self.run_dir / "gradient_report.txt"]
-        written[0].write_text(str(self.monitor.report()) + "\n")
+        with io.atomic_write(written[0]) as f:
+            f.write(str(self.monitor.report()) + "\n")
         if plot:
             from ..train.plots import have_matplotlib
             if have_matplotlib():

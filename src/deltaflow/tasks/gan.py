@@ -9,17 +9,15 @@ Each step trains the discriminator D and then the generator G (images scaled to 
   ∂L_G/∂θ_G = ∂L_G/∂D · ∂D/∂x_fake · ∂x_fake/∂θ_G. The log records the norm of that
   gradient at G's parameters next to the losses.
 
-The run folder (``--out``/``--name``, as for every run) gets ``samples/epoch_NNN.png`` (an
-8×8 grid from fixed noise, every epoch), ``generator.safetensors``,
-``discriminator.safetensors``, ``config.json``, ``metrics.jsonl``, ``result.json``. With
-``--judge``, a deltaflow MLP classifier trained on real MNIST labels (cached as
-``judge.safetensors``) classifies 1000 generated digits: ``judge.json`` records the classes
-produced and the mean top-class probability; ``--judge-run RUN`` does the same for the
-generator of an earlier run.
+The run folder has the layout of every run (``model.safetensors`` holds both networks, as
+``generator.*`` and ``discriminator.*``), plus ``samples/epoch_NNN.png`` (an 8×8 grid from
+fixed noise, every epoch). With ``--judge``, a deltaflow MLP classifier trained on real
+MNIST labels (cached as ``judge.safetensors``) classifies 1000 generated digits; the
+results record the classes produced and the mean top-class probability (``deltaflow eval
+RUN`` judges a finished run).
 """
 from __future__ import annotations
 
-import json
 import math
 import struct
 import zlib
@@ -27,45 +25,48 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import nn, optim
+from .. import io, nn, optim
 from ..autograd import no_grad
-from ..data import datasets
+from ..data import DataLoader, TensorDataset, datasets
 from ..models import gan as M
 from ..nn import functional as F
 from ..random import generator, manual_seed
 from ..tensor import Tensor
-from ..train import checkpoint as ckpt
-from .charlm import Budget, run_folder
+from ..train import Step, Task
+from .runner import Setup
+
+NOT_APPLICABLE = ("hidden", "activation", "batchnorm", "dropout", "val_split", "scheduler",
+                  "early_stopping", "optimizer", "momentum", "weight_decay", "device")
+#: options that may differ when a run is resumed (besides the common ones)
+RESUMABLE = ("judge", "judge_epochs")
 
 
 def add_arguments(parser) -> None:
     g = parser.add_argument_group("gan")
+    g.add_argument("--data", default="mnist")
+    g.add_argument("--model", default="mlp", help="mlp (default) or dcgan")
+    g.add_argument("--lr", default=2e-4)
+    g.add_argument("--epochs", default=20)
     g.add_argument("--z-dim", type=int, default=64, help="noise dimension (default 64)")
-    g.add_argument("--max-minutes", type=float, default=None,
-                   help="stop training after this much wall time")
-    g.add_argument("--max-cpu-minutes", type=float, default=None,
-                   help="stop training after this much CPU time of this process (a fair "
-                        "budget on a shared machine)")
     g.add_argument("--real-label", type=float, default=0.9,
                    help="target for real images in the D step (one-sided label smoothing)")
     g.add_argument("--judge", action="store_true",
                    help="classify 1000 samples with a deltaflow MNIST classifier at the end")
-    g.add_argument("--judge-run", metavar="RUN", default=None,
-                   help="do not train: judge the generator of the earlier gan run RUN")
     g.add_argument("--judge-epochs", type=int, default=3,
                    help="epochs for training the judge classifier (default 3)")
 
 
-def _mnist_root(args):
-    """The MNIST folder: ``--data-dir``, else ``../shared/data`` when it exists, else the
-    default lookup of :func:`deltaflow.data.datasets.mnist`."""
-    data = getattr(args, "data", None)
-    if data not in (None, "mnist"):
-        raise ValueError(f"gan: --data must be mnist (the IDX files, folder via --data-dir), "
-                         f"got {data!r}")
-    if getattr(args, "data_dir", None):
-        return args.data_dir
-    return "../shared/data" if Path("../shared/data/mnist").is_dir() else None
+def default_name(opts) -> str:
+    return f"gan-{opts.model}"
+
+
+def mnist_root(data_dir):
+    """The MNIST folder: ``data_dir``, else ``../shared/data`` when it exists, else the
+    default lookup of :func:`deltaflow.data.datasets.mnist` (None)."""
+    if data_dir:
+        return str(Path(data_dir).resolve())
+    shared = Path("../shared/data")
+    return str(shared.resolve()) if (shared / "mnist").is_dir() else None
 
 
 def save_png_grid(images: np.ndarray, path, nrow: int = 8, pad: int = 2) -> Path:
@@ -88,7 +89,8 @@ def save_png_grid(images: np.ndarray, path, nrow: int = 8, pad: int = 2) -> Path
            + chunk(b"IHDR", struct.pack(">IIBBBBB", grid.shape[1], grid.shape[0], 8, 0, 0, 0, 0))
            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
     path = Path(path)
-    ckpt._atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
+    with io.atomic_write(path, "wb") as f:
+        f.write(png)
     return path
 
 
@@ -106,24 +108,39 @@ def _bce(logits, value):
     return F.binary_cross_entropy_with_logits(logits, target)
 
 
-def adversarial_step(G, D, opt_g, opt_d, real, z_dim, real_label=1.0):
-    """One D update then one G update on a batch of real images; returns
-    ``[L_D, L_G, mean D(real), mean D(fake), ‖∂L_G/∂θ_G‖]``."""
-    fake = G(_noise(len(real), z_dim))
-    # D step: the fake batch is detached, so L_D's backward stops at the images
-    d_real, d_fake = D(real), D(fake.detach())
-    loss_d = _bce(d_real, real_label) + _bce(d_fake, 0.0)
-    opt_d.zero_grad()
-    loss_d.backward()
-    opt_d.step()
-    # G step: L_G's gradient flows back through D into G (only G is updated)
-    loss_g = _bce(D(fake), 1.0)
-    opt_g.zero_grad()
-    loss_g.backward()
-    g_norm = _grad_norm(G)
-    opt_g.step()
-    return np.array([loss_d.item(), loss_g.item(), float(F.sigmoid(d_real).mean().item()),
-                     float(F.sigmoid(d_fake).mean().item()), g_norm])
+class GANTask(Task):
+    """One D update then one G update per batch of real images (``model`` holds both
+    networks: ``generator`` and ``discriminator``); after each epoch, the grid of
+    ``fixed_z``'s images."""
+
+    def __init__(self, G, D, z_dim, real_label, samples_dir):
+        self.model = nn.ModuleDict({"generator": G, "discriminator": D})
+        self.G, self.D, self.z_dim, self.real_label = G, D, z_dim, real_label
+        self.fixed_z = _noise(64, z_dim)
+        self.samples_dir = Path(samples_dir)
+
+    def optimization_step(self, trainer, batch) -> Step:
+        """Returns ``L_D``, ``L_G``, mean D(real), mean D(fake) and ‖∂L_G/∂θ_G‖."""
+        real = batch[0]
+        fake = self.G(_noise(len(real), self.z_dim))
+        # D step: the fake batch is detached, so L_D's backward stops at the images
+        d_real, d_fake = self.D(real), self.D(fake.detach())
+        loss_d = _bce(d_real, self.real_label) + _bce(d_fake, 0.0)
+        trainer.update(loss_d, "discriminator")
+        # G step: L_G's gradient flows back through D into G (only G is updated)
+        loss_g = _bce(self.D(fake), 1.0)
+        trainer.update(loss_g, "generator")
+        return Step(None, len(real), {
+            "loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "D_real": float(F.sigmoid(d_real).mean().item()),
+            "D_fake": float(F.sigmoid(d_fake).mean().item()), "grad_norm_G": _grad_norm(self.G)})
+
+    def on_epoch_end(self, trainer, logs):
+        self.G.eval()
+        with no_grad():
+            grid = self.G(self.fixed_z).numpy()
+        self.G.train()
+        save_png_grid(grid, self.samples_dir / f"epoch_{logs['epoch']:03d}.png")
 
 
 def train_judge(x, y, epochs=3, batch_size=128, seed=0):
@@ -157,104 +174,59 @@ def judge_samples(judge, images01) -> dict:
             "n_samples": int(len(top))}
 
 
-def run(args) -> int:
-    if getattr(args, "judge_run", None):
-        return judge_run(args)
-    arch = args.model or "mlp"
-    seed = getattr(args, "seed", None)
-    seed = 0 if seed is None else seed
-    data = datasets.mnist(_mnist_root(args), flatten=False)
-    real_all = data.train.tensors[0].numpy() * 2 - 1
-    manual_seed(seed)
-    G, D = M.build(arch, args.z_dim)
-    lr = getattr(args, "lr", None) or 2e-4
-    B = getattr(args, "batch_size", None) or 64
-    epochs = getattr(args, "epochs", None) or 20
-    opt_g = optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
-    out = run_folder(args, "gan", arch)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    config = {"task": "gan", "model": arch, "z_dim": args.z_dim, "lr": lr, "batch_size": B,
-              "seed": seed, "real_label": args.real_label}
-    ckpt.write_json(out / "config.json", config)
-    fixed_z = _noise(64, args.z_dim)
-    rng = np.random.default_rng(seed)
-    budget = Budget(args.max_minutes, args.max_cpu_minutes)
-    step = 0
-    log = open(out / "metrics.jsonl", "a", encoding="utf-8")
-    print(f"gan: {arch}, G {sum(p.numel() for p in G.parameters())} / "
-          f"D {sum(p.numel() for p in D.parameters())} parameters, batch {B}, lr {lr}")
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(real_all))
-        sums = np.zeros(5)
-        n = 0
-        for s in range(0, len(order) - B + 1, B):
-            if budget.spent():
-                break
-            real = Tensor(real_all[order[s:s + B]])
-            sums += adversarial_step(G, D, opt_g, opt_d, real, args.z_dim, args.real_label)
-            n += 1
-            step += 1
-        if n == 0:
-            break
-        G.eval()
-        with no_grad():
-            grid = G(fixed_z).numpy()
-        G.train()
-        save_png_grid(grid, out / "samples" / f"epoch_{epoch:03d}.png")
-        m = sums / n
-        rec = {"epoch": epoch, "step": step, "loss_d": m[0], "loss_g": m[1], "D_real": m[2],
-               "D_fake": m[3], "grad_norm_G": m[4], "wall_min": round(budget.wall_minutes(), 2),
-               "cpu_min": round(budget.cpu_minutes(), 2)}
-        log.write(json.dumps(rec) + "\n")
-        log.flush()
-        print(f"epoch {epoch} step {step}: loss_D {m[0]:.3f} loss_G {m[1]:.3f} "
-              f"D(real) {m[2]:.2f} D(fake) {m[3]:.2f} |∇G| {m[4]:.3f} "
-              f"{rec['wall_min']:.1f} min wall, {rec['cpu_min']:.1f} min CPU", flush=True)
-        ckpt.save_tensors(out / "generator.safetensors", G.state_dict())
-        ckpt.save_tensors(out / "discriminator.safetensors", D.state_dict())
-        if budget.spent():
-            break
-    log.close()
-    wall, cpu = budget.wall_minutes(), budget.cpu_minutes()
-    ckpt.write_json(out / "result.json", {"epochs": epoch, "steps": step,
-                                          "train_wall_minutes": round(wall, 2),
-                                          "train_cpu_minutes": round(cpu, 2)})
-    if args.judge:
-        _judge(out, G, args.z_dim, data, args.judge_epochs)
-    return 0
+def setup(opts) -> Setup:
+    data = datasets.mnist(mnist_root(opts.data_dir), flatten=False)
+    real = data.train.tensors[0].numpy() * 2 - 1
+    G, D = M.build(opts.model, opts.z_dim)
+    opt_g = optim.Adam(G.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    opt_d = optim.Adam(D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    task = GANTask(G, D, opts.z_dim, opts.real_label, Path(opts.run_dir) / "samples")
+    loader = DataLoader(TensorDataset(real), batch_size=opts.batch_size, shuffle=True,
+                        drop_last=True, generator=opts.seed)
+    meta = {"task": "gan", "model": opts.model, "data": "mnist",
+            "data_dir": mnist_root(opts.data_dir), "z_dim": opts.z_dim}
+
+    def finish(trainer):
+        if not opts.judge:
+            return {}, {}
+        result = judge(Path(opts.run_dir), G, opts.z_dim, data, opts.judge_epochs)
+        return result, {"judge": _judge_line(result)}
+
+    return Setup(task, {"discriminator": opt_d, "generator": opt_g}, loader, None, meta,
+                 finish, summary={"data": f"mnist: {len(real)} training images",
+                                  "model": f"{opts.model}, G "
+                                           f"{sum(p.numel() for p in G.parameters()):,} / D "
+                                           f"{sum(p.numel() for p in D.parameters()):,}"})
 
 
-def _judge(out, G, z_dim, data, epochs) -> dict:
-    """Classify 1000 samples of ``G`` with the judge; write and print ``judge.json``."""
+def _judge_line(result) -> str:
+    return (f"{result['classes_produced']} of 10 classes produced, mean top-class probability "
+            f"{result['mean_top_probability']:.3f}, counts {result['class_counts']}")
+
+
+def judge(run_dir, G, z_dim, data, epochs) -> dict:
+    """Classify 1000 samples of ``G`` with the judge (trained once per run folder)."""
     x01, labels = data.train.tensors[0].numpy(), data.train.tensors[1].numpy()
-    judge = _judge_model(out, x01, labels, data, epochs)
+    judge_model = _judge_model(run_dir, x01, labels, data, epochs)
     G.eval()
     with no_grad():
         samples = G(_noise(1000, z_dim)).numpy()
-    result = judge_samples(judge, (samples + 1) / 2)
-    ckpt.write_json(out / "judge.json", result)
-    print(f"judge: {result['classes_produced']} of 10 classes produced, mean top-class "
-          f"probability {result['mean_top_probability']:.3f}, counts "
-          f"{result['class_counts']}")
-    return result
+    return judge_samples(judge_model, (samples + 1) / 2)
 
 
-def judge_run(args) -> int:
-    """``--judge-run RUN``: judge the generator saved in an earlier run's folder."""
-    run_dir = Path(args.judge_run)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file() or not (run_dir / "generator.safetensors").is_file():
-        raise FileNotFoundError(f"gan: {run_dir} has no config.json/generator.safetensors; "
-                                "--judge-run needs the folder of a gan run")
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    G, _ = M.build(config["model"], config["z_dim"])
-    G.load_state_dict(ckpt.load_weights(run_dir / "generator.safetensors"))
-    seed = getattr(args, "seed", None)
-    manual_seed(0 if seed is None else seed)
-    _judge(run_dir, G, config["z_dim"], datasets.mnist(_mnist_root(args), flatten=False),
-           args.judge_epochs)
-    return 0
+def load_trained(path):
+    """``(generator in eval mode, meta, run folder)`` of a trained gan run."""
+    from .. import load as dl_load
+    from ..train import run_folder as rf
+    run_dir, weights = rf.locate(path)
+    meta = rf.open_run(run_dir)
+    if meta.get("task") != "gan":
+        raise ValueError(f"{run_dir} is a {meta.get('task')} run, not a gan run")
+    G, D = M.build(meta["model"], meta["z_dim"])
+    model = nn.ModuleDict({"generator": G, "discriminator": D})
+    model.load_state_dict(dl_load(weights))
+    G.eval()
+    return G, meta, run_dir
 
 
 def _judge_model(out, x01, labels, data, epochs):
@@ -262,7 +234,7 @@ def _judge_model(out, x01, labels, data, epochs):
     path = out / "judge.safetensors"
     if path.exists():
         judge = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-        judge.load_state_dict(ckpt.load_weights(path))
+        judge.load_state_dict(io.load(path))
         return judge
     judge = train_judge(x01, labels, epochs)
     tx, ty = data.test.tensors[0].numpy(), data.test.tensors[1].numpy()
@@ -270,10 +242,10 @@ def _judge_model(out, x01, labels, data, epochs):
     with no_grad():
         acc = float((judge(Tensor(tx)).numpy().argmax(1) == ty).mean())
     print(f"judge: MLP classifier test accuracy {acc:.4f}")
-    ckpt.write_json(out / "judge_classifier.json", {"test_accuracy": acc, "epochs": epochs})
-    ckpt.save_tensors(path, judge.state_dict())
+    io.save_json({"test_accuracy": acc, "epochs": epochs}, out / "judge_classifier.json")
+    io.save(judge.state_dict(), path)
     return judge
 
 
-__all__ = ["add_arguments", "run", "adversarial_step", "save_png_grid", "train_judge",
-           "judge_samples"]
+__all__ = ["GANTask", "add_arguments", "judge", "judge_samples", "save_png_grid", "setup",
+           "train_judge"]

@@ -44,7 +44,7 @@ class Step:
 class Task(Callback):
     """Base class of what a Trainer trains; subclasses set ``model`` and the steps."""
 
-    order = 10   # before the logger and the checkpoint, which record what it did
+    order = -10   # before the logger and the checkpoint, which record what it did
     model = None
 
     def training_step(self, batch) -> Step:

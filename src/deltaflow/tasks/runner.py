@@ -1,0 +1,129 @@
+"""``run(task_module, opts)``: what ``deltaflow train`` does for every task, in one place.
+
+A task module (classify, charlm, gan) builds a :class:`Setup` from the options — its
+:class:`~deltaflow.train.Task`, optimizer(s), scheduler, loaders, the ``model.json`` it
+needs later — and the rest is the same for all: the run folder, the one
+:class:`~deltaflow.train.Trainer` loop, checkpoints and bit-identical ``--resume``, the
+common callbacks (``--monitor``, ``--early-stopping``, time budgets), ``results.json`` and
+the printed summary.
+
+On ``--resume`` the checkpoint is loaded before anything in the folder is rewritten; a new
+``--lr`` scales the learning rate and the schedule's base rates from there on.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import io
+from .. import random as dl_random
+from ..train import EarlyStopping, Trainer
+from ..train import run_folder as rf
+from ..train.budget import TimeBudget
+from .common import RunExtras, print_summary
+
+
+@dataclass
+class Setup:
+    """What a task module hands the runner.
+
+    ``finish(trainer) -> (results, summary lines)`` writes nothing itself: the runner saves
+    ``results`` as ``results.json`` and prints the lines."""
+
+    task: object
+    optimizer: object
+    train_loader: object
+    val_loader: object
+    meta: dict
+    finish: object
+    scheduler: object = None
+    scheduler_interval: str = "epoch"
+    summary: dict = field(default_factory=dict)
+
+
+def _scale_lr(trainer, new_lr: float, old_lr: float) -> None:
+    """A resumed run's new ``--lr``: every rate (current, initial, the schedule's bases)
+    times ``new_lr / old_lr``."""
+    ratio = new_lr / old_lr
+    for opt in trainer.optimizers.values():
+        for group in opt.param_groups:
+            group["lr"] *= ratio
+            if "initial_lr" in group:
+                group["initial_lr"] *= ratio
+    if trainer.scheduler is not None and hasattr(trainer.scheduler, "base_lrs"):
+        trainer.scheduler.base_lrs = [base * ratio for base in trainer.scheduler.base_lrs]
+
+
+def run(module, opts) -> int:
+    """Train ``module``'s task with the resolved options ``opts`` (see cli/train.py)."""
+    resuming = opts.resume is not None
+    run_dir = Path(opts.resume) if resuming else rf.new_run_dir(
+        opts.out, opts.name or rf.default_name(module.default_name(opts), opts.data_name))
+    opts.run_dir = run_dir
+    try:
+        return _run(module, opts, run_dir, resuming)
+    except BaseException:
+        # a new run that failed before its first checkpoint (bad data, bad option) leaves
+        # nothing behind
+        if not resuming and not (run_dir / "checkpoints").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _run(module, opts, run_dir: Path, resuming: bool) -> int:
+    dl_random.manual_seed(opts.seed)
+    setup = module.setup(opts)
+    extras = RunExtras(opts, setup.task.model, run_dir)
+    callbacks = list(extras.callbacks)
+    if opts.early_stopping:
+        callbacks.append(EarlyStopping("val_loss", patience=opts.early_stopping))
+    if opts.max_minutes is not None or opts.max_cpu_minutes is not None:
+        callbacks.append(TimeBudget(opts.max_minutes, opts.max_cpu_minutes))
+    trainer = Trainer(task=setup.task, optimizer=setup.optimizer, scheduler=setup.scheduler,
+                      scheduler_interval=setup.scheduler_interval,
+                      clip_grad_norm=opts.clip_grad, callbacks=callbacks, run_dir=run_dir,
+                      progress=not opts.no_progress, plot=not opts.no_plot,
+                      device=opts.device, detect_anomaly=opts.detect_anomaly)
+    if resuming:
+        trainer.load_checkpoint(run_dir / rf.CHECKPOINT)
+        if opts.saved_lr is not None and opts.lr != opts.saved_lr:
+            _scale_lr(trainer, opts.lr, opts.saved_lr)
+    rf.save_config(run_dir, opts.run_config)
+    io.save_json(setup.meta, run_dir / rf.META_NAME)
+    print(f"run: {run_dir}" + (f" (resumed after epoch {trainer.epoch})" if resuming else ""),
+          flush=True)
+    start_epoch, start = trainer.epoch, time.perf_counter()
+    from ..autograd.anomaly import AnomalyError
+    try:
+        trainer.fit(setup.train_loader, setup.val_loader, epochs=opts.epochs)
+    except AnomalyError as err:
+        print(f"error: {err}\n(run folder: {run_dir})", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - start
+    results, lines = setup.finish(trainer)
+    results = {**results, "epochs": trainer.epoch, "steps": trainer.step,
+               "train_seconds": elapsed}
+    io.save_json(results, run_dir / rf.RESULTS_NAME)
+    written = extras.finish(plot=not opts.no_plot)
+    ran = trainer.epoch - start_epoch
+    n_params = sum(p.numel() for p in setup.task.model.parameters())
+    files = sorted(p.name + ("/" if p.is_dir() else "") for p in run_dir.iterdir()
+                   if not p.name.startswith("."))
+    summary = {
+        "run": str(run_dir),
+        **setup.summary,
+        "parameters": f"{n_params:,}",
+        "epochs": f"{trainer.epoch}" + (f" (resumed after {start_epoch})" if start_epoch
+                                        else "")
+                  + (", stopped early" if trainer.should_stop else ""),
+        "train time": f"{elapsed:.1f} s" + (f" ({elapsed / ran:.2f} s/epoch)" if ran else ""),
+        **lines,
+        "files": ", ".join(files),
+    }
+    if written:
+        summary["diagnostics"] = ", ".join(p.name for p in written)
+    print_summary(summary)
+    return 0
