@@ -1,20 +1,19 @@
-"""LayerNorm's fused passes (deltaflow.ops.norm_kernels, compiled by Numba) give bit for bit
-the output and gradients of the NumPy passes; non-contiguous inputs or gradients, a norm
-without γ/β, and small inputs take the NumPy path."""
+"""LayerNorm's fused loops (deltaflow.ops.layer_norm_kernels, compiled by Numba) give bit
+for bit the output and gradients of the NumPy passes; non-contiguous inputs or gradients,
+a norm without γ/β, and small inputs take the NumPy passes."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import deltaflow as dl
-from deltaflow import jit
-from deltaflow.ops import norm_kernels
+from deltaflow.ops import layer_norm_kernels
 
 pytest.importorskip("numba")
 
 
-def _layer_norm(x, g, enabled, monkeypatch, shape=(128,), affine=True):
-    monkeypatch.setattr(jit, "ENABLED", enabled)
+def _layer_norm(x, g, enabled, set_jit, shape=(128,), affine=True):
+    set_jit(enabled)
     dl.manual_seed(0)
     norm = dl.nn.LayerNorm(shape, elementwise_affine=affine, dtype=x.dtype)
     if affine:
@@ -35,24 +34,24 @@ def _bits(a):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(128,), (8, 16)])
-def test_fused_layer_norm_is_bitwise_the_numpy_passes(dtype, shape, monkeypatch):
+def test_fused_layer_norm_is_bitwise_the_numpy_passes(dtype, shape, set_jit):
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((16, 20) + shape) * 3 + 1).astype(dtype)   # 40 960 values
     g = rng.standard_normal(x.shape).astype(dtype)
-    assert norm_kernels.for_rows(x.reshape(-1, 128)) is not None
-    fused = _layer_norm(x, g, True, monkeypatch, shape)
-    passes = _layer_norm(x, g, False, monkeypatch, shape)
+    fused = _layer_norm(x, g, True, set_jit, shape)
+    assert layer_norm_kernels.pick(x.reshape(-1, 128), ()).compiled
+    passes = _layer_norm(x, g, False, set_jit, shape)
     assert len(fused) == len(passes) == 4
     for a, b in zip(fused, passes):
         np.testing.assert_array_equal(_bits(a), _bits(b))
 
 
-def test_fused_layer_norm_matches_torch(monkeypatch):
+def test_fused_layer_norm_matches_torch(set_jit):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((320, 128))
     g = rng.standard_normal(x.shape)
-    y, gx, gw, gb = _layer_norm(x, g, True, monkeypatch)
+    y, gx, gw, gb = _layer_norm(x, g, True, set_jit)
     norm = torch.nn.LayerNorm(128, dtype=torch.float64)
     rng = np.random.default_rng(2)
     with torch.no_grad():
@@ -65,21 +64,23 @@ def test_fused_layer_norm_matches_torch(monkeypatch):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-10)
 
 
-def test_fused_layer_norm_applies_only_to_large_c_ordered_rows(monkeypatch):
-    monkeypatch.setattr(jit, "ENABLED", True)
+def test_fused_layer_norm_applies_only_to_large_c_ordered_rows(set_jit):
+    set_jit(True)
     a = np.zeros((320, 128), np.float32)
-    assert norm_kernels.for_rows(a, a) is not None
-    assert norm_kernels.for_rows(np.asfortranarray(a)) is None
-    assert norm_kernels.for_rows(a, np.asfortranarray(a)) is None
-    assert norm_kernels.for_rows(a[:, ::2]) is None
-    assert norm_kernels.for_rows(np.zeros((4, 128), np.float32)) is None
+    w = b = np.ones(128, np.float32)
+    assert layer_norm_kernels.pick(a, (w, b), a).compiled
+    assert not layer_norm_kernels.pick(a, (w, None)).compiled           # the loops need β
+    assert not layer_norm_kernels.pick(np.asfortranarray(a), (w, b)).compiled
+    assert not layer_norm_kernels.pick(a, (w, b), np.asfortranarray(a)).compiled
+    assert not layer_norm_kernels.pick(a[:, ::2], (w, b)).compiled
+    assert not layer_norm_kernels.pick(np.zeros((4, 128), np.float32), (w, b)).compiled
 
 
-def test_layer_norm_without_affine_takes_the_numpy_path(monkeypatch):
+def test_layer_norm_without_affine_takes_the_numpy_path(set_jit):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((320, 128)).astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
-    on = _layer_norm(x, g, True, monkeypatch, affine=False)
-    off = _layer_norm(x, g, False, monkeypatch, affine=False)
+    on = _layer_norm(x, g, True, set_jit, affine=False)
+    off = _layer_norm(x, g, False, set_jit, affine=False)
     for a, b in zip(on, off):
         np.testing.assert_array_equal(a, b)

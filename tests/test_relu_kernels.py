@@ -1,13 +1,12 @@
 """ReLU's fused backward (deltaflow.ops.relu_kernels, compiled by Numba) gives exactly the
 gradient of the NumPy passes and of PyTorch, NaN outputs and ±Inf gradients included, in
-C and F layouts; small or mixed-layout arrays take the NumPy path."""
+C and F layouts; small or mixed-layout arrays take the NumPy passes."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import deltaflow as dl
-from deltaflow import jit
 from deltaflow.ops import relu_kernels
 
 pytest.importorskip("numba")
@@ -25,8 +24,8 @@ def _inputs(dtype, order):
     return np.asarray(z, order=order), np.asarray(g, order=order)
 
 
-def _relu_grad(z, g, enabled, monkeypatch):
-    monkeypatch.setattr(jit, "ENABLED", enabled)
+def _relu_grad(z, g, enabled, set_jit):
+    set_jit(enabled)
     x = dl.tensor(z, requires_grad=True)
     dl.nn.functional.relu(x).backward(dl.tensor(g))
     return x.grad.numpy()
@@ -34,31 +33,32 @@ def _relu_grad(z, g, enabled, monkeypatch):
 
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_relu_backward_equals_numpy_passes(dtype, order, monkeypatch):
+def test_fused_relu_backward_equals_numpy_passes(dtype, order, set_jit):
     z, g = _inputs(dtype, order)
-    assert relu_kernels.for_arrays(g, np.maximum(z, 0)) is not None
-    fused = _relu_grad(z, g, True, monkeypatch)
-    passes = _relu_grad(z, g, False, monkeypatch)
+    fused = _relu_grad(z, g, True, set_jit)
+    assert relu_kernels.pick(g, np.maximum(z, 0)).compiled
+    passes = _relu_grad(z, g, False, set_jit)
     np.testing.assert_array_equal(fused, passes)
     assert fused[0, 0] == g[0, 0] and fused[0, 1] == 0 and fused[1, 0] == 0
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_fused_relu_backward_equals_torch(order, monkeypatch):
+def test_fused_relu_backward_equals_torch(order, set_jit):
     torch = pytest.importorskip("torch")
     z, g = _inputs(np.float64, order)
     zt = torch.tensor(z, requires_grad=True)
     torch.relu(zt).backward(torch.tensor(g))
-    np.testing.assert_array_equal(_relu_grad(z, g, True, monkeypatch), zt.grad.numpy())
+    np.testing.assert_array_equal(_relu_grad(z, g, True, set_jit), zt.grad.numpy())
 
 
-def test_fused_relu_applies_only_to_large_arrays_of_one_layout(monkeypatch):
-    monkeypatch.setattr(jit, "ENABLED", True)
+def test_fused_relu_applies_only_to_large_arrays_of_one_layout(set_jit):
+    set_jit(True)
     a = np.zeros(SHAPE, np.float32)
-    assert relu_kernels.for_arrays(a, a) is not None
-    assert relu_kernels.for_arrays(a.T, a.T) is not None                 # both F-ordered
-    assert relu_kernels.for_arrays(a, np.asfortranarray(a)) is None
-    assert relu_kernels.for_arrays(a[:, ::2], a[:, ::2]) is None
-    assert relu_kernels.for_arrays(np.zeros(100, np.float32), np.zeros(100, np.float32)) is None
-    monkeypatch.setattr(jit, "ENABLED", False)
-    assert relu_kernels.for_arrays(a, a) is None
+    assert relu_kernels.pick(a, a).compiled
+    assert relu_kernels.pick(a.T, a.T).compiled                          # both F-ordered
+    assert not relu_kernels.pick(a, np.asfortranarray(a)).compiled
+    assert not relu_kernels.pick(a[:, ::2], a[:, ::2]).compiled
+    small = np.zeros(100, np.float32)
+    assert not relu_kernels.pick(small, small).compiled
+    set_jit(False)
+    assert not relu_kernels.pick(a, a).compiled

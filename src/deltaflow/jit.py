@@ -1,15 +1,18 @@
 """Optional Numba compilation of a few fused loops (``pip install "deltaflow[fast]"``).
 
-A module with a hot elementwise loop writes it as a plain Python function over NumPy arrays
-and wraps it in a :class:`Kernels` set. ``kernels.for_array(a)`` returns the compiled
-functions when they apply to ``a`` — Numba installed, ``DELTAFLOW_NUMBA`` not ``0``, a NumPy
-float32/float64 array — and None otherwise, and the caller then takes its NumPy/CuPy path.
-Numba is imported, and the loops compiled or loaded from Numba's on-disk cache, on first
-use, never by ``import deltaflow``. Each loop does the operations of its NumPy path in the
-same order (no fast-math), so both paths give the same numbers. Loops are compiled with
-``error_model="numpy"``: a float division by zero gives ±inf/NaN as in NumPy instead of
-raising, which also lets LLVM vectorise loops that divide (Adam's update: 0.9 → 0.1 ms on
-a 262 144-element parameter).
+A module with a hot elementwise op writes it as a :class:`Kernels` set: the same methods
+implemented twice, once as NumPy/CuPy passes (a :class:`Passes`) and once over plain-Python
+loops that Numba compiles (a :class:`Compiled`), and one gate, ``pick(array, ...)``, that
+returns the compiled implementation when it applies to ``array`` — Numba installed, the
+kernels enabled (:func:`set_enabled`; ``DELTAFLOW_NUMBA=0`` in the environment turns them
+off by default), a NumPy float32/float64 array, and the module's own size and layout
+condition — and the passes otherwise. The op then calls the methods of what it got, one
+algorithm either way. Numba is imported, and the loops compiled or loaded from Numba's
+on-disk cache, on first use, never by ``import deltaflow``. Each loop does the operations
+of the passes in the same order (no fast-math), so both give the same numbers. Loops are
+compiled with ``error_model="numpy"``: a float division by zero gives ±inf/NaN as in NumPy
+instead of raising, which also lets LLVM vectorise loops that divide (Adam's update:
+0.9 → 0.1 ms on a 262 144-element parameter).
 """
 from __future__ import annotations
 
@@ -18,8 +21,21 @@ from types import SimpleNamespace
 
 import numpy as np
 
-ENABLED = os.environ.get("DELTAFLOW_NUMBA", "1") != "0"
+_enabled = os.environ.get("DELTAFLOW_NUMBA", "1") != "0"
 MIN_SIZE = 1 << 15          # smaller arrays keep the NumPy path: small models never load Numba
+
+
+def set_enabled(flag: bool) -> None:
+    """Let ``pick`` return the compiled kernels (True, the default unless
+    ``DELTAFLOW_NUMBA=0``) or always the NumPy/CuPy passes (False); both give the same
+    numbers."""
+    global _enabled
+    _enabled = bool(flag)
+
+
+def enabled() -> bool:
+    """Whether the compiled kernels may be picked (see :func:`set_enabled`)."""
+    return _enabled
 
 
 def shared_layout(first, *others):
@@ -34,18 +50,40 @@ def shared_layout(first, *others):
     return "F" if all(a.flags.f_contiguous for a in arrays) else None
 
 
-class Kernels:
-    """A named set of plain-Python loops, compiled together on first use."""
+class Passes:
+    """Base of a kernel set's NumPy/CuPy implementation: any array module, dtype, layout."""
 
-    def __init__(self, **functions):
-        self._functions = functions
+    compiled = False
+
+
+class Compiled:
+    """Base of a kernel set's implementation over its Numba-compiled loops (``self.loops``,
+    one attribute per loop)."""
+
+    compiled = True
+
+    def __init__(self, loops):
+        self.loops = loops
+
+
+class Kernels:
+    """A kernel set: ``passes`` (a :class:`Passes` instance), the :class:`Compiled`
+    subclass ``compiled``, built over the plain-Python ``loops`` on first use, and
+    ``applies(array, *others)``, the module's own condition (size, layout) for the loops,
+    if it has one."""
+
+    def __init__(self, passes, compiled, applies=None, **loops):
+        self.passes = passes
+        self._compiled_class, self._applies, self._loops = compiled, applies, loops
         self._compiled = None
 
-    def for_array(self, array):
-        """The compiled loops (as attributes) if they apply to ``array``, else None."""
-        if not (ENABLED and isinstance(array, np.ndarray)
-                and array.dtype in (np.float32, np.float64)):
-            return None
+    def pick(self, array, *others):
+        """The compiled implementation if it applies to ``array`` and ``others``, else
+        the passes."""
+        if not (_enabled and isinstance(array, np.ndarray)
+                and array.dtype in (np.float32, np.float64)
+                and (self._applies is None or self._applies(array, *others))):
+            return self.passes
         if self._compiled is None:
             try:
                 from numba import njit
@@ -53,6 +91,6 @@ class Kernels:
                 self._compiled = False
             else:
                 jit = njit(cache=True, boundscheck=False, error_model="numpy")
-                self._compiled = SimpleNamespace(
-                    **{name: jit(f) for name, f in self._functions.items()})
-        return self._compiled or None
+                self._compiled = self._compiled_class(SimpleNamespace(
+                    **{name: jit(f) for name, f in self._loops.items()}))
+        return self._compiled or self.passes

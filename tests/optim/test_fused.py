@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
-from deltaflow import jit, optim
+from deltaflow import optim
 from deltaflow.optim import fused
 
 pytest.importorskip("numba")
@@ -27,8 +27,8 @@ CONFIGS = [
 ]
 
 
-def _train(cls, kwargs, dtype, enabled, monkeypatch, steps=4):
-    monkeypatch.setattr(jit, "ENABLED", enabled)
+def _train(cls, kwargs, dtype, enabled, set_jit, steps=4):
+    set_jit(enabled)
     rng = np.random.default_rng(0)
     p = dl.nn.Parameter(dl.tensor(rng.standard_normal(SHAPE).astype(dtype)))
     opt = cls([p], **kwargs)
@@ -42,20 +42,21 @@ def _train(cls, kwargs, dtype, enabled, monkeypatch, steps=4):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cls,kwargs", CONFIGS, ids=lambda c: getattr(c, "__name__", str(c)))
-def test_fused_update_equals_numpy_passes(cls, kwargs, dtype, monkeypatch):
-    ours = _train(cls, kwargs, dtype, True, monkeypatch)
-    passes = _train(cls, kwargs, dtype, False, monkeypatch)
+def test_fused_update_equals_numpy_passes(cls, kwargs, dtype, set_jit):
+    ours = _train(cls, kwargs, dtype, True, set_jit)
+    passes = _train(cls, kwargs, dtype, False, set_jit)
     assert len(ours) == len(passes) > 0
     for a, b in zip(ours, passes):
         np.testing.assert_array_equal(a, b)
 
 
-def test_fused_applies_only_to_large_contiguous_numpy_params(monkeypatch):
-    monkeypatch.setattr(jit, "ENABLED", True)
+def test_fused_applies_only_to_large_contiguous_numpy_params(set_jit):
+    set_jit(True)
     big = np.zeros(SHAPE, np.float32)
-    assert fused.for_param(big) is not None
-    assert fused.for_param(np.zeros(100, np.float32)) is None
-    assert fused.for_param(np.zeros(SHAPE, np.float32).T) is None
-    assert fused.for_param(big, np.zeros(SHAPE, np.float32).T) is None
-    monkeypatch.setattr(jit, "ENABLED", False)
-    assert fused.for_param(big) is None
+    assert fused.pick(big).compiled
+    assert not fused.pick(np.zeros(100, np.float32)).compiled
+    assert not fused.pick(np.zeros(SHAPE, np.float32).T).compiled
+    assert not fused.pick(big, np.zeros(SHAPE, np.float32).T).compiled
+    assert not fused.pick(big, None).compiled          # SGD's first momentum step: buf ← g
+    set_jit(False)
+    assert not fused.pick(big).compiled

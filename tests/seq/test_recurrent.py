@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
-from deltaflow import jit
 from deltaflow.nn.functional import gru_layer, lstm_layer, rnn_layer
 from opcheck import assert_gradcheck
 
@@ -186,13 +185,13 @@ def test_gradcheck_rnn_layer(nonlinearity):
 @pytest.mark.parametrize("fused", [True, False], ids=["fused-kernels", "numpy-passes"])
 @pytest.mark.parametrize("steps", [8, 19])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_layer_across_bptt_chunks(steps, reverse, fused, monkeypatch):
+def test_lstm_layer_across_bptt_chunks(steps, reverse, fused, set_jit):
     """The NumPy backward walks the steps in chunks of 8: whole chunks and a partial last
     one (19 = 8 + 8 + 3) give PyTorch's gradients, with and without biases, as do the fused
     kernels (when Numba is installed); gradcheck on the partial case."""
     if fused:
         pytest.importorskip("numba")
-    monkeypatch.setattr(jit, "ENABLED", fused)
+    set_jit(fused)
     rng = np.random.default_rng(10)
     x, h, w_ih, w_hh, b_ih, b_hh = [rng.standard_normal(s) * 0.7 for s in
                                     [(steps, 2, 3), (2, 4), (16, 3), (16, 4), (16,), (16,)]]

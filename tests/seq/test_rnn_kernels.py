@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
-from deltaflow import jit
 from deltaflow.nn.functional import gru_layer, lstm_layer
 from deltaflow.ops import gru_kernels, lstm_kernels
 
@@ -17,8 +16,8 @@ HAS_NUMBA = importlib.util.find_spec("numba") is not None
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="needs numba (pip install deltaflow[fast])")
 
 
-def _run(arrays, reverse, enabled, monkeypatch, layer=lstm_layer):
-    monkeypatch.setattr(jit, "ENABLED", enabled)
+def _run(arrays, reverse, enabled, set_jit, layer=lstm_layer):
+    set_jit(enabled)
     leaves = [dl.tensor(a, requires_grad=True) for a in arrays]
     out, h, *c = layer(*leaves, reverse=reverse)
     rng = np.random.default_rng(1)
@@ -37,26 +36,26 @@ LAYERS = {"lstm": (lstm_layer, lstm_kernels, 4, 2), "gru": (gru_layer, gru_kerne
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("name", list(LAYERS))
-def test_fused_kernels_equal_numpy_passes(name, dtype, reverse, bias, monkeypatch):
+def test_fused_kernels_equal_numpy_passes(name, dtype, reverse, bias, set_jit):
     layer, kernels, G, n_states = LAYERS[name]
     rng = np.random.default_rng(0)
     shapes = ([(19, 3, 5)] + [(3, 6)] * n_states + [(G * 6, 5), (G * 6, 6)]
               + [(G * 6,), (G * 6,)] * bias)
     arrays = [(rng.standard_normal(s) * 0.8).astype(dtype) for s in shapes]
-    fused = _run(arrays, reverse, True, monkeypatch, layer)
-    assert kernels.for_array(arrays[0]) is not None
-    passes = _run(arrays, reverse, False, monkeypatch, layer)
+    fused = _run(arrays, reverse, True, set_jit, layer)
+    assert kernels.pick(arrays[0]).compiled
+    passes = _run(arrays, reverse, False, set_jit, layer)
     for a, b in zip(fused, passes):
         np.testing.assert_array_equal(a, b)
 
 
-def test_kernels_apply_only_to_numpy_float32_float64(monkeypatch):
-    monkeypatch.setattr(jit, "ENABLED", True)
-    assert lstm_kernels.for_array(np.zeros(2, np.float16)) is None
-    assert lstm_kernels.for_array(np.zeros(2, np.int64)) is None
-    assert (lstm_kernels.for_array(np.zeros(2, np.float32)) is not None) == HAS_NUMBA
-    monkeypatch.setattr(jit, "ENABLED", False)
-    assert lstm_kernels.for_array(np.zeros(2, np.float32)) is None
+def test_kernels_apply_only_to_numpy_float32_float64(set_jit):
+    set_jit(True)
+    assert not lstm_kernels.pick(np.zeros(2, np.float16)).compiled
+    assert not lstm_kernels.pick(np.zeros(2, np.int64)).compiled
+    assert lstm_kernels.pick(np.zeros(2, np.float32)).compiled == HAS_NUMBA
+    set_jit(False)
+    assert not lstm_kernels.pick(np.zeros(2, np.float32)).compiled
 
 
 def test_float16_lstm_runs_on_the_numpy_passes():
@@ -68,9 +67,9 @@ def test_float16_lstm_runs_on_the_numpy_passes():
 
 @pytest.mark.parametrize("enabled", [pytest.param(True, marks=needs_numba), False])
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
-def test_stacked_bidirectional_layers_match_torch_on_both_paths(mode, enabled, monkeypatch):
+def test_stacked_bidirectional_layers_match_torch_on_both_paths(mode, enabled, set_jit):
     torch = pytest.importorskip("torch")
-    monkeypatch.setattr(jit, "ENABLED", enabled)
+    set_jit(enabled)
     t = getattr(torch.nn, mode)(3, 5, num_layers=2, bidirectional=True, batch_first=True)
     d = getattr(dl.nn, mode)(3, 5, num_layers=2, bidirectional=True, batch_first=True)
     t, d = t.double(), d.double()

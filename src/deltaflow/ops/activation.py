@@ -7,11 +7,11 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from . import normal_kernels, relu_kernels
+from . import gelu_kernels, relu_kernels
+from .gelu_kernels import INV_SQRT_2PI
 
 _SQRT_2 = math.sqrt(2.0)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -29,11 +29,6 @@ def erf(x):
         return np.vectorize(math.erf, otypes=[x.dtype])(x)
 
 
-# Abramowitz & Stegun 7.1.26: erfc(x) ≈ (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵)·e^{−x²}, t = 1/(1 + p·x)
-_AS_P = 0.3275911
-_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-
-
 def normal_cdf_pdf(z):
     """Φ(z) = ½·erfc(−z/√2) and φ(z) = e^{−z²/2}/√(2π), computed together (they share
     e^{−z²/2}).
@@ -44,38 +39,16 @@ def normal_cdf_pdf(z):
     float32 ulps) and, as E is never subtracted from 1 on the left, the left tail keeps
     its relative accuracy (1.6·10⁻³ at z = −5, 2 % at z = −10, where ½(1 + erf) in
     float32 has lost every digit); about twenty vectorised passes, a sixth of SciPy's
-    erf time — or, with Numba, the exp pass and one fused loop
-    (:mod:`deltaflow.ops.normal_kernels`, the same numbers).
+    erf time — or, with Numba, one fused loop after the exp pass
+    (:mod:`deltaflow.ops.gelu_kernels`, the same numbers).
     """
     xp = xp_of(z)
     e = z * z
     e *= -0.5
     xp.exp(e, out=e)                                             # e^{−z²/2}
-    kernels = normal_kernels.for_array(z)
-    if kernels is not None:                                      # the passes below, fused
-        cdf, pdf = xp.empty_like(e), xp.empty_like(e)            # e's layout is z's
-        f32 = np.float32
-        kernels.cdf_pdf(z.ravel(order="K"), e.ravel(order="K"), cdf.ravel(order="K"),
-                        pdf.ravel(order="K"), f32(_INV_SQRT_2PI), f32(_AS_P / _SQRT_2),
-                        *(f32(0.5 * a) for a in _AS_A[::-1]), f32(1), f32(0), f32(-2))
-        return cdf, pdf
-    pdf = e * _INV_SQRT_2PI
     if xp is not np or z.dtype == np.float64:
-        return 0.5 * (1 + erf(z / _SQRT_2)), pdf
-    t = xp.abs(z)
-    t *= _AS_P / _SQRT_2
-    t += 1
-    xp.reciprocal(t, out=t)
-    half_erfc = t * (0.5 * _AS_A[4])                             # Horner, with the ½ folded in
-    for a in _AS_A[3::-1]:
-        half_erfc += 0.5 * a
-        half_erfc *= t
-    half_erfc *= e                                               # E
-    cdf = half_erfc * -2                                         # Φ = E + [z ≥ 0]·(1 − 2E),
-    cdf += 1                                                     # branch-free: where() costs
-    cdf *= z >= 0                                                # 7× more on mixed signs
-    cdf += half_erfc
-    return cdf, pdf
+        return 0.5 * (1 + erf(z / _SQRT_2)), e * INV_SQRT_2PI
+    return gelu_kernels.pick(z).cdf_pdf(z, e)
 
 
 def sigmoid(x):
@@ -96,18 +69,7 @@ class ReLU(Function):
         return out
 
     def backward(self, g):
-        kernels = relu_kernels.for_arrays(g, self.out)
-        if kernels is not None:
-            grad = np.empty_like(g)         # same layout as g: flat in memory order below
-            kernels.backward(g.ravel(order="K"), self.out.ravel(order="K"),
-                             grad.ravel(order="K"))
-            return grad
-        xp = xp_of(g)
-        keep = ~(self.out <= 0)  # a NaN output passes the gradient
-        # g·keep is 7× faster than where(); it differs only where g is ±Inf/NaN (Inf·0 is
-        # NaN, where() gives 0), and then the sum is not finite: fall back to where()
-        grad = g * keep
-        return grad if xp.isfinite(grad.sum()) else xp.where(keep, g, xp.zeros((), g.dtype))
+        return relu_kernels.pick(g, self.out).backward(g, self.out)
 
 
 class LeakyReLU(Function):
@@ -159,15 +121,8 @@ class GELU(Function):
             t = self.t
             inner_d = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)
             return g * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * inner_d)
-        kernels = normal_kernels.for_array(z, self.pdf, self.cdf, g)
-        if kernels is not None:                                  # the three passes below
-            d = xp_of(z).empty_like(z)
-            kernels.gelu_backward(*(a.ravel(order="K") for a in (z, self.pdf, self.cdf, g, d)))
-            return d
-        d = z * self.pdf
-        d += self.cdf
-        d *= g
-        return d
+        pdf, cdf = self.pdf, self.cdf
+        return gelu_kernels.pick(z, pdf, cdf, g).gelu_backward(z, pdf, cdf, g)
 
 
 class SiLU(Function):

@@ -7,22 +7,14 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from . import norm_kernels
+from . import layer_norm_kernels
+from .layer_norm_kernels import affine
 
 
 def _channel_shape(ndim):
     """Broadcast shape for a per-channel (axis 1) vector: (1, C, 1, ...)."""
     return (1, -1) + (1,) * (ndim - 2)
 
-
-def _affine(xhat, weight, bias):
-    """y = γ·x̂ + β with either parameter optional (a copy of x̂ when neither is given)."""
-    if weight is not None:
-        y = xhat * weight
-        if bias is not None:
-            y += bias
-        return y
-    return xhat + bias if bias is not None else xhat.copy()
 
 class BatchNorm(Function):
     """Batch normalisation over every axis but the channel axis 1 (M values per channel).
@@ -61,7 +53,7 @@ class BatchNorm(Function):
         xhat *= inv_std
         weight = params[0].reshape(cs) if has_weight else None
         bias = params[has_weight].reshape(cs) if has_bias else None
-        y = _affine(xhat, weight, bias)
+        y = affine(xhat, weight, bias)
         self.xhat, self.inv_std, self.weight, self.axes, self.m = xhat, inv_std, weight, axes, m
         self.has_weight, self.has_bias, self.training = has_weight, has_bias, training
         return y
@@ -111,20 +103,10 @@ class LayerNorm(Function):
         weight = params[0].reshape(k) if has_weight else None
         bias = params[has_weight].reshape(k) if has_bias else None
         mean = rows @ inv_k
-        fused = norm_kernels.for_rows(rows) if has_weight and has_bias else None
-        if fused:                                   # the same passes as below, as two loops
-            xhat, squares = xp.empty_like(rows), xp.empty_like(rows)
-            fused.center(rows, mean, xhat, squares)
-        else:
-            xhat = rows - mean[:, None]
-            squares = xhat * xhat
-        inv_std = 1.0 / xp.sqrt(squares @ inv_k + eps)[:, None]
-        if fused:
-            y = xp.empty_like(rows)
-            fused.scale_shift(xhat, inv_std[:, 0], weight, bias, y)
-        else:
-            xhat *= inv_std
-            y = _affine(xhat, weight, bias)
+        kernels = layer_norm_kernels.pick(rows, (weight, bias))
+        xhat, squares = kernels.center(rows, mean)
+        inv_std = 1.0 / xp.sqrt(squares @ inv_k + eps)
+        y = kernels.scale_shift(xhat, inv_std, weight, bias)
         self.xhat, self.inv_std, self.weight, self.inv_k = xhat, inv_std, weight, inv_k
         self.has_weight, self.has_bias = has_weight, has_bias
         self.shape, self.param_shape = x.shape, x.shape[x.ndim - n_axes:]
@@ -135,25 +117,20 @@ class LayerNorm(Function):
         need = self.needs_input_grad
         xhat, inv_k, weight = self.xhat, self.inv_k, self.weight
         g = g.reshape(xhat.shape)
-        fused = norm_kernels.for_rows(g, xhat) if need[0] and weight is not None else None
-        g_xhat = gx = None
-        if fused:                                   # the same passes as below, as two loops
-            g_xhat, gx = xp.empty_like(g), xp.empty_like(g)
-            fused.grad_products(g, xhat, weight, g_xhat, gx)
+        inv_std = self.inv_std
+        gx = g_xhat = None
+        if need[0] and weight is not None:          # ĝ = γ·g
+            kernels = layer_norm_kernels.pick(g, (weight,), xhat)
+            g_xhat, g_weighted = kernels.grad_products(g, xhat, weight)
             weight_k = weight * inv_k
-            fused.grad_input(gx, xhat, g @ weight_k, g_xhat @ weight_k, self.inv_std[:, 0])
-            gx = gx.reshape(self.shape)
+            gx = kernels.grad_input(g_weighted, xhat, g @ weight_k, g_xhat @ weight_k, inv_std)
         elif need[0] or (self.has_weight and need[1]):
             g_xhat = g * xhat
-        if need[0] and not fused:
-            if weight is None:
+            if need[0]:                             # no γ: ĝ = g
                 gx = g - (g @ inv_k)[:, None]
                 gx -= xhat * (g_xhat @ inv_k)[:, None]
-            else:
-                gx = g * weight
-                gx -= (g @ (weight * inv_k))[:, None]
-                gx -= xhat * (g_xhat @ (weight * inv_k))[:, None]
-            gx *= self.inv_std
+                gx *= inv_std[:, None]
+        if gx is not None:
             gx = gx.reshape(self.shape)
         grads = [gx]
         ones = xp.ones(len(xhat), dtype=g.dtype) if any(need[1:]) else None

@@ -207,8 +207,7 @@ class LSTMLayer(_RecurrentLayer):
         T, B, _ = x.shape
         H = w_hh.shape[1]
         w, z, acts, cs, tc, w_ih, w_hh = _lstm_buffers(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-        fused, half = lstm_kernels.for_array(x), x.dtype.type(0.5)
-        ig = xp.empty((H, B), dtype=x.dtype)
+        kernels, half = lstm_kernels.pick(x), x.dtype.type(0.5)
         # h_1..h_T batch-major, returned as a (T, B, H) view: a batch_first module's
         # transpose back then gives a contiguous (B, T, H), which the layer that usually
         # follows (a Linear on the last axis) reads without another copy. Each h_t is
@@ -219,48 +218,13 @@ class LSTMLayer(_RecurrentLayer):
             a = acts[t]
             xp.matmul(w, z[:, t], out=a)
             xp.tanh(a, out=a)
-            if fused:
-                fused.cell_state(a, cs[t], cs[t + 1], half)
-                xp.tanh(cs[t + 1], out=tc[t])
-                fused.hidden(a, tc[t], z, t + 1)
-            else:
-                sig = a[:3 * H]                                       # o, i, f
-                sig *= half
-                sig += half
-                o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-                xp.multiply(f, cs[t], out=cs[t + 1])
-                xp.multiply(i, g, out=ig)
-                cs[t + 1] += ig
-                xp.tanh(cs[t + 1], out=tc[t])
-                xp.multiply(o, tc[t], out=z[:H, t + 1])
+            kernels.cell(a, cs[t], cs[t + 1], tc[t], z, t + 1, half)  # h_t into z[:H, t + 1]
             out[:, T - 1 - t if reverse else t] = z[:H, t + 1].T
         if self.needs_input_grad is not None:
             self.z, self.cs, self.tc, self.acts = z, cs, tc, acts
             self.w_ih, self.w_hh = w_ih, w_hh                         # unscaled, permuted
             self.reverse, self.has_bias = reverse, b_ih is not None
         return out.transpose(1, 0, 2), z[:H, T].T.copy(), cs[T].T.copy()
-
-    def _gate_factors(self, xp, t0, t1):
-        """Factors of steps t0..t1−1: Q = tanh(c)·σ′(o), K = o·(1 − tanh²c),
-        P = [g·σ′(i), c_{t−1}·σ′(f), i·(1 − g²)] (stacked as (n, 3, H, B)), and f."""
-        acts, tc = self.acts[t0:t1], self.tc[t0:t1]
-        n, H4, B = acts.shape
-        H = H4 // 4
-        o, i, f, g = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:3 * H], acts[:, 3 * H:]
-        dsig = acts[:, :3 * H] * acts[:, :3 * H]
-        xp.subtract(acts[:, :3 * H], dsig, out=dsig)                 # σ′ = σ − σ² (o, i, f)
-        q = dsig[:, :H]
-        q *= tc
-        k = tc * tc
-        xp.subtract(1, k, out=k)
-        k *= o
-        p = xp.empty((n, 3, H, B), dtype=acts.dtype)
-        xp.multiply(g, dsig[:, H:2 * H], out=p[:, 0])
-        xp.multiply(self.cs[t0:t1], dsig[:, 2 * H:], out=p[:, 1])
-        xp.multiply(g, g, out=p[:, 2])
-        xp.subtract(1, p[:, 2], out=p[:, 2])
-        p[:, 2] *= i
-        return q, k, p, f
 
     def _bptt(self, xp, gy, w_hh_t, dh, dc, dx, dw):
         """The loop over the steps in reverse, carrying dh and dc; fills ∂L/∂X into ``dx``
@@ -271,35 +235,17 @@ class LSTMLayer(_RecurrentLayer):
         ∂L/∂X_chunk = δᵀ·W_ih and ∂L/∂W += δ·Z_chunkᵀ (δ as (4H, 8·B), Z_chunk the chunk's
         columns of Z as (K, 8·B)), so δ of all steps is never stored. A step's elementwise
         work is one fused kernel call, or five NumPy/CuPy passes after the chunk's gate
-        factors."""
+        factors (:mod:`deltaflow.ops.lstm_kernels`)."""
         T, B, H = gy.shape
         K = self.z.shape[0]
-        fused, one = lstm_kernels.for_array(gy), gy.dtype.type(1)
         dzc = xp.empty((4 * H, _BPTT_CHUNK, B), dtype=gy.dtype)      # one chunk of δ
-        dzc_ifg = dzc[H:].reshape(3, H, _BPTT_CHUNK, B)
-        tmp = xp.empty((H, B), dtype=gy.dtype)
         dw_chunk = None if dw is None else xp.empty_like(dw)
-        if fused:
-            gy_fm = xp.empty((_BPTT_CHUNK, H, B), dtype=gy.dtype)     # ∂L/∂h_t as (H, B)
+        steps = lstm_kernels.pick(gy).backward_steps(gy, self.acts, self.tc, self.cs, dzc)
         for t1 in range(T, 0, -_BPTT_CHUNK):
             t0 = max(t1 - _BPTT_CHUNK, 0)
-            if fused:                                                 # the chunk's, in cache
-                gyc = gy_fm[:t1 - t0]
-                fused.feature_major(gy[t0:t1], gyc)
-            else:
-                gyc = xp.ascontiguousarray(gy[t0:t1].transpose(0, 2, 1))  # (n, H, B)
-                q, k, p, f = self._gate_factors(xp, t0, t1)
+            steps.chunk(t0, t1)
             for j in range(t1 - t0 - 1, -1, -1):
-                if fused:
-                    fused.cell_backward(dh, gyc[j], self.acts, self.tc, self.cs, t0 + j, dc,
-                                        dzc, j, one)
-                else:
-                    dh += gyc[j]
-                    xp.multiply(dh, q[j], out=dzc[:H, j])            # δo
-                    xp.multiply(dh, k[j], out=tmp)
-                    dc += tmp
-                    xp.multiply(dc, p[j], out=dzc_ifg[:, :, j])      # δi, δf, δg
-                    dc *= f[j]
+                steps.cell_backward(j, dh, dc)                        # δ_t into dzc[:, j]
                 xp.matmul(w_hh_t, dzc[:, j], out=dh)
             n = t1 - t0
             delta = dzc[:, :n].reshape(4 * H, n * B)
@@ -346,7 +292,8 @@ class LSTMProjLayer(LSTMLayer):
     gives ∂L/∂h̃_t = W_hrᵀ·dh, which drives the cell's backward as dh does in LSTMLayer;
     ∂L/∂W_hr = Σ_t dh_t·h̃_tᵀ is one GEMM after the loop. Inputs: (x, h0 (B, P), c0 (B, H),
     w_ih, w_hh[, b_ih, b_hh], w_hr). Outputs: (h_1..h_T of shape (T, B, P), h_T, c_T).
-    Projections are rare: this op runs as NumPy/CuPy passes only (no chunks, no kernels).
+    The forward's cell is LSTMLayer's (:mod:`deltaflow.ops.lstm_kernels`); projections are
+    rare, so the backward runs as NumPy/CuPy passes only (no chunks, no kernels).
     """
 
     name = "lstm_proj_layer"
@@ -361,19 +308,12 @@ class LSTMProjLayer(LSTMLayer):
         P, H = w_hr.shape
         w, z, acts, cs, tc, w_ih, w_hh = _lstm_buffers(xp, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         hidden = xp.empty((H, T, B), dtype=x.dtype)                   # h̃_t = hidden[:, t]
-        ig = xp.empty((H, B), dtype=x.dtype)
+        kernels, half = lstm_kernels.pick(x), x.dtype.type(0.5)
         for t in range(T):
             a = acts[t]
             xp.matmul(w, z[:, t], out=a)
             xp.tanh(a, out=a)
-            a[:3 * H] *= 0.5
-            a[:3 * H] += 0.5
-            o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            xp.multiply(f, cs[t], out=cs[t + 1])
-            xp.multiply(i, g, out=ig)
-            cs[t + 1] += ig
-            xp.tanh(cs[t + 1], out=tc[t])
-            xp.multiply(o, tc[t], out=hidden[:, t])
+            kernels.cell(a, cs[t], cs[t + 1], tc[t], hidden, t, half)
             xp.matmul(w_hr, hidden[:, t], out=z[:P, t + 1])
         if self.needs_input_grad is not None:
             self.z, self.cs, self.tc, self.acts, self.hidden = z, cs, tc, acts, hidden
@@ -393,7 +333,7 @@ class LSTMProjLayer(LSTMLayer):
         K = z.shape[0]
         I = K - P - 1
         gy = xp.ascontiguousarray(gy.transpose(0, 2, 1))              # (T, P, B)
-        q, k, p, f = self._gate_factors(xp, 0, T)
+        q, k, p, f = lstm_kernels.gate_factors(self.acts, self.tc, self.cs[:T])
         w_hh_t, w_hr_t = xp.ascontiguousarray(w_hh.T), xp.ascontiguousarray(w_hr.T)
         dz = xp.empty((4 * H, T, B), dtype=gy.dtype)                 # δ_t = dz[:, t]
         dhs = xp.empty((P, T, B), dtype=gy.dtype)                    # ∂L/∂h_t
@@ -449,7 +389,8 @@ class GRULayer(_RecurrentLayer):
         δx_t = [dr, dz, dn] (input side),   δh_t = [dr, dz, dn ⊙ r] (recurrent side),
         ∂L/∂h_{t−1} = dh ⊙ z + δh_t·W_hh.
     The elementwise part of a step runs as fused loops (:mod:`deltaflow.ops.gru_kernels`)
-    when Numba is installed, else as NumPy/CuPy passes; both give the same numbers.
+    when Numba is installed, else as NumPy/CuPy passes (σ′ and tanh′ of all steps taken
+    before the loop); both give the same numbers.
     Outputs: (h_1..h_T of shape (T, B, H), h_T).
     """
 
@@ -469,33 +410,10 @@ class GRULayer(_RecurrentLayer):
         gh = xp.empty_like(acts)                                     # W_hh·h + b_hh per step
         hs = xp.empty((T + 1, B, H), dtype=acts.dtype)
         hs[0] = h0
-        tmp = xp.empty((B, H), dtype=acts.dtype)
-        fused, half = gru_kernels.for_array(x), x.dtype.type(0.5)
+        kernels, half = gru_kernels.pick(x), x.dtype.type(0.5)
         for t in range(T):
-            a, ghh = acts[t], gh[t]
-            xp.matmul(hs[t], w_hh_t, out=ghh)
-            rz, n = a[:, :2 * H], a[:, 2 * H:]
-            if fused:
-                fused.gates(a, ghh, ghh[0] if b_hh_s is None else b_hh_s, b_hh_s is not None)
-                xp.tanh(rz, out=rz)
-                fused.candidate(a, ghh, half)
-                xp.tanh(n, out=n)
-                fused.hidden(hs[t], a, hs[t + 1])
-            else:
-                if b_hh_s is not None:
-                    ghh += b_hh_s
-                rz += ghh[:, :2 * H]
-                xp.tanh(rz, out=rz)
-                rz *= half
-                rz += half
-                r, z = a[:, :H], a[:, H:2 * H]
-                xp.multiply(r, ghh[:, 2 * H:], out=tmp)
-                n += tmp
-                xp.tanh(n, out=n)
-                h = hs[t + 1]
-                xp.subtract(hs[t], n, out=h)
-                h *= z
-                h += n
+            xp.matmul(hs[t], w_hh_t, out=gh[t])
+            kernels.cell(acts[t], gh[t], b_hh_s, hs[t], hs[t + 1], half)
         if self.needs_input_grad is not None:
             self.x, self.hs, self.acts, self.ghn = x, hs, acts, gh[:, :, 2 * H:]
             self.w_ih, self.w_hh = w_ih, w_hh
@@ -514,34 +432,10 @@ class GRULayer(_RecurrentLayer):
         dzh = xp.empty_like(acts)
         dh = ghn_out.copy()
         direct = xp.empty((B, H), dtype=acts.dtype)
-        fused = gru_kernels.for_array(acts)
-        if fused:
-            one = acts.dtype.type(1)
-            for t in range(T - 1, -1, -1):
-                fused.backward(dh, gy[t], acts[t], hs[t], ghn[t], dzx[t], dzh[t], direct, one)
-                dh = dzh[t] @ w_hh
-                dh += direct
-            dx, *rest = self._finish(dzx, dzh, hs)
-            return (dx, dh, *rest)
-        deriv = acts - acts * acts                                   # σ′ for r, z
-        n_all = acts[:, :, 2 * H:]
-        deriv[:, :, 2 * H:] = 1 - n_all * n_all                      # tanh′ for n
+        steps = gru_kernels.pick(acts).backward_steps(acts, hs, ghn, dzx, dzh, direct)
         for t in range(T - 1, -1, -1):
-            dh += gy[t]
-            a, dv, dw = acts[t], deriv[t], dzx[t]
-            r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-            dr, dz, dn = dw[:, :H], dw[:, H:2 * H], dw[:, 2 * H:]
-            xp.subtract(hs[t], n, out=dz)
-            dz *= dh                                                 # dz (before σ′)
-            xp.multiply(dh, z, out=direct)                           # ∂h_t/∂h_{t−1} path
-            xp.subtract(dh, direct, out=dn)                          # dh·(1 − z)
-            dn *= dv[:, 2 * H:]
-            xp.multiply(dn, ghn[t], out=dr)
-            dw[:, :2 * H] *= dv[:, :2 * H]
-            dhh = dzh[t]
-            dhh[:, :2 * H] = dw[:, :2 * H]
-            xp.multiply(dn, r, out=dhh[:, 2 * H:])
-            dh = dhh @ w_hh
+            steps.cell_backward(t, dh, gy[t])             # δ_t into dzx[t], dzh[t]; direct
+            dh = dzh[t] @ w_hh
             dh += direct
         dx, *rest = self._finish(dzx, dzh, hs)
         return (dx, dh, *rest)

@@ -1,18 +1,22 @@
-"""Fused ReLU backward, compiled by Numba when it is installed (see :mod:`deltaflow.jit`).
+"""ReLU's backward, as NumPy/CuPy passes and as one loop compiled by Numba when it is
+installed (see :mod:`deltaflow.jit`):
 
-``backward``  grad = 0 where out ≤ 0, else g  (out = max(z, 0): a NaN output passes g),
+``backward``  grad = 0 where out ≤ 0, else g  (out = max(z, 0): a NaN output passes g).
 
-one pass over memory as a select, PyTorch's ``threshold_backward``, instead of NumPy's
-mask, negation, multiply and finiteness check (four passes; the multiply also needs a
-fallback for ±Inf in g, where g·0 would be NaN). ``for_arrays(g, out)`` returns the
-compiled loop when it applies: Numba present and enabled, NumPy float arrays of at least
-``MIN_SIZE`` elements (a small model never imports Numba), g and out contiguous in the
-same order (C, or F as :class:`deltaflow.ops.linear.Linear` may produce), so that the loop
-walks both flat in memory order.
+The loop is one pass over memory as a select, PyTorch's ``threshold_backward``; the passes
+are NumPy's mask, negation, multiply and finiteness check (four passes; the multiply also
+needs a fallback for ±Inf in g, where g·0 would be NaN). ``pick(g, out)`` returns the loop
+when it applies: Numba present and enabled, NumPy float arrays of at least ``MIN_SIZE``
+elements (a small model never imports Numba), g and out contiguous in the same order (C,
+or F as :class:`deltaflow.ops.linear.Linear` may produce), so that the loop walks both
+flat in memory order.
 """
 from __future__ import annotations
 
-from ..jit import MIN_SIZE, Kernels, shared_layout
+import numpy as np
+
+from ..backend import xp_of
+from ..jit import MIN_SIZE, Compiled, Kernels, Passes, shared_layout
 
 
 def _backward(g, out, grad):
@@ -20,11 +24,25 @@ def _backward(g, out, grad):
         grad[k] = 0 if out[k] <= 0 else g[k]
 
 
-_KERNELS = Kernels(backward=_backward)
+class _Passes(Passes):
+    def backward(self, g, out):
+        xp = xp_of(g)
+        keep = ~(out <= 0)  # a NaN output passes the gradient
+        # g·keep is 7× faster than where(); it differs only where g is ±Inf/NaN (Inf·0 is
+        # NaN, where() gives 0), and then the sum is not finite: fall back to where()
+        grad = g * keep
+        return grad if xp.isfinite(grad.sum()) else xp.where(keep, g, xp.zeros((), g.dtype))
 
 
-def for_arrays(g, out):
-    """The compiled loop if it applies to ∂L/∂out ``g`` and the saved output ``out``."""
-    if g.size < MIN_SIZE or shared_layout(g, out) is None:
-        return None
-    return _KERNELS.for_array(g)
+class _Compiled(Compiled):
+    def backward(self, g, out):
+        grad = np.empty_like(g)             # same layout as g: flat in memory order below
+        self.loops.backward(g.ravel(order="K"), out.ravel(order="K"), grad.ravel(order="K"))
+        return grad
+
+
+def _applies(g, out):
+    return g.size >= MIN_SIZE and shared_layout(g, out) is not None
+
+
+pick = Kernels(_Passes(), _Compiled, _applies, backward=_backward).pick

@@ -1,10 +1,6 @@
 """Adam, AdamW (decoupled weight decay) and their AMSGrad variant."""
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from .. import backend
 from . import fused
 from .optimizer import Optimizer
@@ -31,8 +27,8 @@ class Adam(Optimizer):
         p ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
 
     State per parameter: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_avg_sq``.
-    Large parameters take one fused loop when Numba is installed (:mod:`.fused`), with the
-    same numbers as the NumPy passes below.
+    The update is :mod:`.fused`'s: NumPy/CuPy passes, or for large parameters one loop
+    compiled by Numba when it is installed (the same numbers).
     """
 
     _decoupled = False
@@ -56,42 +52,10 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(p)
         state["step"] = step = state["step"] + 1
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        v_max = state.get("max_exp_avg_sq", v)
-        kernels = fused.for_param(p, m, v, v_max)
-        if kernels is not None:
-            t = p.dtype.type
-            hyper = (t(beta1), t(beta2), t(1.0 - beta1), t(1.0 - beta2), t(eps),
-                     t(-1.0 if maximize else 1.0),
-                     t(0.0 if self._decoupled else weight_decay),
-                     t(1.0 - lr * weight_decay if self._decoupled else 1.0),
-                     t(math.sqrt(1.0 - beta2 ** step)), t(lr / (1.0 - beta1 ** step)))
-            g = np.ascontiguousarray(g)
-            if amsgrad:
-                kernels.adam_amsgrad(p, g, m, v, v_max, *hyper)
-            else:
-                kernels.adam(p, g, m, v, *hyper)
-            return
-        if maximize:
-            g = -g
-        if weight_decay:
-            if self._decoupled:
-                p *= 1.0 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
-        m *= beta1
-        m += (1.0 - beta1) * g
-        tmp = xp.multiply(g, g)
-        tmp *= 1.0 - beta2
-        v *= beta2
-        v += tmp
-        if amsgrad:
-            v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        xp.sqrt(v, out=tmp)
-        tmp /= math.sqrt(1.0 - beta2 ** step)
-        tmp += eps
-        xp.divide(m, tmp, out=tmp)
-        tmp *= lr / (1.0 - beta1 ** step)
-        p -= tmp
+        v_max = state["max_exp_avg_sq"] if amsgrad else None
+        fused.pick(p, m, v, *(() if v_max is None else (v_max,))).adam(
+            p, g, m, v, v_max, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+            weight_decay=weight_decay, decoupled=self._decoupled, maximize=maximize)
 
 
 class AdamW(Adam):

@@ -1,8 +1,6 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from __future__ import annotations
 
-import numpy as np
-
 from . import fused
 from .optimizer import Optimizer
 
@@ -17,9 +15,9 @@ class SGD(Optimizer):
         d   ← g + momentum·buf   if nesterov  else  buf       (d = g without momentum)
         p   ← p − lr·d
 
-    The momentum update is three in-place passes: ``buf *= μ``, ``buf += g``, ``p -= lr·buf``,
-    or, for large parameters with Numba installed, one fused loop (:mod:`.fused`) that
-    gives the same numbers.
+    The update is :mod:`.fused`'s: with momentum three in-place passes, ``buf *= μ``,
+    ``buf += g``, ``p -= lr·buf``, or for large parameters with Numba installed one fused
+    loop that gives the same numbers.
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
@@ -38,27 +36,11 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, lr, momentum, dampening, weight_decay, nesterov, maximize,
                 **_):
-        lr, momentum, weight_decay = float(lr), float(momentum), float(weight_decay)
-        buf = state.get("momentum_buffer") if momentum else None
-        kernels = fused.for_param(p, *([] if buf is None else [buf]))
-        if kernels is not None and (buf is not None or not momentum):
-            t = p.dtype.type
-            kernels.sgd(p, np.ascontiguousarray(g), p if buf is None else buf, t(lr),
-                        t(momentum), t(1.0 - float(dampening)), t(weight_decay),
-                        bool(nesterov), bool(maximize))
-            return
-        if maximize:
-            g = -g
-        if weight_decay:
-            g = g + weight_decay * p
+        momentum = float(momentum)
+        buf = state.get("momentum_buffer") if momentum else None   # None: the first step
+        buf = fused.pick(p, *((buf,) if momentum else ())).sgd(
+            p, g, buf, lr=float(lr), momentum=momentum, dampening=float(dampening),
+            weight_decay=float(weight_decay), nesterov=bool(nesterov),
+            maximize=bool(maximize), scaled=self._scaled)
         if momentum:
-            if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
-            else:
-                buf *= momentum
-                if dampening:
-                    buf += (1.0 - float(dampening)) * g
-                else:
-                    buf += g
-            g = g + momentum * buf if nesterov else buf
-        p -= self._scaled(g, lr)
+            state["momentum_buffer"] = buf
