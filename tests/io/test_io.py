@@ -1,7 +1,10 @@
 """dl.save / dl.load (safetensors, no pickle) and atomic JSON writes."""
 from __future__ import annotations
 
+import json
+import math
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -29,10 +32,12 @@ def test_flat_roundtrip_keeps_dtypes_shapes_and_order(tmp_path):
     assert list(back) == list(sd)
     for k, v in sd.items():
         got = back[k]
-        assert isinstance(got, dl.Tensor) and not got.requires_grad
-        want = v.numpy() if isinstance(v, dl.Tensor) else v
-        assert got.dtype == want.dtype and got.shape == want.shape
-        np.testing.assert_array_equal(got.numpy(), want)
+        assert type(got) is type(v)  # Tensors come back as Tensors, arrays as arrays
+        if isinstance(v, dl.Tensor):
+            assert not got.requires_grad
+            got, v = got.numpy(), v.numpy()
+        assert got.dtype == v.dtype and got.shape == v.shape
+        np.testing.assert_array_equal(got, v)
     assert _files(tmp_path) == ["model.safetensors"]
 
 
@@ -95,14 +100,45 @@ def test_nested_optimizer_state_roundtrip_resumes(tmp_path):
 
 
 def test_nested_values_tuples_and_int_keys(tmp_path):
-    obj = {"a": {"b": np.zeros(2), 3: (1, 2.5, None, "x")}, "lst": [np.ones(1), True],
+    obj = {"a": {"b": dl.zeros(2), 3: (1, 2.5, None, "x")}, "lst": [np.ones(1), True],
            "n": np.float32(1.5)}
     dl.save(obj, tmp_path / "n.safetensors")
     back = dl.load(tmp_path / "n.safetensors")
     assert back["a"][3] == (1, 2.5, None, "x") and back["lst"][1] is True
-    assert back["n"] == 1.5
+    assert type(back["n"]) is np.float32 and back["n"] == 1.5
     np.testing.assert_array_equal(back["a"]["b"].numpy(), np.zeros(2))
-    np.testing.assert_array_equal(back["lst"][0].numpy(), np.ones(1))
+    np.testing.assert_array_equal(back["lst"][0], np.ones(1))
+
+
+def test_split_join_keep_kinds_types_and_bits():
+    """What checkpoints need: int keys (optimizer state by parameter index), tuples, and
+    Tensors, arrays, 0-d arrays and NumPy scalars each coming back as what they were."""
+    state = {"state": {0: {"step": 3, "exp_avg": dl.tensor(np.float32([1e-8, 2.5])),
+                           "raw": np.arange(3.0), "zero_d": np.array(7, np.int64),
+                           "t0": dl.tensor(np.float64(0.25)), "scalar": np.float32(0.1),
+                           "flag": np.bool_(True), "name": np.str_("adam")}},
+             "param_groups": [{"betas": (0.9, 0.999), "lr": 0.1, "params": [0]}],
+             "none": None, "rng": {"state": {"state": 2**100 + 7}}, "loss": float("nan")}
+    skeleton, arrays = dio.split_arrays(state)
+    assert all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays.values())
+    back = dio.join_arrays(json.loads(json.dumps(skeleton)), arrays)
+    entry = back["state"][0]
+    assert entry["step"] == 3 and isinstance(entry["exp_avg"], dl.Tensor)
+    assert entry["exp_avg"].dtype == np.float32
+    assert np.array_equal(entry["exp_avg"].numpy(), np.float32([1e-8, 2.5]))
+    assert type(entry["raw"]) is np.ndarray and entry["raw"].dtype == np.float64
+    assert type(entry["zero_d"]) is np.ndarray and entry["zero_d"].shape == () \
+        and entry["zero_d"] == 7
+    assert isinstance(entry["t0"], dl.Tensor) and entry["t0"].shape == ()
+    assert type(entry["scalar"]) is np.float32 and entry["scalar"] == np.float32(0.1)
+    assert type(entry["flag"]) is np.bool_ and entry["name"] == "adam"
+    assert back["param_groups"][0]["betas"] == (0.9, 0.999)
+    assert back["rng"]["state"]["state"] == 2**100 + 7 and back["none"] is None
+    assert math.isnan(back["loss"])
+    with pytest.raises(TypeError, match=r"checkpoint: cannot store a object \(at 'a.bad'\)"):
+        dio.split_arrays({"a": {"bad": object()}}, who="checkpoint")
+    with pytest.raises(TypeError, match="dict keys must be str or int"):
+        dio.split_arrays({(1, 2): 0})
 
 
 def test_save_errors(tmp_path):
@@ -172,3 +208,37 @@ def test_atomic_replace_is_used(tmp_path, monkeypatch):
     dio.save_json({}, tmp_path / "a.json")
     assert [os.path.dirname(a) for a, _ in calls] == [str(tmp_path)] * 2
     assert [os.path.basename(b) for _, b in calls] == ["a.safetensors", "a.json"]
+
+
+def test_written_files_have_normal_permissions_and_keep_their_suffix(tmp_path):
+    """0666 & ~umask, as open() gives (not mkstemp's 0600, nor safetensors' own 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    dl.save({"w": np.zeros(1)}, tmp_path / "a.safetensors")
+    dio.save_json({}, tmp_path / "a.json")
+    dio.append_jsonl(tmp_path / "a.jsonl", {})
+    with dio.atomic_path(tmp_path / "curves.png") as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".curves.")
+        assert tmp.suffix == ".png"  # savefig picks the format from the name
+        tmp.write_bytes(b"png")
+    for name in _files(tmp_path):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_rename_is_made_durable(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.fstat(fd).st_mode),
+                                                 real(fd)))
+    dio.save_json({"x": 1}, tmp_path / "a.json")
+    assert [stat.S_ISREG(m) for m in synced] == [True, False]  # the file, then its folder
+    assert stat.S_ISDIR(synced[1])
+
+
+def test_append_jsonl(tmp_path):
+    path = tmp_path / "run" / "metrics.jsonl"
+    dio.append_jsonl(path, {"epoch": 1, "loss": np.float32(0.5)})
+    dio.append_jsonl(path, {"epoch": 2, "loss": float("nan")})
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    assert json.loads(lines[0])["loss"] == 0.5 and math.isnan(json.loads(lines[1])["loss"])

@@ -1,8 +1,12 @@
 import json
+import math
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.numpy
 
 import deltaflow as dl
 from deltaflow import nn
@@ -25,27 +29,24 @@ def _train_a_bit(model, opt, sched=None, steps=3):
             sched.step()
 
 
-def test_split_join_roundtrip_keeps_types_and_bits():
-    state = {"state": {0: {"step": 3, "exp_avg": dl.tensor(np.float32([1e-8, 2.5])),
-                           "raw": np.arange(3.0), "scalar": np.float32(0.1)}},
-             "param_groups": [{"betas": (0.9, 0.999), "lr": 0.1, "params": [0]}],
-             "none": None, "rng": {"state": {"state": 2**100 + 7}}}
-    arrays = {}
-    encoded = ckpt.split_arrays(state, arrays, "x")
-    back = ckpt.join_arrays(json.loads(json.dumps(encoded)), arrays)
-    entry = back["state"][0]
-    assert entry["step"] == 3 and isinstance(entry["exp_avg"], dl.Tensor)
-    assert entry["exp_avg"].dtype == np.float32
-    assert np.array_equal(entry["exp_avg"].numpy(), np.float32([1e-8, 2.5]))
-    assert isinstance(entry["raw"], np.ndarray) and entry["raw"].dtype == np.float64
-    assert isinstance(entry["scalar"], np.float32) and entry["scalar"] == np.float32(0.1)
-    assert back["param_groups"][0]["betas"] == (0.9, 0.999)
-    assert back["rng"]["state"]["state"] == 2**100 + 7 and back["none"] is None
+def test_state_keeps_kinds_and_nan(tmp_path):
+    """The sidecar keeps NaN (a history may hold one); arrays come back as what they were."""
+    ckpt.save_checkpoint(tmp_path / "ck", _model(), epoch=1,
+                         history=[{"epoch": 1, "loss": float("nan")}],
+                         extra={"scalar": np.float32(0.1), "zero_d": np.array(2.0),
+                                "t": dl.tensor([1.0, 2.0])})
+    state = ckpt.read_checkpoint(tmp_path / "ck")
+    assert math.isnan(state["history"][0]["loss"])
+    extra = state["extra"]
+    assert type(extra["scalar"]) is np.float32 and extra["scalar"] == np.float32(0.1)
+    assert type(extra["zero_d"]) is np.ndarray and extra["zero_d"].shape == ()
+    assert isinstance(extra["t"], dl.Tensor) and extra["t"].tolist() == [1.0, 2.0]
 
 
-def test_unsupported_value_is_named():
-    with pytest.raises(TypeError, match="cannot store a value of type object at 's.bad'"):
-        ckpt.split_arrays({"bad": object()}, {}, "s")
+def test_unsupported_value_is_named_and_nothing_is_written(tmp_path):
+    with pytest.raises(TypeError, match=r"save_checkpoint: cannot store a object \(at 'bad'\)"):
+        ckpt.save_checkpoint(tmp_path / "ck", _model(), bad=object())
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_checkpoint_roundtrip_model_optimizer_scheduler(tmp_path):
@@ -83,12 +84,12 @@ def test_files_are_written_atomically(tmp_path, monkeypatch):
     ckpt.save_checkpoint(tmp_path / "ck", model, epoch=1)
     before = (tmp_path / "ck.safetensors").read_bytes()
 
-    def crash(arrays, filename):
+    def crash(arrays, filename, metadata=None):
         with open(filename, "wb") as f:
             f.write(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt, "save_file", crash)
+    monkeypatch.setattr(safetensors.numpy, "save_file", crash)
     with dl.no_grad():
         model[0].weight.data[...] += 1
     with pytest.raises(OSError, match="disk full"):
@@ -104,23 +105,49 @@ def test_mismatched_files_are_reported_not_loaded(tmp_path):
     _train_a_bit(model, opt)
     ckpt.save_checkpoint(tmp_path / "ck", model, opt, epoch=1)
     # a crash between files: new weights, old sidecar
-    ckpt.save_tensors(tmp_path / "ck.safetensors",
-                      {k: v.numpy() + 1 for k, v in model.state_dict().items()})
+    dl.save({k: v.numpy() + 1 for k, v in model.state_dict().items()},
+            tmp_path / "ck.safetensors")
     with pytest.raises(ValueError, match="inconsistent: ck.safetensors does not match"):
         ckpt.load_checkpoint(tmp_path / "ck", _model())
 
 
 def test_written_files_have_normal_permissions(tmp_path):
-    ckpt.write_json(tmp_path / "a.json", {"x": 1})
+    model = _model()
+    opt = dl.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    _train_a_bit(model, opt)
+    ckpt.save_checkpoint(tmp_path / "ck", model, opt, epoch=1)
     umask = os.umask(0)
     os.umask(umask)
-    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.json", "ck.optim.safetensors",
+                                                           "ck.safetensors"]
+    for path in tmp_path.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name
 
 
 def test_missing_and_foreign_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint weights not found"):
         ckpt.read_checkpoint(tmp_path / "nope")
-    ckpt.save_tensors(tmp_path / "w.safetensors", {"a": np.zeros(2)})
+    dl.save({"a": np.zeros(2)}, tmp_path / "w.safetensors")
     (tmp_path / "w.json").write_text('{"format": "something else"}')
     with pytest.raises(ValueError, match="not a deltaflow checkpoint sidecar"):
         ckpt.read_checkpoint(tmp_path / "w")
+
+
+V1 = Path(__file__).parent / "data" / "v1_checkpoint"
+
+
+def test_checkpoint_of_the_previous_format_gets_one_clear_message(tmp_path):
+    """tests/train/data/v1_checkpoint.* was written by the previous version (format
+    deltaflow-checkpoint/1: Linear(2, 2), Adam, StepLR, epoch 2). It cannot be resumed: the
+    message names the file and says what to do, and the weights load as it says."""
+    for suffix in (".json", ".safetensors", ".optim.safetensors"):
+        shutil.copy(V1.with_name(V1.name + suffix), tmp_path / ("last" + suffix))
+    with pytest.raises(ValueError) as err:
+        ckpt.load_checkpoint(tmp_path / "last", nn.Linear(2, 2))
+    message = str(err.value)
+    assert f"{tmp_path / 'last.json'} was written by another version of deltaflow" in message
+    assert "'deltaflow-checkpoint/1'" in message and "cannot be resumed" in message
+    assert f"dl.load('{tmp_path / 'last.safetensors'}')" in message
+    model = nn.Linear(2, 2)
+    model.load_state_dict(dl.load(tmp_path / "last.safetensors"))
+    assert model.weight.shape == (2, 2) and np.isfinite(model.weight.numpy()).all()

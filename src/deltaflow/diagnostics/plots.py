@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from ..io import atomic_path
+
 
 def _pyplot():
     try:
@@ -27,7 +29,8 @@ def _interactive() -> bool:
 def _finish(fig, path):
     if path is not None:
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
     return fig
 
 

@@ -1,29 +1,58 @@
-"""Atomic file writes: write a temporary file in the target's folder, then ``os.replace``.
+"""Atomic file writes, JSON and JSON lines.
 
-A reader (or a crash) never sees a half-written file: the path holds either the old
-content or the complete new one.
+``atomic_path(path)`` yields a temporary path in the target's folder; on success the file is
+fsynced, renamed over ``path`` (``os.replace`` is atomic) and the rename made durable by an
+fsync of the folder. A reader (or a crash) never sees a half-written file: the path holds
+either the old content or the complete new one. Every file deltaflow writes goes through here.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
 
 
+def _new_temp_file(path: Path) -> tuple[Path, int]:
+    """Create an empty, unique temporary file next to ``path``; return it and the usual
+    permissions (0666 & ~umask, what ``open`` gives) for the finished file. The name keeps
+    ``path``'s suffix, so writers that pick a format from the name (matplotlib's ``savefig``)
+    write the right one."""
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(6)}.tmp{path.suffix}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        return tmp, os.fstat(fd).st_mode & 0o777
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically,
-    on an exception it is deleted and ``path`` is left untouched."""
+    """``with atomic_path(path) as tmp: <write the file tmp>``: on success ``tmp`` replaces
+    ``path`` atomically (its folder is created if missing); on an exception ``tmp`` is
+    deleted and ``path`` is left untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp, mode = _new_temp_file(path)
     try:
-        yield Path(tmp)
+        yield tmp
+        os.chmod(tmp, mode)  # writers that replace tmp (safetensors) leave it 0600
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -31,6 +60,7 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _fsync_folder(path.parent)
 
 
 @contextlib.contextmanager
@@ -54,7 +84,8 @@ def _to_json(obj):
 
 
 def save_json(obj, path, indent: int | None = 2) -> None:
-    """Write ``obj`` as JSON atomically (NumPy scalars become Python numbers)."""
+    """Write ``obj`` as JSON atomically (NumPy scalars become Python numbers, paths strings;
+    NaN and ±Inf are written as ``NaN``/``Infinity``, which :func:`load_json` reads back)."""
     text = json.dumps(obj, indent=indent, default=_to_json)
     with atomic_write(path, "w") as f:
         f.write(text + "\n")
@@ -64,3 +95,13 @@ def load_json(path):
     """Read a JSON file written by :func:`save_json`."""
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def append_jsonl(path, record) -> None:
+    """Append ``record`` to ``path`` as one JSON line (a log such as ``metrics.jsonl``; the
+    file and its folder are created if missing)."""
+    line = json.dumps(record, default=_to_json) + "\n"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)

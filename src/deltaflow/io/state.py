@@ -2,11 +2,13 @@
 
 A flat ``{name: Tensor}`` dict (a model's ``state_dict()``) becomes a plain safetensors file
 that any safetensors reader (PyTorch's included) understands. Nested dicts, lists and
-non-array values (an optimizer's or scheduler's ``state_dict()``) are stored too: arrays as
-tensors under dotted keys (``state.0.exp_avg``), everything else as JSON in the header's
-metadata under ``deltaflow.structure``, from which :func:`load` rebuilds the original nesting
-and key order (integer keys and tuples included). A file without that entry (written by
-another tool) loads as a flat ``{name: Tensor}`` dict.
+non-array values (an optimizer's or scheduler's ``state_dict()``) are stored too:
+:func:`split_arrays` takes the arrays out as tensors under dotted keys
+(``state.0.exp_avg``) and leaves a JSON skeleton, stored in the header's metadata under
+``deltaflow.structure``, from which :func:`join_arrays` rebuilds the original object: nesting,
+key order, integer keys, tuples, and each array's kind (Tensor, NumPy array or NumPy scalar).
+A file without that entry (written by another tool) loads as a flat ``{name: Tensor}`` dict.
+Checkpoints (``deltaflow.train.checkpoint``) use the same two functions.
 """
 from __future__ import annotations
 
@@ -22,54 +24,85 @@ from .atomic import atomic_path
 STRUCTURE_KEY = "deltaflow.structure"
 
 
-def _is_array(x) -> bool:
-    return isinstance(x, (Tensor, np.ndarray)) or backend.xp_of(x) is not np
-
-
 def _host_array(x) -> np.ndarray:
-    arr = backend.to_device(x.data if isinstance(x, Tensor) else x, "cpu")
-    return arr if arr.flags.c_contiguous else arr.copy(order="C")  # (keeps 0-d arrays 0-d)
+    arr = np.asarray(backend.to_device(x.data if isinstance(x, Tensor) else x, "cpu"))
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")  # a NumPy scalar: 0-d
 
 
-def _flatten(obj, prefix, tensors, where):
-    """Put arrays into ``tensors`` (dotted key → array); return the JSON skeleton."""
-    if _is_array(obj):
-        if prefix in tensors:
-            raise ValueError(f"save: two entries flatten to the same key {prefix!r}")
-        tensors[prefix] = _host_array(obj)
-        return {"__tensor__": prefix}
+def _array_tag(x) -> str | None:
+    """How an array-like ``x`` is stored: ``__tensor__``, ``__array__`` (NumPy or CuPy
+    array), ``__scalar__`` (a NumPy scalar, kept as a 0-d array so every dtype round-trips
+    bit-exactly); None for anything else (``np.str_`` is a string)."""
+    if isinstance(x, Tensor):
+        return "__tensor__"
+    if isinstance(x, np.ndarray) or backend.xp_of(x) is not np:
+        return "__array__"
+    if isinstance(x, np.generic) and not isinstance(x, str | bytes):
+        return "__scalar__"
+    return None
+
+
+def _split(obj, key: str, arrays: dict, who: str):
+    tag = _array_tag(obj)
+    if tag is not None:
+        if key in arrays:
+            raise ValueError(f"{who}: two entries flatten to the same key {key!r}")
+        arrays[key] = _host_array(obj)
+        return {tag: key}
     if isinstance(obj, dict):
-        items = [[k, _flatten(v, f"{prefix}.{k}" if prefix else str(k), tensors, where)]
+        items = [[k, _split(v, f"{key}.{k}" if key else str(k), arrays, who)]
                  for k, v in obj.items()]
         if all(isinstance(k, str) for k in obj):
-            return {k: v for k, v in items}
-        if not all(isinstance(k, (str, int)) for k in obj):
-            raise TypeError(f"save: dict keys must be str or int (at {where(prefix)})")
+            return dict(items)
+        if not all(isinstance(k, str | int) for k in obj):
+            raise TypeError(f"{who}: dict keys must be str or int (at {_where(key)})")
         return {"__items__": items}
-    if isinstance(obj, (list, tuple)):
-        body = [_flatten(v, f"{prefix}.{i}" if prefix else str(i), tensors, where)
+    if isinstance(obj, list | tuple):
+        body = [_split(v, f"{key}.{i}" if key else str(i), arrays, who)
                 for i, v in enumerate(obj)]
         return {"__tuple__": body} if isinstance(obj, tuple) else body
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
+    if obj is None or isinstance(obj, bool | int | float | str):
         return obj
-    raise TypeError(f"save: cannot store a {type(obj).__name__} (at {where(prefix)}); only "
-                    f"Tensors, arrays, numbers, strings, None, lists and dicts")
+    raise TypeError(f"{who}: cannot store a {type(obj).__name__} (at {_where(key)}); only "
+                    f"Tensors, arrays, numbers, strings, None, lists, tuples and dicts")
 
 
-def _rebuild(node, tensors):
-    if isinstance(node, list):
-        return [_rebuild(v, tensors) for v in node]
-    if isinstance(node, dict):
-        if set(node) == {"__tensor__"}:
-            return tensors[node["__tensor__"]]
-        if set(node) == {"__tuple__"}:
-            return tuple(_rebuild(v, tensors) for v in node["__tuple__"])
-        if set(node) == {"__items__"}:
-            return {k: _rebuild(v, tensors) for k, v in node["__items__"]}
-        return {k: _rebuild(v, tensors) for k, v in node.items()}
-    return node
+def _where(key: str) -> str:
+    return repr(key) if key else "the top level"
+
+
+def split_arrays(obj, who: str = "save") -> tuple[object, dict[str, np.ndarray]]:
+    """Split ``obj`` into a JSON-able skeleton and its arrays ``{dotted key: host array}``.
+
+    In the skeleton a Tensor is ``{"__tensor__": key}``, another array ``{"__array__": key}``,
+    a NumPy scalar ``{"__scalar__": key}``; a dict with int keys is
+    ``{"__items__": [[k, v], ...]}``, a tuple ``{"__tuple__": [...]}``; lists, str-keyed
+    dicts, None, bools, numbers and strings stay as they are. ``who`` names the caller in
+    errors (an unsupported value, two entries with one dotted key).
+    """
+    arrays: dict[str, np.ndarray] = {}
+    return _split(obj, "", arrays, who), arrays
+
+
+def join_arrays(skeleton, arrays: dict, device: str = "cpu"):
+    """Inverse of :func:`split_arrays`: Tensors and arrays go to ``device``."""
+    if isinstance(skeleton, list):
+        return [join_arrays(v, arrays, device) for v in skeleton]
+    if not isinstance(skeleton, dict):
+        return skeleton
+    if len(skeleton) == 1:
+        (tag, value), = skeleton.items()
+        if tag == "__tensor__":
+            return Tensor.constant(backend.to_device(arrays[value], device))
+        if tag == "__array__":
+            return backend.to_device(arrays[value], device)
+        if tag == "__scalar__":
+            return backend.to_device(arrays[value], "cpu")[()]
+        if tag == "__tuple__":
+            return tuple(join_arrays(v, arrays, device) for v in value)
+        if tag == "__items__":
+            return {k: join_arrays(v, arrays, device) for k, v in value}
+    return {k: join_arrays(v, arrays, device) for k, v in skeleton.items()}
 
 
 def save(obj, path, metadata: dict | None = None) -> None:
@@ -84,19 +117,17 @@ def save(obj, path, metadata: dict | None = None) -> None:
         hint = " (pass model.state_dict() or optimizer.state_dict())" \
             if hasattr(obj, "state_dict") else ""
         raise TypeError(f"save: expected a dict of tensors, got {type(obj).__name__}{hint}")
-    tensors: dict[str, np.ndarray] = {}
-    skeleton = _flatten(obj, "", tensors, lambda key: repr(key) if key else "the top level")
+    skeleton, arrays = split_arrays(obj)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta[STRUCTURE_KEY] = json.dumps(skeleton)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        save_file(arrays, str(tmp), metadata=meta)
 
 
 def load(path, map_location=None):
-    """Read a file written by :func:`save` (or any safetensors file) back as Tensors.
-
-    ``map_location``: ``None``/``"cpu"`` or ``"cuda"`` -- where the tensors go.
-    """
+    """Read a file written by :func:`save` (or any safetensors file) back: the object that
+    was saved, with its Tensors and arrays on ``map_location`` (``None``/``"cpu"`` or
+    ``"cuda"``); a file from another tool as a flat ``{name: Tensor}`` dict."""
     from safetensors import SafetensorError, safe_open
     from safetensors.numpy import load_file
 
@@ -110,11 +141,9 @@ def load(path, map_location=None):
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"load: {path} is not a valid safetensors file ({e})") from None
-    tensors = {k: Tensor.constant(backend.to_device(a, device))
-               for k, a in arrays.items()}
-    if STRUCTURE_KEY not in meta:
-        return tensors
-    return _rebuild(json.loads(meta[STRUCTURE_KEY]), tensors)
+    skeleton = json.loads(meta[STRUCTURE_KEY]) if STRUCTURE_KEY in meta \
+        else {k: {"__tensor__": k} for k in arrays}
+    return join_arrays(skeleton, arrays, device)
 
 
 def load_metadata(path) -> dict:

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..io import append_jsonl, atomic_write
+
 
 class Callback:
     order = 0
@@ -96,16 +98,14 @@ class MetricsLogger(Callback):
         self.path = Path(path)
 
     def on_fit_start(self, trainer):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines()
+            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
                     if line.strip() and json.loads(line).get("epoch", 0) <= trainer.epoch]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            with atomic_write(self.path) as f:
+                f.write("".join(line + "\n" for line in kept))
 
     def on_epoch_end(self, trainer, logs):
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(logs) + "\n")
-            f.flush()
+        append_jsonl(self.path, logs)
 
 
 def read_metrics(path) -> list[dict]:
