@@ -235,10 +235,13 @@ def test_rename_is_made_durable(tmp_path, monkeypatch):
     assert stat.S_ISDIR(synced[1])
 
 
-def test_append_jsonl(tmp_path):
+def test_appends(tmp_path):
     path = tmp_path / "run" / "metrics.jsonl"
     dio.append_jsonl(path, {"epoch": 1, "loss": np.float32(0.5)})
     dio.append_jsonl(path, {"epoch": 2, "loss": float("nan")})
     lines = path.read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     assert json.loads(lines[0])["loss"] == 0.5 and math.isnan(json.loads(lines[1])["loss"])
+    dio.append_text(tmp_path / "new" / "samples.txt", "a\n")
+    dio.append_text(tmp_path / "new" / "samples.txt", "b")
+    assert (tmp_path / "new" / "samples.txt").read_text() == "a\nb"

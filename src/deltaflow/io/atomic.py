@@ -1,4 +1,4 @@
-"""Atomic file writes, JSON and JSON lines.
+"""Atomic file writes, JSON, and appends to logs (text, JSON lines).
 
 ``atomic_path(path)`` yields a temporary path in the target's folder; on success the file is
 fsynced, renamed over ``path`` (``os.replace`` is atomic) and the rename made durable by an
@@ -97,11 +97,15 @@ def load_json(path):
         return json.load(f)
 
 
-def append_jsonl(path, record) -> None:
-    """Append ``record`` to ``path`` as one JSON line (a log such as ``metrics.jsonl``; the
-    file and its folder are created if missing)."""
-    line = json.dumps(record, default=_to_json) + "\n"
+def append_text(path, text: str) -> None:
+    """Append ``text`` to ``path`` (a log; the file and its folder are created if missing)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
+        f.write(text)
+
+
+def append_jsonl(path, record) -> None:
+    """Append ``record`` to ``path`` as one JSON line (``metrics.jsonl``); NumPy scalars
+    become Python numbers, NaN and ±Inf ``NaN``/``Infinity``."""
+    append_text(path, json.dumps(record, default=_to_json) + "\n")
