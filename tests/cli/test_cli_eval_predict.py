@@ -81,7 +81,7 @@ def test_predict_csv_with_probabilities(run, capsys, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["eval", "{tmp}/nope"], "no such run folder or checkpoint"),
     (["eval"], "the following arguments are required: RUN_OR_CHECKPOINT"),
-    (["eval", "{tmp}"], "holds no trained weights"),
+    (["eval", "{tmp}"], "is not a deltaflow run folder (no model.json)"),
     (["eval", "RUN", "--split", "val"], "invalid choice: 'val'"),
     (["eval", "RUN", "--batch-size", "0"], "--batch-size must be positive"),
     (["predict", "RUN", "--input", "{tmp}/missing.npy"], "no such file"),

@@ -68,7 +68,7 @@ def test_options_reach_the_model_and_config(tmp_path, capsys):
     assert "no_progress" not in config and "resume" not in config
     assert not (tmp_path / "r" / "curves.png").exists()      # --no-plot
     record = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[0])
-    assert record["lr"] == 0.1 and record["step"] == 15        # ceil(1438 / 100) batches
+    assert record["lr"] == 0.1 and record["step"] == 13        # ceil(0.9 · 1438 / 100) batches
 
 
 def test_config_file_and_command_line_precedence(tmp_path, capsys):
@@ -134,7 +134,7 @@ def test_early_stopping_option(tmp_path, capsys):
                      "--no-progress", "--no-plot", "--hidden", "8")
     assert rc == 0 and "stopped early" in out
     # it decided on 10% of the training data, not on the test split
-    assert "1294 train / 144 val / 359 test" in out and "must not decide on the test" in out
+    assert "1294 train / 144 validation (10% of train) / 359 test" in out
     assert json.loads((tmp_path / "es" / "results.json").read_text())["epochs"] < 10
 
 
@@ -147,7 +147,7 @@ def test_val_split_and_csv_data(tmp_path, capsys):
                                              for r, c in zip(x, y)))
     rc, out, _ = cli(capsys, "train", "--data", f"csv:{path}", "--val-split", "0.25",
                      "--out", tmp_path, "--name", "csv", *FAST, "--epochs", "20")
-    assert rc == 0 and "120 train / 40 val / 40 test" in out
+    assert rc == 0 and "120 train / 40 validation (25% of train) / 40 test" in out
     assert json.loads((tmp_path / "csv" / "results.json").read_text())["test_accuracy"] > 0.8
 
 
@@ -240,8 +240,8 @@ def test_onecycle_cannot_be_extended(tmp_path, capsys):
 
 def test_task_options_belong_to_their_task(monkeypatch, capsys, tmp_path):
     """Options a task adds are rejected for other tasks; a task re-declaring a common
-    option changes only its default for that task."""
-    import argparse
+    option changes only its default for that task; a common option the task does not use
+    is refused."""
     import types
 
     from deltaflow.cli import train as cli_train
@@ -253,23 +253,23 @@ def test_task_options_belong_to_their_task(monkeypatch, capsys, tmp_path):
         parser.add_argument("--fake-size", type=int, default=3)
         parser.add_argument("--epochs", type=int, default=7)   # common option: default only
 
-    def run(args):
-        seen.update(vars(args))
-        return 0
+    def setup(opts):
+        seen.update(vars(opts))
+        raise ValueError("fake: stop here")
 
-    fake = types.SimpleNamespace(add_arguments=add_arguments, run=run)
+    fake = types.SimpleNamespace(add_arguments=add_arguments, setup=setup,
+                                 NOT_APPLICABLE=("hidden",), RESUMABLE=(),
+                                 default_name=lambda opts: "fake")
     monkeypatch.setattr(cli_train, "task_modules", lambda: {"classify": classify,
                                                              "fake": fake})
-    monkeypatch.setattr(cli_train.importlib, "import_module",
-                        lambda name, _real=cli_train.importlib.import_module:
-                        fake if name.endswith(".fake") else _real(name))
     rc, _, err = cli(capsys, "train", "--fake-size", "4")
     assert rc == 2 and "--fake-size is an option of --task fake" in err
-    assert cli(capsys, "train", "--task", "fake", "--fake-size", "4")[0] == 0
-    assert seen["fake_size"] == 4 and seen["epochs"] == 7
-    assert seen["lr"] is None and seen["model"] is None   # unmanaged: untouched options None
-    assert isinstance(seen["batchnorm"], bool)
-    assert argparse  # noqa
+    rc, _, err = cli(capsys, "train", "--task", "fake", "--hidden", "4")
+    assert rc == 2 and "--hidden does not apply to --task fake" in err
+    rc, _, err = cli(capsys, "train", "--task", "fake", "--fake-size", "4", "--out", tmp_path)
+    assert rc == 1 and "fake: stop here" in err
+    assert seen["fake_size"] == 4 and seen["epochs"] == 7 and seen["lr"] == 3e-3
+    assert not any(tmp_path.iterdir())              # the failed run left nothing behind
 
 
 def test_no_traceback_from_the_real_command(tmp_path):

@@ -1,5 +1,7 @@
-"""``deltaflow eval RUN_OR_CHECKPOINT``: loss and accuracy of a trained classifier on the
-test split of the data it was trained on (``--json``: one JSON object on stdout)."""
+"""``deltaflow eval RUN_OR_CHECKPOINT``: a trained run measured on the test split of the data
+it was trained on (``--json``: one JSON object on stdout) — loss and accuracy of a
+classifier, loss and perplexity of a character model, the judge's verdict on a GAN's
+samples."""
 from __future__ import annotations
 
 import json
@@ -14,7 +16,7 @@ def add_parser(subparsers, name):
                         help="a run folder (its final weights) or a checkpoint such as "
                              "RUN/checkpoints/best.safetensors")
     parser.add_argument("--split", choices=("test", "train"), default="test",
-                        help="which split to evaluate (default test)")
+                        help="which split to evaluate (default test; classify and charlm)")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where the dataset's files are, if not where training found them")
     parser.add_argument("--batch-size", type=int, default=512, metavar="N")
@@ -25,16 +27,26 @@ def add_parser(subparsers, name):
 
 
 def evaluate_run(path, split: str = "test", data_dir=None, batch_size: int = 512) -> dict:
-    """Evaluate a classify run; returns ``loss``, ``accuracy``, ``top5`` (more than 5
-    classes), ``samples`` and where the weights came from."""
+    """Evaluate a run of any task (see the module docstring); returns the measures,
+    ``samples`` and where the weights came from."""
+    from ..train import run_folder as rf
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be positive, got {batch_size}")
+    run_dir, _ = rf.locate(path)
+    task = rf.open_run(run_dir).get("task")
+    measure = {"classify": _classify, "charlm": _charlm, "gan": _gan}.get(task)
+    if measure is None:
+        raise ValueError(f"eval: {run_dir} is a {task!r} run, which eval does not know")
+    return measure(path, split, data_dir, batch_size)
+
+
+def _classify(path, split, data_dir, batch_size) -> dict:
     from ..data import DataLoader, TensorDataset
     from ..nn import CrossEntropyLoss
     from ..tasks.classify import load_splits, load_trained, prepare_inputs
     from ..train import Trainer
-    if batch_size < 1:
-        raise ValueError(f"--batch-size must be positive, got {batch_size}")
     model, opts, meta, run_dir, weights = load_trained(path)
-    splits = load_splits(meta["data"], data_dir or getattr(opts, "data_dir", None))
+    splits = load_splits(meta["data"], data_dir or meta.get("data_dir"))
     x, y = getattr(splits, split).tensors
     x = prepare_inputs(x.numpy(), meta)
     metrics = ("accuracy", "top5") if meta["num_classes"] > 5 else ("accuracy",)
@@ -43,6 +55,32 @@ def evaluate_run(path, split: str = "test", data_dir=None, batch_size: int = 512
                                          batch_size=batch_size))
     return {"run": str(run_dir), "weights": str(weights), "data": meta["data"],
             "split": split, "samples": int(len(x)), **result}
+
+
+def _charlm(path, split, data_dir, batch_size) -> dict:
+    import math
+    from pathlib import Path
+
+    from ..tasks import charlm
+    model, meta, run_dir, weights = charlm.load_trained(path)
+    text = Path(meta["data"][len("text:"):]).read_text(encoding="utf-8")
+    vocab = meta["vocab"]
+    ids = np.fromiter((vocab.index(c) for c in text), dtype=np.int64, count=len(text))
+    ids = ids[:meta["train_chars"]] if split == "train" else charlm.held_out(ids, meta)[1]
+    loss = charlm.evaluate(model, ids, charlm.eval_window(meta))
+    return {"run": str(run_dir), "weights": str(weights), "data": meta["data"],
+            "split": split, "samples": int(len(ids)), "loss": loss, "ppl": math.exp(loss)}
+
+
+def _gan(path, split, data_dir, batch_size) -> dict:
+    from ..data import datasets
+    from ..random import manual_seed
+    from ..tasks import gan
+    G, meta, run_dir = gan.load_trained(path)
+    manual_seed(0)
+    data = datasets.mnist(data_dir or meta.get("data_dir"), flatten=False)
+    return {"run": str(run_dir), "data": "mnist",
+            **gan.judge(run_dir, G, meta["z_dim"], data, epochs=3)}
 
 
 def run(args) -> int:

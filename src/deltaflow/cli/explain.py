@@ -42,7 +42,7 @@ def add_parser(subparsers, name="explain"):
 
 def run(args) -> int:
     from ..diagnostics.explain import explain
-    from ..diagnostics.targets import resolve
+    from .targets import resolve
     if args.spec and args.target:
         raise UsageError("explain: give either a positional target or --spec, not both")
     if args.batch_size < 1:

@@ -44,7 +44,7 @@ def add_parser(subparsers, name="gradcheck"):
 
 def run(args) -> int:
     from ..diagnostics.gradcheck import gradcheck_model
-    from ..diagnostics.targets import resolve
+    from .targets import resolve
     if args.batch_size < 1 or args.directions < 0 or args.eps <= 0:
         raise UsageError("gradcheck: --batch-size ≥ 1, --directions ≥ 0 and --eps > 0")
     t = resolve(args.target, activation=args.activation,

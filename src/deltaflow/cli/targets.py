@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .explain import TEXTBOOK_X, TEXTBOOK_Y, half_sse, mlp_from_spec, parse_sizes, textbook_model
+from ..diagnostics.explain import TEXTBOOK_X, TEXTBOOK_Y, half_sse, mlp_from_spec, parse_sizes, textbook_model
 
 LOSSES = ("cross_entropy", "mse", "half_sse")
 
@@ -125,29 +125,15 @@ def _from_file(path, name, loss, batch_size, seed):
 
 
 def _from_run(run_dir, batch_size, seed):
-    """A classify run of ``deltaflow train``: model.json + config.toml + model.safetensors
-    (the final weights; else checkpoints/last), and the first ``batch_size`` samples of a
-    seeded shuffle of its training data, normalised as in training."""
-    from types import SimpleNamespace
-
-    from .. import load, models
+    """A classify run of ``deltaflow train``: its model with the final weights (else
+    checkpoints/last), and the first ``batch_size`` samples of a seeded shuffle of its
+    training data, normalised as in training."""
     from ..nn import functional as F
-    from ..tasks import classify, common
-    meta_path = run_dir / classify.META_NAME
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a classify run of deltaflow train (no "
-                                f"{classify.META_NAME}); explain/gradcheck take classify runs")
-    meta = classify.read_meta(run_dir)
-    config_path = run_dir / common.CONFIG_NAME
-    config = common.read_toml(config_path) if config_path.is_file() else {}
-    model = models.build(meta["model"], meta["input_shape"], meta["num_classes"],
-                         SimpleNamespace(**config))
-    weights = run_dir / "model.safetensors"
-    if not weights.is_file():
-        weights = run_dir / (common.CHECKPOINT + ".safetensors")
-    model.load_state_dict(load(weights))
-    splits = classify.load_splits(meta["data"], config.get("data_dir"))
-    x, y = classify._arrays(splits.train)
+    from ..tasks import classify
+    model, opts, meta, run_dir, weights = classify.load_trained(run_dir)
+    model.train()
+    splits = classify.load_splits(meta["data"], meta.get("data_dir"))
+    x, y = (t.numpy() for t in splits.train.tensors)
     pick = np.random.default_rng(seed).permutation(len(x))[:batch_size]
     x = classify.prepare_inputs(x[pick], meta)
     return Target(model, F.cross_entropy, x, np.asarray(y)[pick],
