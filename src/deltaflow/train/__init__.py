@@ -9,7 +9,7 @@ from .callbacks import (
                         ProgressBar,
                         read_metrics,
 )
-from .checkpoint import load_checkpoint, load_weights, read_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .metrics import accuracy, topk_accuracy
 from .plots import plot_curves
 from .task import Step, SupervisedTask, Task
@@ -17,5 +17,5 @@ from .trainer import NonFiniteLossError, Trainer
 
 __all__ = ["Callback", "Checkpoint", "CurvePlot", "EarlyStopping", "GradientMonitorCallback",
            "MetricsLogger", "NonFiniteLossError", "ProgressBar", "Trainer", "accuracy",
-           "load_checkpoint", "load_weights", "plot_curves", "read_checkpoint", "read_metrics",
+           "load_checkpoint", "plot_curves", "read_checkpoint", "read_metrics",
            "save_checkpoint", "Step", "SupervisedTask", "Task", "topk_accuracy"]

@@ -121,19 +121,6 @@ def load_checkpoint(stem, model, optimizer=None, scheduler=None) -> dict:
     return state
 
 
-# Kept only until tasks/ and cli/ call deltaflow.io directly; then delete these four.
-def write_json(path, obj) -> None:
-    io.save_json(obj, path)
-
-
+# Kept only until train/trainer.py calls deltaflow.io.save directly; then delete.
 def save_tensors(path, tensors: dict) -> None:
     io.save(tensors, path)
-
-
-def _atomic_write(path, write) -> None:
-    with io.atomic_path(path) as tmp:
-        write(tmp)
-
-
-def load_weights(path) -> dict:
-    return io.load(path)
