@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deltaflow as dl
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
+from opcheck import CHECKS, OpCase, check_op, op_params, torch
 
 GRADCHECKED = ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
                "Softplus", "Hardtanh", "Softmax", "LogSoftmax")
@@ -36,105 +37,81 @@ def F():
     return torch.nn.functional
 
 
-# name: (deltaflow fn, torch fn, NumPy reference)
-ACTIVATIONS = {
-    "relu": (dl.relu, lambda x: torch.relu(x), lambda x: np.maximum(x, 0)),
-    "relu_method": (lambda x: x.relu(), lambda x: x.relu(), lambda x: np.maximum(x, 0)),
-    "leaky_relu": (lambda x: dl.leaky_relu(x, 0.2), lambda x: F().leaky_relu(x, 0.2),
-                   lambda x: np.where(x > 0, x, 0.2 * x)),
-    "leaky_relu_default": (dl.leaky_relu, lambda x: F().leaky_relu(x),
-                           lambda x: np.where(x > 0, x, 0.01 * x)),
-    "elu": (lambda x: dl.elu(x, 1.3), lambda x: F().elu(x, 1.3),
-            lambda x: np.where(x > 0, x, 1.3 * np.expm1(x))),
-    "selu": (dl.selu, lambda x: F().selu(x),
-             lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x))),
-    "gelu": (dl.gelu, lambda x: F().gelu(x), lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2)))),
-    "gelu_tanh": (lambda x: dl.gelu(x, approximate="tanh"),
-                  lambda x: F().gelu(x, approximate="tanh"),
-                  lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
-                                                   * (x + 0.044715 * x ** 3)))),
-    "silu": (dl.silu, lambda x: F().silu(x), lambda x: x * np_sigmoid(x)),
-    "mish": (dl.mish, lambda x: F().mish(x), lambda x: x * np.tanh(np_softplus(x))),
-    "sigmoid": (dl.sigmoid, lambda x: torch.sigmoid(x), np_sigmoid),
-    "tanh": (dl.tanh, lambda x: torch.tanh(x), np.tanh),
-    "softplus": (dl.softplus, lambda x: F().softplus(x), np_softplus),
-    "softplus_beta": (lambda x: dl.softplus(x, beta=2.0, threshold=1.5),
-                      lambda x: F().softplus(x, beta=2.0, threshold=1.5),
-                      lambda x: np_softplus(x, 2.0, 1.5)),
-    "hardtanh": (lambda x: dl.hardtanh(x, -0.6, 0.7), lambda x: F().hardtanh(x, -0.6, 0.7),
-                 lambda x: np.clip(x, -0.6, 0.7)),
-    "softmax_last": (dl.softmax, lambda x: torch.softmax(x, -1), lambda x: np_softmax(x, -1)),
-    "softmax_dim0": (lambda x: x.softmax(0), lambda x: x.softmax(0),
-                     lambda x: np_softmax(x, 0)),
-    "log_softmax_last": (dl.log_softmax, lambda x: torch.log_softmax(x, -1),
-                         lambda x: np.log(np_softmax(x, -1))),
-    "log_softmax_dim0": (lambda x: x.log_softmax(dim=0), lambda x: x.log_softmax(dim=0),
-                         lambda x: np.log(np_softmax(x, 0))),
-}
-
-SHAPES = [(7,), (3, 4), (2, 3, 4)]
-
-
-def inputs(shape):
+def away_from_kinks(rng, shape):
     """Values spread over [-3, 3], kept 0.05 away from the kinks at 0, -0.6, 0.7, 0.75."""
-    rng = np.random.default_rng(sum(shape))
     x = rng.uniform(-3, 3, shape)
     for kink in (0.0, -0.6, 0.7, 0.75):
         x = np.where(np.abs(x - kink) < 0.05, kink + 0.1, x)
     return x
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_forward_matches_numpy(name, shape):
-    x = inputs(shape)
-    out = ACTIVATIONS[name][0](leaf(x))
-    np.testing.assert_allclose(out.numpy(), ACTIVATIONS[name][2](x), rtol=1e-12, atol=1e-12)
+ACTIVATIONS = [replace(op, draw=away_from_kinks) for op in [
+    OpCase("relu", dl.relu, lambda x: np.maximum(x, 0), lambda x: torch.relu(x)),
+    OpCase("relu_method", lambda x: x.relu(), lambda x: np.maximum(x, 0)),
+    OpCase("leaky_relu", lambda x: dl.leaky_relu(x, 0.2), lambda x: np.where(x > 0, x, 0.2 * x),
+           lambda x: F().leaky_relu(x, 0.2)),
+    OpCase("leaky_relu_default", dl.leaky_relu, lambda x: np.where(x > 0, x, 0.01 * x),
+           lambda x: F().leaky_relu(x)),
+    OpCase("elu", lambda x: dl.elu(x, 1.3), lambda x: np.where(x > 0, x, 1.3 * np.expm1(x)),
+           lambda x: F().elu(x, 1.3)),
+    OpCase("selu", dl.selu, lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+           lambda x: F().selu(x)),
+    OpCase("gelu", dl.gelu, lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2))), lambda x: F().gelu(x)),
+    OpCase("gelu_tanh", lambda x: dl.gelu(x, approximate="tanh"),
+           lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))),
+           lambda x: F().gelu(x, approximate="tanh")),
+    OpCase("silu", dl.silu, lambda x: x * np_sigmoid(x), lambda x: F().silu(x)),
+    OpCase("mish", dl.mish, lambda x: x * np.tanh(np_softplus(x)), lambda x: F().mish(x)),
+    OpCase("sigmoid", dl.sigmoid, np_sigmoid, lambda x: torch.sigmoid(x)),
+    OpCase("tanh", dl.tanh, np.tanh, lambda x: torch.tanh(x)),
+    OpCase("softplus", dl.softplus, np_softplus, lambda x: F().softplus(x)),
+    OpCase("softplus_beta", lambda x: dl.softplus(x, beta=2.0, threshold=1.5),
+           lambda x: np_softplus(x, 2.0, 1.5), lambda x: F().softplus(x, beta=2.0, threshold=1.5)),
+    OpCase("hardtanh", lambda x: dl.hardtanh(x, -0.6, 0.7), lambda x: np.clip(x, -0.6, 0.7),
+           lambda x: F().hardtanh(x, -0.6, 0.7)),
+    OpCase("softmax_last", dl.softmax, lambda x: np_softmax(x, -1), lambda x: torch.softmax(x, -1)),
+    OpCase("softmax_dim0", lambda x: x.softmax(0), lambda x: np_softmax(x, 0)),
+    OpCase("log_softmax_last", dl.log_softmax, lambda x: np.log(np_softmax(x, -1)),
+           lambda x: torch.log_softmax(x, -1)),
+    OpCase("log_softmax_dim0", lambda x: x.log_softmax(dim=0), lambda x: np.log(np_softmax(x, 0))),
+]]
+SHAPES = [(7,), (3, 4), (2, 3, 4)]
+
+EXTREMES = np.array([-800.0, -40.0, -0.6, 0.0, 0.7, 0.75, 40.0, 800.0])
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_gradcheck(name, shape):
-    assert_gradcheck(ACTIVATIONS[name][0], inputs(shape))
+def at_extremes_and_kinks(op):
+    """Large |x| (no overflow, saturated gradients) and the exact kink points, compared with
+    PyTorch only: its conventions for f′ at a kink (relu′(0) = 0, hardtanh′(bound) = 0, ...)
+    are kept."""
+    x = EXTREMES.reshape(2, 4) if op.name.startswith(("softmax", "log_softmax")) else EXTREMES
+    return replace(op, name=op.name + "_extremes", numpy_fn=None, values=(x,), gradcheck=False)
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_matches_torch(name, shape):
-    assert_matches_torch(ACTIVATIONS[name][0], ACTIVATIONS[name][1], inputs(shape))
+MASKED = np.array([[-np.inf, 0.0, 1.0], [2.0, 1.0, -np.inf]])
+
+CASES = ([op.at(shape) for op in ACTIVATIONS for shape in SHAPES]
+         + [at_extremes_and_kinks(op) for op in ACTIVATIONS]
+         + [  # -inf entries (attention masks) get probability 0 and gradient 0
+             OpCase("softmax_masked", dl.softmax, None, lambda t: torch.softmax(t, -1),
+                    values=(MASKED,), gradcheck=False),
+             OpCase("log_softmax_masked_entry", lambda t: dl.log_softmax(t)[:, 1:2], None,
+                    lambda t: torch.log_softmax(t, -1)[:, 1:2], values=(MASKED,),
+                    gradcheck=False)])
 
 
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
-def test_matches_torch_at_extremes_and_kinks(name):
-    """Large |x| (no overflow, saturated gradients) and the exact kink points: PyTorch's
-    conventions for f′ at a kink (relu′(0) = 0, hardtanh′(bound) = 0, ...) are kept."""
-    x = np.array([-800.0, -40.0, -0.6, 0.0, 0.7, 0.75, 40.0, 800.0])
-    if name.startswith(("softmax", "log_softmax")):
-        x = x.reshape(2, 4)
-    with np.errstate(over="ignore"):
-        assert_matches_torch(ACTIVATIONS[name][0], ACTIVATIONS[name][1], x)
+@pytest.mark.parametrize("case, check", op_params(CASES))
+def test_op(case, check):
+    check_op(case, check)
 
 
-@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("op", ACTIVATIONS, ids=lambda op: op.name)
 @settings(max_examples=10, deadline=None)
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
        seed=st.integers(0, 2**31))
-def test_hypothesis_shapes(name, shape, seed):
-    x = np.random.default_rng(seed).uniform(-3, 3, shape)
-    x = np.where(np.abs(x) < 0.05, 0.1, x)
-    dl_fn, torch_fn, np_fn = ACTIVATIONS[name]
-    np.testing.assert_allclose(dl_fn(leaf(x)).numpy(), np_fn(x), rtol=1e-12, atol=1e-12)
-    if torch is not None:
-        assert_matches_torch(dl_fn, torch_fn, x)
-
-
-@pytest.mark.parametrize("name", ["softmax_last", "log_softmax_last"])
-def test_softmax_with_masked_entries_matches_torch(name):
-    """-inf entries (attention masks) get probability 0 and gradient 0."""
-    x = np.array([[-np.inf, 0.0, 1.0], [2.0, 1.0, -np.inf]])
-    dl_fn, torch_fn = ACTIVATIONS[name][:2]
-    pick = (lambda y: y[:, 1:2]) if name.startswith("log") else (lambda y: y)
-    assert_matches_torch(lambda t: pick(dl_fn(t)), lambda t: pick(torch_fn(t)), x)
+def test_hypothesis_shapes(op, check, shape, seed):
+    check_op(op.at(shape, seed=seed), check)
 
 
 def test_float32_sigmoid_softmax_stay_finite():

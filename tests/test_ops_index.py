@@ -4,11 +4,13 @@ Integer-array indices with duplicates must add up in backward.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import deltaflow as dl
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
+from opcheck import OpCase, check_op, leaf, normal, op_params, torch
 
 GRADCHECKED = ("GetItem", "Gather", "ScatterAdd", "IndexSelect", "MaskedFill")
 
@@ -17,69 +19,43 @@ MASK = np.random.default_rng(1).random((4, 5)) > 0.4
 ROWS = np.array([0, 2, 2, -1, 0])           # duplicates and a negative index
 COLS = np.array([[1, 1], [4, 0]])
 
-# name: index expression (NumPy/deltaflow) and, where it differs, the torch one
-INDICES = {
-    "int": (2, None),
-    "negative_int": (-1, None),
-    "slice": (slice(1, 3), None),
-    "slice_step": ((slice(None), slice(0, 5, 2)), None),
-    "negative_step": ((slice(None, None, -1), slice(4, 0, -2)), "flip"),
-    "ellipsis_none": ((Ellipsis, None, 1), None),
-    "int_and_slice": ((1, slice(None), slice(1, None)), None),
-    "bool_mask": (MASK, None),
-    "bool_mask_tensor": ("mask_tensor", None),
-    "int_array_dups": (ROWS, None),
-    "int_array_2d": ((slice(None), COLS), None),
-    "two_int_arrays": ((ROWS, np.array([0, 1, 1, 4, 0])), None),
-    "list": ([3, 3, 1], None),
-    "mask_on_middle_dim": ((slice(None), np.array([True, False, True, True, False])), None),
-    "int_array_2d_first": (np.array([[0, 1], [1, 0]]), None),
-    "arrays_split_by_slice": (([0, 1], slice(None), [2, 0]), None),
-    "slice_then_array": ((slice(1, 3), [4, 4, 0]), None),
-    "numpy_int": (np.int64(1), None),
-    "int_tensor": ("rows_tensor", None),
-}
 
 
-def dl_index(name):
-    idx = INDICES[name][0]
-    if isinstance(idx, str):
-        return dl.tensor({"mask_tensor": MASK, "rows_tensor": ROWS}[idx])
-    return idx
-
-
-def np_index(name):
-    idx = INDICES[name][0]
-    return {"mask_tensor": MASK, "rows_tensor": ROWS}.get(idx, idx) if isinstance(idx, str) \
-        else idx
-
-
-def torch_take(t, name):
-    """The same selection in PyTorch (which has no negative slice steps: flip instead)."""
-    if INDICES[name][1] == "flip":  # X[::-1, 4:0:-2]
-        return t.flip(0)[:, [4, 2]]
-    idx = np_index(name)
+def torch_index(index):
+    """The same index for PyTorch: NumPy arrays (alone or in a tuple) as torch tensors."""
     def conv(i):
         return torch.tensor(i) if isinstance(i, np.ndarray) else i
-    return t[tuple(conv(i) for i in idx)] if isinstance(idx, tuple) else t[conv(idx)]
+    return tuple(conv(i) for i in index) if isinstance(index, tuple) else conv(index)
 
 
-@pytest.mark.parametrize("name", list(INDICES))
-def test_getitem_forward_matches_numpy(name):
-    out = leaf(X)[dl_index(name)]
-    ref = X[np_index(name)]
-    assert out.shape == ref.shape
-    np.testing.assert_array_equal(out.numpy(), ref)
+def getitem(name, index):
+    """x[index] on X, with the same index in deltaflow and NumPy."""
+    return OpCase(name, lambda x: x[index], lambda x: x[index],
+                  lambda t: t[torch_index(index)], values=(X,), tol=0)
 
 
-@pytest.mark.parametrize("name", list(INDICES))
-def test_getitem_gradcheck(name):
-    assert_gradcheck(lambda x: x[dl_index(name)], X)
-
-
-@pytest.mark.parametrize("name", list(INDICES))
-def test_getitem_matches_torch(name):
-    assert_matches_torch(lambda x: x[dl_index(name)], lambda t: torch_take(t, name), X)
+GETITEM = [
+    getitem("int", 2),
+    getitem("negative_int", -1),
+    getitem("slice", slice(1, 3)),
+    getitem("slice_step", (slice(None), slice(0, 5, 2))),
+    replace(getitem("negative_step", (slice(None, None, -1), slice(4, 0, -2))),
+            torch_fn=lambda t: t.flip(0)[:, [4, 2]]),  # PyTorch has no negative steps
+    getitem("ellipsis_none", (Ellipsis, None, 1)),
+    getitem("int_and_slice", (1, slice(None), slice(1, None))),
+    getitem("bool_mask", MASK),
+    OpCase("bool_mask_tensor", lambda x, m: x[m], lambda x, m: x[m], values=(X, MASK), tol=0),
+    getitem("int_array_dups", ROWS),
+    getitem("int_array_2d", (slice(None), COLS)),
+    getitem("two_int_arrays", (ROWS, np.array([0, 1, 1, 4, 0]))),
+    getitem("list", [3, 3, 1]),
+    getitem("mask_on_middle_dim", (slice(None), np.array([True, False, True, True, False]))),
+    getitem("int_array_2d_first", np.array([[0, 1], [1, 0]])),
+    getitem("arrays_split_by_slice", ([0, 1], slice(None), [2, 0])),
+    getitem("slice_then_array", (slice(1, 3), [4, 4, 0])),
+    getitem("numpy_int", np.int64(1)),
+    OpCase("int_tensor", lambda x, i: x[i], lambda x, i: x[i], values=(X, ROWS), tol=0),
+]
 
 
 def test_duplicate_indices_add_up_in_backward():
@@ -112,79 +88,92 @@ def test_setitem_writes_data():
 
 
 # ----------------------------------------------------------------- gather / scatter
-GATHER = [  # (input shape, dim, index)
-    ((3, 4), 1, np.array([[0, 0, 3], [1, 2, 1], [3, 3, 3]])),
-    ((3, 4), 0, np.array([[2, 0, 1, 1], [0, 0, 2, -1]])),
-    ((2, 3, 4), -1, np.array([[[1], [0], [3]], [[2], [2], [0]]])),
-    ((2, 3, 4), 1, np.array([[[0, 2, 2, 1]], [[1, 1, 0, 2]]])),  # smaller than input
-]
+def gather(shape, dim, index):
+    """gather along ``dim`` of a ``shape`` input (PyTorch takes no negative indices)."""
+    n = shape[dim]
+    return OpCase(f"gather_dim{dim}", lambda x, i: dl.gather(x, dim, i),
+                  lambda x, i: np.take_along_axis(x, i % n, dim),
+                  lambda x, i: torch.gather(x, dim, i % n),
+                  values=(normal(np.random.default_rng(0), shape), np.array(index)), tol=0)
 
 
-@pytest.mark.parametrize("shape, dim, index", GATHER)
-def test_gather(shape, dim, index):
-    x = np.random.default_rng(0).standard_normal(shape)
-    def fn(t):
-        return dl.gather(t, dim, dl.tensor(index))
-    ref = np.take_along_axis(x, index % shape[dim], axis=dim)
-    np.testing.assert_array_equal(fn(leaf(x)).numpy(), ref)
-    assert_gradcheck(fn, x)
-    if torch is not None:
-        ti = torch.tensor(index % shape[dim])
-        assert_matches_torch(lambda t: t.gather(dim, dl.tensor(index)),
-                             lambda t: torch.gather(t, dim, ti), x)
+def np_scatter_add(x, dim, index, src):
+    out = x.copy()
+    for at in np.ndindex(index.shape):
+        target = list(at)
+        target[dim] = index[at]
+        out[tuple(target)] += src[at]
+    return out
 
 
-SCATTER = [  # (input shape, src shape, dim, index)
-    ((3, 4), (2, 4), 0, np.array([[0, 1, 2, 0], [0, 0, 2, 2]])),
-    ((3, 4), (3, 5), 1, np.array([[0, 0, 3], [1, 1, 1], [3, 2, 3]])),  # src larger
-    ((2, 3, 4), (2, 3, 2), -1, np.array([[[1, 1], [0, 3], [3, 3]], [[2, 0], [2, 2], [0, 1]]])),
-]
-
-
-@pytest.mark.parametrize("shape, src_shape, dim, index", SCATTER)
-def test_scatter_add(shape, src_shape, dim, index):
+def scatter_add(shape, src_shape, dim, index):
+    """scatter_add along ``dim``; PyTorch is given only the part of src that index covers
+    (its own backward fails for a larger src)."""
     rng = np.random.default_rng(0)
-    x, src = rng.standard_normal(shape), rng.standard_normal(src_shape)
-    def fn(a, s):
-        return dl.scatter_add(a, dim, dl.tensor(index), s)
-    ref = x.copy()
-    part = src[tuple(slice(0, n) for n in index.shape)]
-    np.add.at(ref, tuple(np.ogrid[tuple(slice(0, n) for n in index.shape)][:dim % len(shape)])
-              + (index,) + tuple(np.ogrid[tuple(slice(0, n) for n in index.shape)]
-                                 [dim % len(shape) + 1:]), part)
-    np.testing.assert_allclose(fn(leaf(x), leaf(src)).numpy(), ref, rtol=1e-12)
-    assert_gradcheck(fn, x, src)
-    if torch is not None:
-        # PyTorch's own backward fails when src is larger than index: compare values only
-        ti = torch.tensor(index)
-        assert_matches_torch(lambda a, s: a.scatter_add(dim, dl.tensor(index), s),
-                             lambda a, s: a.scatter_add(dim, ti, s), x, src,
-                             grad=src_shape == index.shape)
+    def used(s, i):
+        return s[tuple(slice(0, n) for n in i.shape)]
+    return OpCase(f"scatter_add_dim{dim}", lambda x, i, s: dl.scatter_add(x, dim, i, s),
+                  lambda x, i, s: np_scatter_add(x, dim, i, s),
+                  lambda x, i, s: x.scatter_add(dim, i, used(s, i)),
+                  values=(normal(rng, shape), np.array(index), normal(rng, src_shape)))
 
 
-@pytest.mark.parametrize("dim, index", [(0, [2, 0, 2, -1]), (1, [4, 4]), (-1, [0, 1, 2])])
-def test_index_select(dim, index):
-    def fn(t):
-        return dl.index_select(t, dim, dl.tensor(index))
-    np.testing.assert_array_equal(fn(leaf(X)).numpy(), np.take(X, index, axis=dim))
-    assert_gradcheck(fn, X)
-    if torch is not None:
-        n = X.shape[dim]
-        ti = torch.tensor([i % n for i in index])
-        assert_matches_torch(lambda t: t.index_select(dim, dl.tensor(index)),
-                             lambda t: t.index_select(dim, ti), X)
+def index_select(dim, index):
+    n = X.shape[dim]
+    return OpCase(f"index_select_dim{dim}", lambda x, i: dl.index_select(x, dim, i),
+                  lambda x, i: np.take(x, i, axis=dim),
+                  lambda x, i: x.index_select(dim, i % n), values=(X, np.array(index)), tol=0)
 
 
-@pytest.mark.parametrize("mask_shape", [(4, 5, 3), (5, 1), (3,)], ids=str)
-def test_masked_fill(mask_shape):
+def masked_fill(mask_shape):
     mask = np.random.default_rng(2).random(mask_shape) > 0.5
-    def fn(t):
-        return t.masked_fill(dl.tensor(mask), -2.5)
-    np.testing.assert_array_equal(fn(leaf(X)).numpy(), np.where(mask, -2.5, X))
-    assert_gradcheck(fn, X)
-    if torch is not None:
-        tm = torch.tensor(mask)
-        assert_matches_torch(fn, lambda t: t.masked_fill(tm, -2.5), X)
+    return OpCase("masked_fill", lambda x, m: x.masked_fill(m, -2.5),
+                  lambda x, m: np.where(m, -2.5, x), values=(X, mask), tol=0)
+
+
+def np_topk(x, k, dim=-1, largest=True):
+    order = np.take(np.argsort(-x if largest else x, axis=dim, kind="stable"), np.arange(k),
+                    axis=dim)
+    return np.take_along_axis(x, order, dim), order
+
+
+def np_sort(x, dim=-1, descending=False):
+    order = np.argsort(-x if descending else x, axis=dim)
+    return np.take_along_axis(x, order, dim), order
+
+
+SORT_KW = [{}, {"dim": 0}, {"descending": True}, {"dim": 1, "descending": True}]
+TOPK_KW = [(2, {}), (1, {"dim": 0}), (3, {"largest": False})]
+
+INDEX_OPS = [  # sort and topk return (values, indices); argsort only indices
+    gather((3, 4), 1, [[0, 0, 3], [1, 2, 1], [3, 3, 3]]),
+    gather((3, 4), 0, [[2, 0, 1, 1], [0, 0, 2, -1]]),
+    gather((2, 3, 4), -1, [[[1], [0], [3]], [[2], [2], [0]]]),
+    gather((2, 3, 4), 1, [[[0, 2, 2, 1]], [[1, 1, 0, 2]]]),  # index smaller than the input
+    scatter_add((3, 4), (2, 4), 0, [[0, 1, 2, 0], [0, 0, 2, 2]]),
+    scatter_add((3, 4), (3, 5), 1, [[0, 0, 3], [1, 1, 1], [3, 2, 3]]),  # src larger
+    scatter_add((2, 3, 4), (2, 3, 2), -1, [[[1, 1], [0, 3], [3, 3]], [[2, 0], [2, 2], [0, 1]]]),
+    index_select(0, [2, 0, 2, -1]),
+    index_select(1, [4, 4]),
+    index_select(-1, [0, 1, 2]),
+    masked_fill((4, 5, 3)),
+    masked_fill((5, 1)),
+    masked_fill((3,)),
+    *[OpCase(f"sort{kw}", lambda x, kw=kw: dl.sort(x, **kw), lambda x, kw=kw: np_sort(x, **kw),
+             lambda t, kw=kw: t.sort(**kw)).at((3, 4), seed=3) for kw in SORT_KW],
+    *[OpCase(f"argsort{kw}", lambda x, kw=kw: dl.argsort(x, **kw),
+             lambda x, kw=kw: np_sort(x, **kw)[1], lambda t, kw=kw: torch.argsort(t, **kw),
+             grad=False).at((3, 4), seed=3) for kw in SORT_KW],
+    *[OpCase(f"topk{k}{kw}", lambda x, k=k, kw=kw: x.topk(k, **kw),
+             lambda x, k=k, kw=kw: np_topk(x, k, **kw)).at((3, 5), seed=4) for k, kw in TOPK_KW],
+]
+
+CASES = GETITEM + INDEX_OPS
+
+
+@pytest.mark.parametrize("case, check", op_params(CASES))
+def test_op(case, check):
+    check_op(case, check)
 
 
 @pytest.mark.parametrize("call, match", [
@@ -200,36 +189,6 @@ def test_index_op_errors(call, match):
         call(dl.ones(2, 3))
 
 
-# ----------------------------------------------------------------------- sort / topk
-@pytest.mark.parametrize("kw", [{}, {"dim": 0}, {"descending": True}, {"dim": 1,
-                                                                       "descending": True}],
-                         ids=str)
-def test_sort(kw):
-    x = np.random.default_rng(3).standard_normal((3, 4))
-    values, indices = dl.sort(leaf(x), **kw)
-    order = np.argsort(-x if kw.get("descending") else x, axis=kw.get("dim", -1))
-    np.testing.assert_array_equal(indices.numpy(), order)
-    np.testing.assert_array_equal(values.numpy(),
-                                  np.take_along_axis(x, order, kw.get("dim", -1)))
-    assert_gradcheck(lambda t: dl.sort(t, **kw).values, x)
-    if torch is not None:
-        assert_matches_torch(lambda t: t.sort(**kw).values, lambda t: t.sort(**kw).values, x)
-        np.testing.assert_array_equal(indices.numpy(),
-                                      torch.sort(torch.tensor(x), **kw).indices.numpy())
-    np.testing.assert_array_equal(dl.argsort(dl.tensor(x), **kw).numpy(), order)
-
-
-@pytest.mark.parametrize("k, kw", [(2, {}), (1, {"dim": 0}), (3, {"largest": False})], ids=str)
-def test_topk(k, kw):
-    x = np.random.default_rng(4).standard_normal((3, 5))
-    values, indices = leaf(x).topk(k, **kw)
-    assert values.shape == indices.shape
-    assert_gradcheck(lambda t: dl.topk(t, k, **kw).values, x)
-    if torch is not None:
-        tv, ti = torch.tensor(x).topk(k, **kw)
-        np.testing.assert_array_equal(values.numpy(), tv.numpy())
-        np.testing.assert_array_equal(indices.numpy(), ti.numpy())
-        assert_matches_torch(lambda t: t.topk(k, **kw).values,
-                             lambda t: t.topk(k, **kw).values, x)
+def test_topk_k_larger_than_the_dim_is_named():
     with pytest.raises(RuntimeError, match="topk: k=6"):
-        dl.tensor(x).topk(6)
+        dl.ones(3, 5).topk(6)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
+from opcheck import OpCase, check_op, leaf, op_params, torch
 
 GRADCHECKED = ("MatMul",)
 
@@ -25,27 +25,27 @@ MATMUL_SHAPES = [
 ]
 
 
+MATMUL = OpCase("matmul", lambda a, b: a @ b, np.matmul)
+
+WRAPPERS = [
+    OpCase("mm", dl.mm, np.matmul, lambda a, b: torch.mm(a, b)).at((3, 4), (4, 2)),
+    OpCase("bmm", dl.bmm, np.matmul, lambda a, b: torch.bmm(a, b)).at((2, 3, 4), (2, 4, 5)),
+    OpCase("outer", dl.outer, np.outer, lambda a, b: torch.outer(a, b)).at((3,), (4,)),
+    OpCase("dot", dl.dot, np.dot, lambda a, b: torch.dot(a, b)).at((4,), (4,)),
+    OpCase("mm_T", lambda a, b: a.mm(b.T), lambda a, b: a @ b.T).at((3, 4), (2, 4)),
+]
+
+CASES = [MATMUL.at(*shapes) for shapes in MATMUL_SHAPES] + WRAPPERS
+
+
+@pytest.mark.parametrize("case, check", op_params(CASES))
+def test_op(case, check):
+    check_op(case, check)
+
+
 def operands(shapes, seed=0):
     rng = np.random.default_rng(seed)
     return rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
-
-
-@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
-def test_matmul_forward_matches_numpy(shapes):
-    a, b = operands(shapes)
-    out = leaf(a) @ leaf(b)
-    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-12, atol=1e-12)
-    assert out.shape == np.shape(a @ b)
-
-
-@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
-def test_matmul_gradcheck(shapes):
-    assert_gradcheck(dl.matmul, *operands(shapes, 1))
-
-
-@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
-def test_matmul_matches_torch(shapes):
-    assert_matches_torch(lambda a, b: a @ b, lambda a, b: a @ b, *operands(shapes, 2))
 
 
 @pytest.mark.parametrize("shapes", [((3, 4), (4, 2)), ((2, 3, 4), (4, 5))], ids=str)
@@ -58,20 +58,6 @@ def test_matmul_with_one_constant_operand(shapes):
     (dl.tensor(a) @ y).sum().backward()
     ga = np.swapaxes(a, -1, -2) @ np.ones(np.shape(a @ b))
     np.testing.assert_allclose(y.grad.numpy(), ga.reshape(-1, *b.shape).sum(0))
-
-
-@pytest.mark.parametrize("dl_fn, torch_fn, np_fn, shapes", [
-    (dl.mm, lambda a, b: torch.mm(a, b), np.matmul, ((3, 4), (4, 2))),
-    (dl.bmm, lambda a, b: torch.bmm(a, b), np.matmul, ((2, 3, 4), (2, 4, 5))),
-    (dl.outer, lambda a, b: torch.outer(a, b), np.outer, ((3,), (4,))),
-    (dl.dot, lambda a, b: torch.dot(a, b), np.dot, ((4,), (4,))),
-    (lambda a, b: a.mm(b.T), lambda a, b: a.mm(b.T), lambda a, b: a @ b.T, ((3, 4), (2, 4))),
-], ids=["mm", "bmm", "outer", "dot", "mm_T"])
-def test_wrappers(dl_fn, torch_fn, np_fn, shapes):
-    a, b = operands(shapes, 4)
-    np.testing.assert_allclose(dl_fn(leaf(a), leaf(b)).numpy(), np_fn(a, b), rtol=1e-12)
-    assert_gradcheck(dl_fn, a, b)
-    assert_matches_torch(dl_fn, torch_fn, a, b)
 
 
 def test_matmul_float32_stays_float32_and_mixed_promotes():

@@ -2,11 +2,13 @@
 tie rules (amax/max() split the gradient evenly, max(dim) gives it to the returned index)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import deltaflow as dl
-from opcheck import assert_gradcheck, assert_matches_torch, leaf, torch
+from opcheck import OpCase, check_op, leaf, op_params, torch
 
 GRADCHECKED = ("Sum", "Mean", "Prod", "MaxDim", "Amax", "Var", "Std", "LogSumExp", "Norm")
 
@@ -24,135 +26,143 @@ def np_norm(x, p, axis=None, keepdims=False):
     return (a ** p).sum(axis=axis, keepdims=keepdims) ** (1 / p)
 
 
-# name: (deltaflow fn, torch fn, NumPy fn); the input is 3-D, shape (2, 3, 4)
-REDUCTIONS = {
-    "sum": (lambda x: x.sum(), lambda x: x.sum(), np.sum),
-    "sum_dim": (lambda x: x.sum(1), lambda x: x.sum(1), lambda x: x.sum(1)),
-    "sum_neg_dim_keep": (lambda x: x.sum(dim=-1, keepdim=True),
-                         lambda x: x.sum(dim=-1, keepdim=True),
-                         lambda x: x.sum(-1, keepdims=True)),
-    "sum_dims": (lambda x: dl.sum(x, dim=(0, 2)), lambda x: torch.sum(x, dim=(0, 2)),
-                 lambda x: x.sum((0, 2))),
-    "mean": (lambda x: x.mean(), lambda x: x.mean(), np.mean),
-    "mean_dim_keep": (lambda x: x.mean(0, keepdim=True), lambda x: x.mean(0, keepdim=True),
-                      lambda x: x.mean(0, keepdims=True)),
-    "mean_dims": (lambda x: dl.mean(x, dim=[1, 2]), lambda x: torch.mean(x, dim=[1, 2]),
-                  lambda x: x.mean((1, 2))),
-    "prod": (lambda x: x.prod(), lambda x: x.prod(), np.prod),
-    "prod_dim": (lambda x: x.prod(1), lambda x: x.prod(1), lambda x: x.prod(1)),
-    "prod_dim_keep": (lambda x: dl.prod(x, -1, keepdim=True),
-                      lambda x: torch.prod(x, -1, keepdim=True),
-                      lambda x: x.prod(-1, keepdims=True)),
-    "max": (lambda x: x.max(), lambda x: x.max(), np.max),
-    "min": (lambda x: dl.min(x), lambda x: torch.min(x), np.min),
-    "max_dim_values": (lambda x: x.max(1)[0], lambda x: x.max(1)[0], lambda x: x.max(1)),
-    "max_dim_keep": (lambda x: x.max(dim=2, keepdim=True).values,
-                     lambda x: x.max(dim=2, keepdim=True).values,
-                     lambda x: x.max(2, keepdims=True)),
-    "min_dim_values": (lambda x: dl.min(x, 0).values, lambda x: torch.min(x, 0).values,
-                       lambda x: x.min(0)),
-    "amax": (lambda x: x.amax(), lambda x: x.amax(), np.max),
-    "amax_dims": (lambda x: dl.amax(x, dim=(0, 2)), lambda x: torch.amax(x, dim=(0, 2)),
-                  lambda x: x.max((0, 2))),
-    "amin_dim_keep": (lambda x: x.amin(1, keepdim=True), lambda x: x.amin(1, keepdim=True),
-                      lambda x: x.min(1, keepdims=True)),
-    "var": (lambda x: x.var(), lambda x: x.var(), lambda x: x.var(ddof=1)),
-    "var_dim_biased": (lambda x: x.var(1, unbiased=False), lambda x: x.var(1, unbiased=False),
-                       lambda x: x.var(1)),
-    "var_dims_correction": (lambda x: dl.var(x, dim=(0, 2), correction=2, keepdim=True),
-                            lambda x: torch.var(x, dim=(0, 2), correction=2, keepdim=True),
-                            lambda x: x.var((0, 2), ddof=2, keepdims=True)),
-    "std": (lambda x: x.std(), lambda x: x.std(), lambda x: x.std(ddof=1)),
-    "std_dim_keep": (lambda x: x.std(2, keepdim=True), lambda x: x.std(2, keepdim=True),
-                     lambda x: x.std(2, ddof=1, keepdims=True)),
-    "std_dims_biased": (lambda x: dl.std(x, dim=(0, 1), unbiased=False),
-                        lambda x: torch.std(x, dim=(0, 1), unbiased=False),
-                        lambda x: x.std((0, 1))),
-    "logsumexp": (lambda x: dl.logsumexp(x), lambda x: torch.logsumexp(x.reshape(-1), 0),
-                  np_logsumexp),
-    "logsumexp_dim": (lambda x: x.logsumexp(1), lambda x: x.logsumexp(1),
-                      lambda x: np_logsumexp(x, 1)),
-    "logsumexp_dims_keep": (lambda x: dl.logsumexp(x, (0, 2), keepdim=True),
-                            lambda x: torch.logsumexp(x, (0, 2), keepdim=True),
-                            lambda x: np_logsumexp(x, (0, 2), True)),
-    "norm": (lambda x: x.norm(), lambda x: x.norm(), lambda x: np.sqrt((x * x).sum())),
-    "norm_p1_dim": (lambda x: dl.norm(x, 1, dim=1), lambda x: torch.norm(x, 1, dim=1),
-                    lambda x: np_norm(x, 1, 1)),
-    "norm_p3_dims_keep": (lambda x: x.norm(3, dim=(0, 2), keepdim=True),
-                          lambda x: x.norm(3, dim=(0, 2), keepdim=True),
-                          lambda x: np_norm(x, 3, (0, 2), True)),
-    "norm_inf_dim": (lambda x: dl.norm(x, float("inf"), dim=-1),
-                     lambda x: torch.norm(x, float("inf"), dim=-1),
-                     lambda x: np_norm(x, np.inf, -1)),
-    "norm_fro_dim": (lambda x: x.norm("fro", dim=2), lambda x: x.norm("fro", dim=2),
-                     lambda x: np_norm(x, 2, 2)),
-}
-
-
-def x3(seed=0):
+def distinct(rng, shape):
     """Distinct values with |x| in [0.5, 1.5] (no ties, no zero: every reduction is smooth)."""
-    rng = np.random.default_rng(seed)
-    mag = rng.permutation(np.linspace(0.5, 1.5, 24)).reshape(2, 3, 4)
-    return mag * rng.choice([-1.0, 1.0], (2, 3, 4))
+    n = int(np.prod(shape))
+    magnitudes = rng.permutation(np.linspace(0.5, 1.5, n)).reshape(shape)
+    return magnitudes * rng.choice([-1.0, 1.0], shape)
 
 
-@pytest.mark.parametrize("name", list(REDUCTIONS))
-def test_forward_matches_numpy(name):
-    x = x3()
-    np.testing.assert_allclose(REDUCTIONS[name][0](leaf(x)).numpy(), REDUCTIONS[name][2](x),
-                               rtol=1e-12, atol=1e-12)
+REDUCTIONS = [replace(op, draw=distinct) for op in [  # on 3-D inputs
+    OpCase("sum", lambda x: x.sum(), np.sum),
+    OpCase("sum_dim", lambda x: x.sum(1), lambda x: x.sum(1)),
+    OpCase("sum_neg_dim_keep", lambda x: x.sum(dim=-1, keepdim=True),
+           lambda x: x.sum(-1, keepdims=True)),
+    OpCase("sum_dims", lambda x: dl.sum(x, dim=(0, 2)), lambda x: x.sum((0, 2)),
+           lambda x: torch.sum(x, dim=(0, 2))),
+    OpCase("mean", lambda x: x.mean(), np.mean),
+    OpCase("mean_dim_keep", lambda x: x.mean(0, keepdim=True), lambda x: x.mean(0, keepdims=True)),
+    OpCase("mean_dims", lambda x: dl.mean(x, dim=[1, 2]), lambda x: x.mean((1, 2)),
+           lambda x: torch.mean(x, dim=[1, 2])),
+    OpCase("prod", lambda x: x.prod(), np.prod),
+    OpCase("prod_dim", lambda x: x.prod(1), lambda x: x.prod(1)),
+    OpCase("prod_dim_keep", lambda x: dl.prod(x, -1, keepdim=True),
+           lambda x: x.prod(-1, keepdims=True), lambda x: torch.prod(x, -1, keepdim=True)),
+    OpCase("max", lambda x: x.max(), np.max),
+    OpCase("min", lambda x: dl.min(x), np.min, lambda x: torch.min(x)),
+    OpCase("max_dim_values", lambda x: x.max(1)[0], lambda x: x.max(1)),
+    OpCase("max_dim_keep", lambda x: x.max(dim=2, keepdim=True).values,
+           lambda x: x.max(2, keepdims=True)),
+    OpCase("min_dim", lambda x: dl.min(x, 0), lambda x: (x.min(0), x.argmin(0)),
+           lambda x: torch.min(x, 0)),
+    OpCase("amax", lambda x: x.amax(), np.max),
+    OpCase("amax_dims", lambda x: dl.amax(x, dim=(0, 2)), lambda x: x.max((0, 2)),
+           lambda x: torch.amax(x, dim=(0, 2))),
+    OpCase("amin_dim_keep", lambda x: x.amin(1, keepdim=True), lambda x: x.min(1, keepdims=True)),
+    OpCase("var", lambda x: x.var(), lambda x: x.var(ddof=1)),
+    OpCase("var_dim_biased", lambda x: x.var(1, unbiased=False), lambda x: x.var(1)),
+    OpCase("var_dims_correction", lambda x: dl.var(x, dim=(0, 2), correction=2, keepdim=True),
+           lambda x: x.var((0, 2), ddof=2, keepdims=True),
+           lambda x: torch.var(x, dim=(0, 2), correction=2, keepdim=True)),
+    OpCase("std", lambda x: x.std(), lambda x: x.std(ddof=1)),
+    OpCase("std_dim_keep", lambda x: x.std(2, keepdim=True),
+           lambda x: x.std(2, ddof=1, keepdims=True)),
+    OpCase("std_dims_biased", lambda x: dl.std(x, dim=(0, 1), unbiased=False),
+           lambda x: x.std((0, 1)), lambda x: torch.std(x, dim=(0, 1), unbiased=False)),
+    OpCase("logsumexp", lambda x: dl.logsumexp(x), np_logsumexp,
+           lambda x: torch.logsumexp(x.reshape(-1), 0)),
+    OpCase("logsumexp_dim", lambda x: x.logsumexp(1), lambda x: np_logsumexp(x, 1)),
+    OpCase("logsumexp_dims_keep", lambda x: dl.logsumexp(x, (0, 2), keepdim=True),
+           lambda x: np_logsumexp(x, (0, 2), True),
+           lambda x: torch.logsumexp(x, (0, 2), keepdim=True)),
+    OpCase("norm", lambda x: x.norm(), lambda x: np.sqrt((x * x).sum())),
+    OpCase("norm_p1_dim", lambda x: dl.norm(x, 1, dim=1), lambda x: np_norm(x, 1, 1),
+           lambda x: torch.norm(x, 1, dim=1)),
+    OpCase("norm_p3_dims_keep", lambda x: x.norm(3, dim=(0, 2), keepdim=True),
+           lambda x: np_norm(x, 3, (0, 2), True)),
+    OpCase("norm_inf_dim", lambda x: dl.norm(x, float("inf"), dim=-1),
+           lambda x: np_norm(x, np.inf, -1), lambda x: torch.norm(x, float("inf"), dim=-1)),
+    OpCase("norm_fro_dim", lambda x: x.norm("fro", dim=2), lambda x: np_norm(x, 2, 2)),
+]]
+SHAPES = [(2, 3, 4), (3, 2, 5)]
 
+OF_SMALL_SHAPES = [op for op in REDUCTIONS if op.name in
+                   ("sum", "mean", "prod", "max", "amax", "logsumexp", "norm")]
+SMALL_SHAPES = [(), (5,), (4, 1)]
+DIM0 = [OpCase("var_dim0", lambda x: x.var(0), lambda x: x.var(0, ddof=1)),
+    OpCase("std_dim0", lambda x: x.std(0), lambda x: x.std(0, ddof=1))]
 
-@pytest.mark.parametrize("name", list(REDUCTIONS))
-def test_gradcheck(name):
-    assert_gradcheck(REDUCTIONS[name][0], x3(1))
+PROD_WITH_ZEROS = [OpCase(*row, values=(np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 4.0],
+                                                  [1.0, 2.0, 3.0]]),))
+                   for row in [("prod_with_zeros", lambda x: x.prod(), np.prod),
+                               ("prod_dim_with_zeros", lambda x: x.prod(1), lambda x: x.prod(1)),
+                               ("prod_dim_keep_with_zeros", lambda x: x.prod(0, keepdim=True),
+                                lambda x: x.prod(0, keepdims=True))]]
 
-
-@pytest.mark.parametrize("seed", [2, 3])
-@pytest.mark.parametrize("name", list(REDUCTIONS))
-def test_matches_torch(name, seed):
-    assert_matches_torch(REDUCTIONS[name][0], REDUCTIONS[name][1], x3(seed))
-
-
-@pytest.mark.parametrize("shape", [(), (5,), (4, 1)], ids=str)
-@pytest.mark.parametrize("name", ["sum", "mean", "prod", "max", "amax", "logsumexp", "norm",
-                                  "var_dim0", "std_dim0"])
-def test_small_shapes_match_torch(name, shape):
-    fns = dict(REDUCTIONS)
-    fns["var_dim0"] = (lambda x: x.var(0), lambda x: x.var(0))
-    fns["std_dim0"] = (lambda x: x.std(0), lambda x: x.std(0))
-    if name in ("var_dim0", "std_dim0") and shape in ((), (4, 1)):
-        shape = (5, 2)
-    x = np.random.default_rng(0).uniform(0.5, 2.0, shape)
-    assert_gradcheck(fns[name][0], x)
-    assert_matches_torch(fns[name][0], fns[name][1], x)
-
-
-def test_prod_gradient_with_zeros_matches_torch():
-    x = np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]])
-    for dl_fn, t_fn in [(lambda t: t.prod(), lambda t: t.prod()),
-                        (lambda t: t.prod(1), lambda t: t.prod(1)),
-                        (lambda t: t.prod(0, keepdim=True), lambda t: t.prod(0, keepdim=True))]:
-        assert_gradcheck(dl_fn, x)
-        assert_matches_torch(dl_fn, t_fn, x)
-
-
-# ------------------------------------------------------------------------------- ties
 TIES = np.array([[1.0, 5.0, 5.0, 2.0], [3.0, 3.0, 3.0, 0.0]])
+# ties: amax/amin, max()/min() and the ∞-norm split the gradient evenly among the tied
+# elements, max(dim)/min(dim) give it to the returned index, as in PyTorch
+AT_TIES = [replace(op, values=(TIES,), gradcheck=False) for op in [
+    OpCase("max_ties", lambda t: t.max(), np.max),
+    OpCase("min_ties", lambda t: t.min(), np.min),
+    OpCase("max_dim_ties", lambda t: t.max(1), lambda x: (x.max(1), x.argmax(1))),
+    OpCase("min_dim0_ties", lambda t: t.min(0), lambda x: (x.min(0), x.argmin(0))),
+    OpCase("amax_ties", lambda t: t.amax(), np.max),
+    OpCase("amax_dim_ties", lambda t: t.amax(1), lambda x: x.max(1)),
+    OpCase("amin_dim_ties", lambda t: t.amin(0), lambda x: x.min(0)),
+    OpCase("amax_dims_ties", lambda t: t.amax((0, 1), keepdim=True),
+           lambda x: x.max((0, 1), keepdims=True)),
+    OpCase("norm_inf_ties", lambda t: t.norm(float("inf")), lambda x: np.abs(x).max()),
+    OpCase("norm_inf_dim_ties", lambda t: t.norm(float("inf"), dim=1), lambda x: np.abs(x).max(1)),
+]]
+
+ARG = [replace(op, grad=False) for op in [
+    OpCase("argmax", lambda x: x.argmax(), np.argmax),
+    OpCase("argmax_dim0", lambda x: x.argmax(dim=0), lambda x: x.argmax(0)),
+    OpCase("argmax_dim1", lambda x: x.argmax(dim=1), lambda x: x.argmax(1)),
+    OpCase("argmax_keep", lambda x: x.argmax(dim=-1, keepdim=True),
+           lambda x: x.argmax(-1, keepdims=True)),
+    OpCase("argmin", lambda x: x.argmin(), np.argmin),
+    OpCase("argmin_dim0", lambda x: x.argmin(dim=0), lambda x: x.argmin(0)),
+    OpCase("argmin_dim1", lambda x: x.argmin(dim=1), lambda x: x.argmin(1)),
+    OpCase("argmin_keep", lambda x: x.argmin(dim=-1, keepdim=True),
+           lambda x: x.argmin(-1, keepdims=True)),
+]]
 
 
-@pytest.mark.parametrize("dl_fn, torch_fn", [
-    (lambda t: t.max(), lambda t: t.max()),
-    (lambda t: t.min(), lambda t: t.min()),
-    (lambda t: t.amax(), lambda t: t.amax()),
-    (lambda t: t.amax(1), lambda t: t.amax(1)),
-    (lambda t: t.amin(0), lambda t: t.amin(0)),
-    (lambda t: t.amax((0, 1), keepdim=True), lambda t: t.amax((0, 1), keepdim=True)),
-    (lambda t: t.norm(float("inf")), lambda t: t.norm(float("inf"))),
-    (lambda t: t.norm(float("inf"), dim=1), lambda t: t.norm(float("inf"), dim=1)),
-], ids=["max", "min", "amax", "amax_dim", "amin_dim", "amax_dims", "norm_inf", "norm_inf_dim"])
-def test_ties_split_the_gradient_evenly_like_torch(dl_fn, torch_fn):
-    assert_matches_torch(dl_fn, torch_fn, TIES)
+def special(name, fn, *values):
+    """A row at special points, compared with PyTorch (the same method calls) only."""
+    return OpCase(name, fn, None, values=tuple(map(np.array, values)), gradcheck=False)
+
+
+NINF = -np.inf
+SPECIAL = [  # values where a formula has a 0/0 or ±inf that PyTorch resolves
+    special("norm_of_zeros", lambda x: x.norm(), np.zeros(3)),
+    special("norm_zero_row", lambda x: x.norm(dim=1), [[0.0, 0.0], [3.0, 4.0]]),
+    special("norm1_with_zero", lambda x: x.norm(1), [0.0, 1.0, -2.0]),
+    special("norm3_with_zero", lambda x: x.norm(3), [0.0, 1.0, -2.0]),
+    special("logsumexp_with_-inf", lambda x: x.logsumexp(1), [[NINF, 0.0, 1.0], [2.0, NINF, NINF]]),
+    special("amax_all_-inf_row", lambda x: x.amax(1), [[NINF, NINF], [1.0, 2.0]]),
+    special("std_of_constant", lambda x: x.std(1), np.ones((2, 3))),
+    special("sum_of_empty", lambda x: x.sum(0), np.zeros((0, 3))),
+    special("mean_of_empty", lambda x: x.mean(), np.zeros((0, 3))),
+    special("prod_of_empty", lambda x: x.prod(0), np.zeros((0, 3))),
+    special("var_of_one_element", lambda x: x.var(), [1.5]),
+    special("std_of_one_element", lambda x: x.std(0), np.ones((1, 3))),
+    special("norm_inf_tie", lambda x: x.norm(float("inf")), [-2.0, 2.0, 1.0]),
+    special("logsumexp_with_inf", lambda x: x.logsumexp(0), [np.inf, 1.0]),
+]
+
+CASES = ([op.at(shape) for op in REDUCTIONS for shape in SHAPES]
+         + [op.at(shape) for op in OF_SMALL_SHAPES for shape in SMALL_SHAPES]
+         + [op.at(shape) for op in DIM0 for shape in [(5,), (5, 2)]]
+         + PROD_WITH_ZEROS + AT_TIES + [op.at((3, 4)) for op in ARG] + SPECIAL)
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:.*degrees of freedom")
+@pytest.mark.parametrize("case, check", op_params(CASES))
+def test_op(case, check):
+    check_op(case, check)
 
 
 def test_amax_tie_gradient_values():
@@ -188,19 +198,6 @@ def test_max_dim_keepdim_returns_named_tuple():
     np.testing.assert_array_equal(indices.numpy(), [[1], [0]])
 
 
-@pytest.mark.parametrize("fn", ["argmax", "argmin"])
-@pytest.mark.parametrize("kw", [{}, {"dim": 0}, {"dim": 1}, {"dim": -1, "keepdim": True}],
-                         ids=str)
-def test_argmax_argmin_match_numpy_and_torch(fn, kw):
-    x = np.random.default_rng(0).standard_normal((3, 4))
-    out = getattr(dl.tensor(x), fn)(**kw)
-    ref = getattr(np, fn)(x, axis=kw.get("dim"), keepdims=kw.get("keepdim", False))
-    np.testing.assert_array_equal(out.numpy(), ref)
-    assert out.dtype == dl.int64
-    if torch is not None:
-        np.testing.assert_array_equal(out.numpy(), getattr(torch.tensor(x), fn)(**kw).numpy())
-
-
 def test_max_dim_of_a_0d_tensor_like_torch():
     x = leaf(2.5)
     values, indices = x.min(0)
@@ -232,35 +229,3 @@ def test_bad_dims_are_named():
         x.max(dim=(0, 1))
     with pytest.raises(RuntimeError, match="max: cannot reduce an empty tensor"):
         dl.ones(0).max()
-
-
-NINF = -np.inf
-SPECIAL = {  # values where a formula has a 0/0 or ±inf that PyTorch resolves
-    "norm_of_zeros": (lambda x: x.norm(), lambda t: t.norm(), np.zeros(3)),
-    "norm_zero_row": (lambda x: x.norm(dim=1), lambda t: t.norm(dim=1),
-                      np.array([[0.0, 0.0], [3.0, 4.0]])),
-    "norm1_with_zero": (lambda x: x.norm(1), lambda t: t.norm(1), np.array([0.0, 1.0, -2.0])),
-    "norm3_with_zero": (lambda x: x.norm(3), lambda t: t.norm(3), np.array([0.0, 1.0, -2.0])),
-    "logsumexp_with_-inf": (lambda x: x.logsumexp(1), lambda t: t.logsumexp(1),
-                            np.array([[NINF, 0.0, 1.0], [2.0, NINF, NINF]])),
-    "amax_all_-inf_row": (lambda x: x.amax(1), lambda t: t.amax(1),
-                          np.array([[NINF, NINF], [1.0, 2.0]])),
-    "std_of_constant": (lambda x: x.std(1), lambda t: t.std(1), np.ones((2, 3))),
-    "sum_of_empty": (lambda x: x.sum(0), lambda t: t.sum(0), np.zeros((0, 3))),
-    "mean_of_empty": (lambda x: x.mean(), lambda t: t.mean(), np.zeros((0, 3))),
-    "prod_of_empty": (lambda x: x.prod(0), lambda t: t.prod(0), np.zeros((0, 3))),
-    "var_of_one_element": (lambda x: x.var(), lambda t: t.var(), np.array([1.5])),
-    "std_of_one_element": (lambda x: x.std(0), lambda t: t.std(0), np.ones((1, 3))),
-    "norm_inf_tie": (lambda x: x.norm(float("inf")), lambda t: t.norm(float("inf")),
-                     np.array([-2.0, 2.0, 1.0])),
-    "logsumexp_with_inf": (lambda x: x.logsumexp(0), lambda t: t.logsumexp(0),
-                           np.array([np.inf, 1.0])),
-}
-
-
-@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:.*degrees of freedom")
-@pytest.mark.parametrize("name", list(SPECIAL))
-def test_special_values_match_torch(name):
-    dl_fn, torch_fn, x = SPECIAL[name]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        assert_matches_torch(dl_fn, torch_fn, x)

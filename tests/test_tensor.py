@@ -1,11 +1,14 @@
 """Tensor: properties, conversions, methods, operators and in-place updates."""
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import deltaflow as dl
-from opcheck import leaf, torch
+from opcheck import OpCase, check_op, leaf, torch
 
 
 def test_properties():
@@ -189,62 +192,26 @@ def test_zero_fill_copy_and_setitem():
 
 
 # ------------------------------------------------------------------------------ CUDA
-def cuda_cases():
-    """Every op case of the tests/test_ops_*.py tables, as (id, fn, input arrays)."""
-    import test_ops_activation as A
-    import test_ops_elementwise as E
-    import test_ops_index as I
-    import test_ops_linalg as L
-    import test_ops_reduce as R
-    import test_ops_shape as S
-
-    cases = [(f"{n}{sh}", E.BINARY[n][0], E.binary_inputs(n, sh, 0))
-             for n in E.BINARY for sh in E.BINARY_SHAPES]
-    cases += [(f"{n}{sh}", E.UNARY[n][0], [E.unary_input(n, sh)])
-              for n in E.UNARY for sh in E.UNARY_SHAPES]
-    cases += [(f"{n}{sh}", A.ACTIVATIONS[n][0], [A.inputs(sh)])
-              for n in A.ACTIVATIONS for sh in A.SHAPES]
-    cases += [(n, R.REDUCTIONS[n][0], [R.x3()]) for n in R.REDUCTIONS]
-    cases += [("max_dim_ties", lambda x: x.max(1).values, [R.TIES]),
-              ("amax_ties", lambda x: x.amax(1), [R.TIES])]
-    cases += [(n, S.SHAPE_OPS[n][0], [S.x_of(S.SHAPE_OPS[n][3])]) for n in S.SHAPE_OPS]
-    cases += [(f"index_{n}", lambda x, n=n: x[I.dl_index(n)], [I.X]) for n in I.INDICES]
-    cases += [(f"gather{sh}", lambda x, d=d, i=i: dl.gather(x, d, dl.tensor(i)),
-               [np.random.default_rng(0).standard_normal(sh)]) for sh, d, i in I.GATHER]
-    cases += [(f"scatter_add{sh}", lambda x, s, d=d, i=i: dl.scatter_add(x, d, dl.tensor(i), s),
-               [np.ones(sh), np.random.default_rng(0).standard_normal(ssh)])
-              for sh, ssh, d, i in I.SCATTER]
-    cases += [("index_select", lambda x: dl.index_select(x, 0, dl.tensor([2, 0, 2, -1])), [I.X]),
-              ("masked_fill", lambda x: x.masked_fill(dl.tensor(I.MASK[..., None]), -1.0), [I.X]),
-              ("sort", lambda x: dl.sort(x, 1, descending=True), [I.X]),
-              ("topk", lambda x: x.topk(2, dim=1).values, [I.X]),
-              ("to_cpu_and_back", lambda x: (x.cpu() * 2).to(x.device), [I.X])]
-    cases += [(f"matmul{sh}", dl.matmul, list(L.operands(sh))) for sh in L.MATMUL_SHAPES]
-    return cases
+MASK = np.arange(15).reshape(5, 3) % 2 == 0
+DEVICE_CASES = [  # moves between devices: index arguments given as CPU tensors, .cpu(), .to()
+    OpCase("to_cpu_and_back", lambda x: (x.cpu() * 2).to(x.device), lambda x: x * 2),
+    OpCase("cpu_index_tensors", lambda x: x.masked_fill(dl.tensor(MASK), -1.0)[dl.tensor([2, 0])],
+           lambda x: np.where(MASK, -1.0, x)[[2, 0]]),
+]
 
 
-def run_on(device, fn, arrays):
-    """Outputs and input gradients (as NumPy arrays) of ``fn`` run on ``device``."""
-    ins = [dl.tensor(np.asarray(a, np.float64), device=device, requires_grad=True)
-           for a in arrays]
-    out = fn(*ins)
-    outs = out if isinstance(out, tuple) else (out,)
-    rng = np.random.default_rng(0)
-    loss = sum((o * dl.tensor(rng.standard_normal(o.shape), device=device)).sum() for o in outs)
-    loss.backward()
-    assert all(o.device == device for o in outs) and all(t.grad.device == device for t in ins)
-    return [o.numpy() for o in outs] + [t.grad.numpy() for t in ins]
-
-
-CUDA_CASES = cuda_cases()
+def table_cases():
+    """Every row of the tests/test_ops_*.py tables (each module's CASES), and DEVICE_CASES."""
+    modules = [importlib.import_module(path.stem)
+               for path in sorted(Path(__file__).parent.glob("test_ops_*.py"))]
+    return ([case for module in modules for case in module.CASES]
+            + [case.at((4, 5, 3)) for case in DEVICE_CASES])
 
 
 @pytest.mark.skipif(not dl.cuda.is_available(), reason="needs CuPy and an NVIDIA GPU")
-@pytest.mark.parametrize("case", CUDA_CASES, ids=[c[0] for c in CUDA_CASES])
+@pytest.mark.parametrize("case", table_cases(), ids=str)
 def test_ops_agree_between_cpu_and_cuda(case):
-    _, fn, arrays = case
-    for cpu, gpu in zip(run_on("cpu", fn, arrays), run_on("cuda", fn, arrays)):
-        np.testing.assert_allclose(gpu, cpu, rtol=1e-9, atol=1e-12)
+    check_op(case, "cuda")
 
 
 @pytest.mark.skipif(not dl.cuda.is_available(), reason="needs CuPy and an NVIDIA GPU")
