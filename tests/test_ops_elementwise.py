@@ -105,13 +105,11 @@ UNARY = [
 ]
 UNARY_SHAPES = [(), (5,), (2, 3, 4)]
 
-COMPARISONS = [OpCase(op.__name__, op, op, grad=False, draw=small_integers)
-               for op in (operator.eq, operator.ne, operator.lt, operator.le, operator.gt,
-                          operator.ge)]
+COMPARE = (operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge)
+COMPARISONS = [OpCase(op.__name__, op, op, grad=False, draw=small_integers) for op in COMPARE]
 COMPARISONS_WITH_A_SCALAR = [OpCase(f"{op.__name__}_scalar", lambda x, op=op: op(x, 1.0),
                                     lambda x, op=op: op(x, 1.0), grad=False, draw=small_integers)
-                             for op in (operator.eq, operator.ne, operator.lt, operator.le,
-                                        operator.gt, operator.ge)]
+                             for op in COMPARE]
 
 
 def special(name, fn, torch_fn, *values):

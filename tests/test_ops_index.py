@@ -20,7 +20,6 @@ ROWS = np.array([0, 2, 2, -1, 0])           # duplicates and a negative index
 COLS = np.array([[1, 1], [4, 0]])
 
 
-
 def torch_index(index):
     """The same index for PyTorch: NumPy arrays (alone or in a tuple) as torch tensors."""
     def conv(i):
