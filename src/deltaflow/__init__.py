@@ -9,9 +9,9 @@ from .autograd import enable_grad, no_grad, set_grad_enabled, inference_mode, is
 from .backend import (bool_, cuda_available, double, float, float16, float32, float64, half,
                       int32, int64, long, uint8)
 from .backend import int as int  # noqa: PLC0414
-from .creation import *  # noqa: F401,F403
-from .functional import *  # noqa: F401,F403
+from .functional import *  # noqa: F401,F403  (first: it imports Tensor, see tensor_methods)
 from .functional import (abs, max, min, pow, sum, values_indices)  # noqa: A004
+from .creation import *  # noqa: F401,F403
 from .random import get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Tensor
 

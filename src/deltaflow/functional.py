@@ -2,8 +2,8 @@
 
 This layer picks the op, normalises PyTorch-style arguments (``dim``, ``keepdim``, sizes
 given as ``*args`` or a tuple) and checks them, so that a mistake is reported with the op's
-name and the shapes involved instead of a NumPy traceback from deep inside. At the bottom
-these functions are attached to :class:`~deltaflow.tensor.Tensor` as methods and operators.
+name and the shapes involved instead of a NumPy traceback from deep inside. Tensor's methods
+and operators (:mod:`deltaflow.tensor_methods`) call these functions.
 """
 from __future__ import annotations
 
@@ -638,6 +638,13 @@ def getitem(x, index):
         raise IndexError(f"index: {err} (tensor of shape {tuple(x.shape)})") from None
 
 
+def setitem(x, index, value):
+    """``x[index] = value``: written into ``x.data`` (not recorded by autograd)."""
+    value = value.data if isinstance(value, Tensor) else value
+    x.data[_index_arrays(index, x.data)] = value
+    write_clock.stamp(x)
+
+
 def gather(x, dim, index):
     d = _dim(dim, x.ndim, "gather")
     idx = _int_index(index, x)
@@ -810,97 +817,32 @@ def dot(a, b):
 
 
 # ------------------------------------------------------------------ in-place methods
-def _inplace(fn, name):
-    """``x.add_(y)``, ``x += y`` ...: write ``fn(x, ...)`` into ``x.data``.
+def inplace(x, name, fn, *args, **kwargs):
+    """``x.add_(y)``, ``x += y`` ... (the method ``name``): write ``fn(x, *args, **kwargs)``
+    into ``x.data``.
 
     In-place writes are not recorded: outside ``no_grad`` they are refused when autograd is
     involved (as PyTorch refuses them on leaves that require grad), except that ``x += y``
     on a non-leaf rebinds ``x`` to the out-of-place result, which has the same value and
     gradient.
     """
-    def method(self, *args, **kwargs):
-        if state.grad_enabled and (self.requires_grad or builtins.any(
-                isinstance(a, Tensor) and a.requires_grad for a in args)):
-            if name.startswith("__i") and self._ctx is not None:
-                return fn(self, *args, **kwargs)
-            raise RuntimeError(f"{name}: in-place operations are not recorded by autograd; "
-                               f"use it under dl.no_grad() (e.g. a parameter update) or write "
-                               f"the out-of-place form (x = x + y)")
-        out = fn(self, *args, **kwargs)
-        if out.data.dtype.kind == "f" and self.data.dtype.kind != "f":
-            raise RuntimeError(f"{name}: the result has dtype {out.dtype}, which cannot be "
-                               f"written in place into a tensor of dtype {self.dtype}")
-        if out.shape != self.shape:
-            raise RuntimeError(f"{name}: the result has shape {tuple(out.shape)} but the "
-                               f"tensor written in place has shape {tuple(self.shape)}")
-        self.data[...] = out.data
-        write_clock.stamp(self)
-        return self
-    method.__name__ = name
-    return method
-
-
-# ----------------------------------------------------------------- Tensor methods
-def _bind():
-    T = Tensor
-
-    def method(fn):
-        return lambda self, *a, **k: fn(self, *a, **k)
-
-    for name in ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt",
-                 "rsqrt", "abs", "sign", "clamp", "clip", "clamp_min", "clamp_max", "maximum",
-                 "minimum", "eq", "ne", "lt", "le", "gt", "ge", "sum", "mean", "prod", "amax",
-                 "amin", "argmax", "argmin", "var", "std", "logsumexp", "norm", "permute",
-                 "transpose", "swapaxes", "swapdims", "t", "squeeze", "unsqueeze", "flatten",
-                 "unflatten", "expand", "split", "chunk", "unbind", "flip", "roll", "repeat",
-                 "tile", "repeat_interleave", "gather", "scatter_add", "index_select",
-                 "masked_fill", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "mish",
-                 "sigmoid", "tanh", "softplus", "hardtanh", "softmax", "log_softmax", "matmul",
-                 "mm", "bmm", "isnan", "isinf", "isfinite", "logical_not", "outer", "dot",
-                 "max", "min", "all", "any", "sort", "argsort", "topk", "square"]:
-        setattr(T, name, method(globals()[name]))
-    for name in ["add", "sub", "mul", "div", "clamp", "masked_fill", "pow"]:
-        setattr(T, name + "_", _inplace(globals()[name], name + "_"))
-    for name, fn in [("iadd", add), ("isub", sub), ("imul", mul), ("itruediv", div)]:
-        setattr(T, f"__{name}__", _inplace(fn, f"__{name}__"))
-    T.where = lambda self, condition, other: where(condition, self, other)
-    T.type_as = lambda self, other: self.to(other.dtype)
-    T.reshape = lambda self, *shape: reshape(self, *shape)
-    T.view = lambda self, *shape: reshape(self, *shape)
-    T.view_as = lambda self, other: reshape(self, other.shape)
-    T.reshape_as = T.view_as
-    T.expand_as = lambda self, other: expand(self, other.shape)
-    T.contiguous = lambda self: self
-    T.multiply, T.subtract, T.divide, T.true_divide = T.mul, T.sub, T.div, T.div
-    T.T = property(lambda self: self if self.ndim < 2 else permute(
-        self, *reversed(range(self.ndim))))
-    T.mT = property(lambda self: transpose(self, -2, -1))
-    T.__getitem__ = getitem
-    T.__add__ = T.__radd__ = lambda a, b: add(a, b)
-    T.__sub__ = lambda a, b: sub(a, b)
-    T.__rsub__ = lambda a, b: sub(b, a)
-    T.__mul__ = T.__rmul__ = lambda a, b: mul(a, b)
-    T.__truediv__ = lambda a, b: div(a, b)
-    T.__rtruediv__ = lambda a, b: div(b, a)
-    T.__pow__ = lambda a, b: pow(a, b)
-    T.__rpow__ = lambda a, b: pow(as_tensor_like(b, a), a)
-    T.__matmul__ = lambda a, b: matmul(a, b)
-    T.__rmatmul__ = lambda a, b: matmul(b, a)
-    T.__neg__ = neg
-    T.__abs__ = abs
-    T.__eq__ = lambda a, b: eq(a, b)
-    T.__ne__ = lambda a, b: ne(a, b)
-    T.__lt__ = lambda a, b: lt(a, b)
-    T.__le__ = lambda a, b: le(a, b)
-    T.__gt__ = lambda a, b: gt(a, b)
-    T.__ge__ = lambda a, b: ge(a, b)
-    T.__invert__ = logical_not
-    T.__and__ = lambda a, b: logical_and(a, b)
-    T.__or__ = lambda a, b: logical_or(a, b)
-    T.__hash__ = object.__hash__
-
-
-_bind()
+    if state.grad_enabled and (x.requires_grad or builtins.any(
+            isinstance(a, Tensor) and a.requires_grad for a in args)):
+        if name.startswith("__i") and x._ctx is not None:
+            return fn(x, *args, **kwargs)
+        raise RuntimeError(f"{name}: in-place operations are not recorded by autograd; "
+                           f"use it under dl.no_grad() (e.g. a parameter update) or write "
+                           f"the out-of-place form (x = x + y)")
+    out = fn(x, *args, **kwargs)
+    if out.data.dtype.kind == "f" and x.data.dtype.kind != "f":
+        raise RuntimeError(f"{name}: the result has dtype {out.dtype}, which cannot be "
+                           f"written in place into a tensor of dtype {x.dtype}")
+    if out.shape != x.shape:
+        raise RuntimeError(f"{name}: the result has shape {tuple(out.shape)} but the "
+                           f"tensor written in place has shape {tuple(x.shape)}")
+    x.data[...] = out.data
+    write_clock.stamp(x)
+    return x
 
 
 __all__ = ['abs', 'add', 'all', 'allclose', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort',

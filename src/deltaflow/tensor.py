@@ -5,8 +5,9 @@ when an op produced it while recording, ``_ctx``: the :class:`~deltaflow.autogra
 that made it (``_idx`` says which of that Function's outputs it is). Leaf tensors have no
 ``_ctx``; ``backward()`` accumulates into their ``.grad``.
 
-Operators and methods (``+``, ``@``, ``.sum()``, ``.reshape()`` ...) are attached in
-:mod:`deltaflow.functional`, where each one picks its op and checks its arguments.
+The math methods and operators (``+``, ``@``, ``.sum()``, ``.reshape()`` ...) come from
+:class:`~deltaflow.tensor_methods.TensorMethods`; each calls its function in
+:mod:`deltaflow.functional`, which picks the op and checks the arguments.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .autograd import write_clock
 from .autograd.engine import run_backward
 from .autograd.grad_mode import no_grad
 from .hooks import RemovableHandle
+from .tensor_methods import TensorMethods
 
 
 def _to_array(data, dtype, device):
@@ -45,7 +47,7 @@ def _to_array(data, dtype, device):
     return backend.xp_of(arr).asarray(arr)
 
 
-class Tensor:
+class Tensor(TensorMethods):
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_idx", "_hooks", "_version",
                  "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` defer to Tensor.__radd__
@@ -188,28 +190,9 @@ class Tensor:
         """A new leaf sharing the same data, cut from the graph."""
         return Tensor.constant(self.data)
 
-    def clone(self) -> Tensor:
-        from .functional import clone
-        return clone(self)
-
     @property
     def is_cuda(self) -> bool:
         return self.device == "cuda"
-
-    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False) -> Tensor:
-        """``t.to("cuda")``, ``t.to(dl.float64)``, ``t.to(device=..., dtype=...)``
-        (``non_blocking`` is accepted for PyTorch code and has no effect)."""
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
-                device = a
-            else:
-                dtype = a
-        from .functional import to_copy
-        return to_copy(self, dtype=backend.as_dtype(dtype),
-                       device=None if device is None else backend.normalize_device(device),
-                       copy=copy)
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -302,13 +285,6 @@ class Tensor:
         write_clock.stamp(self)
         return self
 
-    def __setitem__(self, index, value):
-        """In-place assignment into the data (not recorded by autograd)."""
-        from .functional import _index_arrays
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[_index_arrays(index, self.data)] = value
-        write_clock.stamp(self)
-
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", precision=4,
                                prefix="tensor(")
@@ -322,8 +298,6 @@ class Tensor:
         elif self.requires_grad:
             extra.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
-
-    __hash__ = object.__hash__
 
 
 def _root_grads(outputs, grad_outputs):
