@@ -49,11 +49,20 @@ NOT_RUN = {
     "echo": "shows the exit status in a transcript; checked as the command's expected status",
 }
 #: run-folder arguments that stand for "a run of deltaflow train": replaced by a run this
-#: test made (a charlm run for ``generate``, a classify run otherwise)
+#: test made, of the task of the block's last train command (charlm for ``generate``); so is
+#: a ``runs/...`` folder that no earlier command made (its command was skipped)
 PLACEHOLDER_RUN = re.compile(r"^(runs/(<run>|X|[\w.-]+-\d{8}-\d{6})|RUN|RUN_OR_CHECKPOINT)$")
 
 
 # ------------------------------------------------------------------ reading the docs
+def _task(argv) -> str:
+    return _value(argv, "--task") or "classify"
+
+
+def _value(argv, option):
+    return argv[argv.index(option) + 1] if option in argv[:-1] else None
+
+
 @dataclass
 class Command:
     where: str                  # "docs/cli.md:18"
@@ -61,6 +70,7 @@ class Command:
     output: list | None = None  # the transcript's output lines, if it is a transcript
     status: int = 0
     text: str = ""
+    block_task: str = "classify"  # the task of the block's last train command before it
 
 
 @dataclass
@@ -113,6 +123,7 @@ def doc_commands():
     for path in DOCS:
         rel = path.relative_to(ROOT).as_posix()
         for lang, first, body in _fenced_blocks(path.read_text(encoding="utf-8")):
+            block_task = "classify"
             if lang in ("bash", "sh", "shell"):
                 for n, line in _joined(body, first):
                     line = line.strip()
@@ -120,7 +131,12 @@ def doc_commands():
                         continue
                     line = line[2:] if line.startswith("$ ") else line
                     for part in line.split("&&"):
-                        found.append(_command(f"{rel}:{n}", part, None))
+                        cmd = _command(f"{rel}:{n}", part, None)
+                        if isinstance(cmd, Command):
+                            if cmd.argv[:1] == ["train"] and "--resume" not in cmd.argv:
+                                block_task = _task(cmd.argv)
+                            cmd.block_task = block_task
+                        found.append(cmd)
             elif lang == "":
                 joined = _joined(body, first)
                 for k, (n, line) in enumerate(joined):
@@ -172,6 +188,7 @@ WHEN = {
     "`--task gan`": lambda argv: _task(argv) == "gan",
     "`--task gan --judge`": lambda argv: _task(argv) == "gan" and "--judge" in argv,
     "`--monitor`": lambda argv: "--monitor" in argv,
+    "`--monitor`, unless `--no-plot`": lambda argv: "--monitor" in argv and "--no-plot" not in argv,
 }
 
 
@@ -196,14 +213,6 @@ def test_run_folder_table_is_read():
     names = {p for patterns, _ in rows for p in patterns}
     assert {"config.toml", "model.json", "model.safetensors", "metrics.jsonl",
             "results.json"} <= names
-
-
-def _task(argv) -> str:
-    return _value(argv, "--task") or "classify"
-
-
-def _value(argv, option):
-    return argv[argv.index(option) + 1] if option in argv[:-1] else None
 
 
 def _expected_files(run: Path, argv) -> list[str]:
@@ -292,8 +301,8 @@ class Workspace:
             head = self.text.read_text(encoding="utf-8")[:40_000]
             (shared / "text" / "tinyshakespeare.txt").write_text(head, encoding="utf-8")
         # placeholders: any text (text:PATH), the gradcheck example's model, inputs
-        words = " ".join(("To be, or not to be: that is the question. " * 600).split())
-        (self.main / "PATH").write_text(words, encoding="utf-8")
+        verse = "ROMEO:\nTo be, or not to be: that is the question.\n\nJULIET:\nWhat's in a name?\n\n"
+        (self.main / "PATH").write_text(verse * 400, encoding="utf-8")
         (self.main / "my_model.py").write_text(_doc_model(), encoding="utf-8")
         from deltaflow.data import datasets
         x = datasets.digits().test.tensors[0].numpy()[:8]
@@ -307,7 +316,9 @@ class Workspace:
                     "charlm": ["train", "--task", "charlm", "--data", "text:PATH",
                                "--hidden-size", "16", "--embed-dim", "8", "--epochs", "2",
                                "--steps-per-epoch", "3", "--seq-len", "16", "--batch-size",
-                               "8", "--sample-tokens", "10"]}[task]
+                               "8", "--sample-tokens", "10"],
+                    "gan": ["train", "--task", "gan", "--epochs", "1", "--judge-epochs", "1"]
+                    }[task]
             rc, out, err = _main(argv + ["--no-progress", "--no-plot", "--out", "made",
                                          "--name", task], self.main, capsys)
             assert rc == 0, err
@@ -319,13 +330,11 @@ class Workspace:
 
 
 def _doc_model() -> str:
-    """my_model.py of docs/diagnostics.md: its Python block with ``class BadSquare``, the
-    imports it needs and ``build()``."""
+    """my_model.py of docs/diagnostics.md: its Python block with ``class BadSquare``."""
     text = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
     block = next(b for lang, _, b in _fenced_blocks(text)
                  if lang == "python" and any("class BadSquare" in line for line in b))
-    return ("import deltaflow as dl\nfrom deltaflow.autograd import Function\n\n\n"
-            + "\n".join(block) + "\n\n\ndef build():\n    return Net()\n")
+    return "\n".join(block) + "\n"
 
 
 def _main(argv, cwd: Path, capsys):
@@ -348,7 +357,7 @@ def workspace(tmp_path_factory):
 def _needs(cmd: Command, ws: Workspace):
     """Why ``cmd`` cannot run here, or None."""
     text = " ".join(cmd.argv)
-    mnist = "mnist" in text or _task(cmd.argv) == "gan"
+    mnist = "mnist" in text or _task(cmd.argv) == "gan" or cmd.block_task == "gan"
     if mnist and not ws.has_mnist:
         return f"needs MNIST in {SHARED / 'mnist'}"
     if "tinyshakespeare" in text and not ws.text.is_file():
@@ -368,7 +377,7 @@ def _substitute(cmd: Command, ws: Workspace, capsys) -> tuple[list, bool]:
                                                  "gradcheck")) or previous == "--resume"
         if is_run_arg and (PLACEHOLDER_RUN.match(word) or word.startswith("runs/")
                            and not (ws.main / word).exists()):
-            word = str(ws.run_of("charlm" if cmd.argv[0] == "generate" else "classify",
+            word = str(ws.run_of("charlm" if cmd.argv[0] == "generate" else cmd.block_task,
                                  capsys))
             replaced = True
         elif word == "text:PATH":
