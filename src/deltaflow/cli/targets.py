@@ -17,7 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..diagnostics.explain import TEXTBOOK_X, TEXTBOOK_Y, half_sse, mlp_from_spec, parse_sizes, textbook_model
+from ..diagnostics.explain import (
+    TEXTBOOK_X,
+    TEXTBOOK_Y,
+    half_sse,
+    mlp_from_spec,
+    parse_sizes,
+    textbook_model,
+)
 
 LOSSES = ("cross_entropy", "mse", "half_sse")
 

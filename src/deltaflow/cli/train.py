@@ -245,7 +245,7 @@ def check_config(raw: dict, source, spec: _Spec) -> dict:
     return out
 
 
-def _open_resumed(run_dir: Path, task: str, spec: _Spec, explicit: dict) -> dict:
+def _open_resumed(run_dir: Path, spec: _Spec, explicit: dict) -> dict:
     """The saved options of the run to resume, after checking it can be resumed."""
     if not run_dir.is_dir():
         raise FileNotFoundError(f"--resume: no run folder {run_dir}")
@@ -262,8 +262,6 @@ def _open_resumed(run_dir: Path, task: str, spec: _Spec, explicit: dict) -> dict
                                 f"it stopped before its first epoch ended")
     saved = check_config(rf.read_toml(run_dir / rf.CONFIG_NAME), run_dir / rf.CONFIG_NAME,
                          spec)
-    if saved.get("task", task) != task:
-        raise UsageError(f"--resume: {run_dir} is a --task {saved['task']} run, not {task}")
     for opt in ("name", "out"):
         if opt in explicit:
             raise UsageError(f"--resume continues {run_dir} in place; --{opt} does not apply")
@@ -287,12 +285,15 @@ def resolve(args) -> argparse.Namespace:
     explicit = {d: getattr(args, d) for d in spec.defaults if getattr(args, d) is not None}
     from_file = check_config(rf.read_toml(explicit["config"]), explicit["config"], spec) \
         if explicit.get("config") else {}
-    task = explicit.get("task") or from_file.get("task") or spec.defaults["task"]
+    run_dir = Path(explicit["resume"]) if explicit.get("resume") else None
+    saved = _open_resumed(run_dir, spec, explicit) if run_dir is not None else {}
+    task = explicit.get("task") or from_file.get("task") or saved.get("task") \
+        or spec.defaults["task"]
+    if saved.get("task", task) != task:
+        raise UsageError(f"--resume: {run_dir} is a --task {saved['task']} run, not {task}")
     if f"task:{task}" in spec.broken:
         raise UsageError(f"--task {task} is not available: {spec.broken[f'task:{task}']}")
     module = spec.modules[task]
-    run_dir = Path(explicit["resume"]) if explicit.get("resume") else None
-    saved = _open_resumed(run_dir, task, spec, explicit) if run_dir is not None else {}
     defaults = {**spec.defaults, **spec.task_defaults.get(task, {})}
     given = {**from_file, **explicit}
     model = given.get("model") or saved.get("model") or defaults["model"]
@@ -312,6 +313,10 @@ def resolve(args) -> argparse.Namespace:
     if task == "classify" and model not in models.available():
         raise UsageError(f"--model {model!r} is not a {task} model; available: "
                          f"{', '.join(models.available())}")
+    if merged.get("val_split") == 0 and (merged.get("early_stopping")
+                                         or merged.get("scheduler") == "plateau"):
+        raise UsageError("--early-stopping and --scheduler plateau decide on the validation "
+                         "loss; they need --val-split > 0 (never the test split)")
     try:
         _absolute_data(merged)
     except ValueError as err:
@@ -323,14 +328,14 @@ def resolve(args) -> argparse.Namespace:
                    and d not in module.NOT_APPLICABLE
                    and (not spec.owners.get(d) or spec.owners[d] & mine)]
     if run_dir is not None:
-        may_change = set(META) | set(RESUMABLE) | set(module.RESUMABLE)
+        may_change = [*RESUMABLE, *module.RESUMABLE]
         for dest in given:
-            if dest not in may_change and dest in config_keys \
+            if dest not in (*META, *may_change) and dest in config_keys \
                     and merged[dest] != saved.get(dest, merged[dest]):
+                flags = ", ".join(spec.flags[d] for d in may_change if d in spec.flags)
                 raise UsageError(f"--resume: {spec.flags[dest]} would change what {run_dir} "
                                  f"is (saved {saved[dest]!r}, given {merged[dest]!r}); only "
-                                 f"{', '.join(spec.flags[d] for d in sorted(may_change - set(META)) if d in spec.flags)} "
-                                 f"may change on resume -- start a new run instead")
+                                 f"{flags} may change on resume -- start a new run instead")
     merged.pop("run", None)
     merged.pop("train_spec", None)
     merged["data_name"] = common.data_name(merged["data"])

@@ -142,7 +142,8 @@ class Windows:
 
     Random windows (``start`` drawn per row from the seeded ``generator``), or with
     ``stateful`` the ``batch`` streams read contiguously, ``seq_len`` at a time (wrapping
-    around at their end; ``fresh`` says the latest batch starts them over). ``state_dict()`` holds the generator and the stream offset, so a
+    around at their end; ``fresh`` says the latest batch starts them over).
+    ``state_dict()`` holds the generator and the stream offset, so a
     resumed run draws the same batches."""
 
     def __init__(self, ids, batch: int, seq_len: int, steps: int, seed: int,

@@ -7,8 +7,6 @@ no validation); the test split is used once, for the final report.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from .. import data as dl_data

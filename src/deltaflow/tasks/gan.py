@@ -32,7 +32,7 @@ from ..models import gan as M
 from ..nn import functional as F
 from ..random import generator, manual_seed
 from ..tensor import Tensor
-from ..train import Step, Task
+from ..train import Step, Task, Trainer
 from .runner import Setup
 
 NOT_APPLICABLE = ("hidden", "activation", "batchnorm", "dropout", "val_split", "scheduler",
@@ -144,19 +144,13 @@ class GANTask(Task):
 
 
 def train_judge(x, y, epochs=3, batch_size=128, seed=0):
-    """An MLP 784 → 256 → 10 trained with deltaflow on real labelled digits (x in [0, 1])."""
+    """An MLP 784 → 256 → 10 trained by the Trainer on real labelled digits (x in [0, 1])."""
     manual_seed(seed)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(seed)
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for s in range(0, len(x), batch_size):
-            idx = order[s:s + batch_size]
-            loss = F.cross_entropy(model(Tensor(x[idx])), Tensor(y[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(),
+                      metrics=(), progress=False)
+    trainer.fit(DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True,
+                           generator=seed), epochs=epochs)
     return model
 
 

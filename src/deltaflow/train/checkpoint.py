@@ -119,8 +119,3 @@ def load_checkpoint(stem, model, optimizer=None, scheduler=None) -> dict:
     if scheduler is not None and sched_state is not None:
         scheduler.load_state_dict(sched_state)
     return state
-
-
-# Kept only until train/trainer.py calls deltaflow.io.save directly; then delete.
-def save_tensors(path, tensors: dict) -> None:
-    io.save(tensors, path)

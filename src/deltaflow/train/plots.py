@@ -16,8 +16,10 @@ def have_matplotlib() -> bool:
 
 def plot_curves(history: list[dict], path, title: str | None = None,
                 train_loss_label: str = "train loss") -> Path | None:
-    """Plot loss (left) and accuracy-like metrics (right) per epoch; train solid, validation
-    dashed. Returns the path written, or None when matplotlib is missing or history empty."""
+    """Plot the losses (``loss``, or a task's ``loss_*`` such as a GAN's ``loss_d`` and
+    ``loss_g``; left) and accuracy-like metrics (right) per epoch; train solid, validation
+    (the held-out part of the training data) dashed. Returns the path written, or None when
+    matplotlib is missing or history empty."""
     if not history or not have_matplotlib():
         return None
     from matplotlib.figure import Figure  # drawn by Agg; pyplot's global state is not touched
@@ -27,10 +29,11 @@ def plot_curves(history: list[dict], path, title: str | None = None,
     metric_names = [k for k in history[-1] if k == "accuracy" or k.startswith("top")]
     fig = Figure(figsize=(10 if metric_names else 5, 4), dpi=100)
     axes = fig.subplots(1, 2 if metric_names else 1, squeeze=False)[0]
-    panels = [("loss", ["loss"])] + ([("accuracy", metric_names)] if metric_names else [])
+    loss_names = [k for k in history[-1] if k == "loss" or k.startswith("loss_")]
+    panels = [("loss", loss_names)] + ([("accuracy", metric_names)] if metric_names else [])
     for ax, (label, names) in zip(axes, panels):
         for name in names:
-            for key, style, who in ((name, "-", "train"), (f"val_{name}", "--", "val")):
+            for key, style, who in ((name, "-", "train"), (f"val_{name}", "--", "validation")):
                 points = [(e, r[key]) for e, r in zip(epochs, history) if r.get(key) is not None]
                 if points:
                     legend = train_loss_label if key == "loss" else f"{who} {name}"

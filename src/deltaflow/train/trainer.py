@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import backend
+from .. import backend, io
 from .. import random as dl_random
 from ..autograd import detect_anomaly, no_grad
 from ..tensor import Tensor
@@ -255,7 +255,7 @@ class Trainer:
                 self.history.append(logs)
                 self._call("on_epoch_end", logs)
         if self.run_dir is not None:
-            ckpt.save_tensors(self.run_dir / "model.safetensors", self.model.state_dict())
+            io.save(self.model.state_dict(), self.run_dir / "model.safetensors")
         self._call("on_fit_end")
         return self.history
 
