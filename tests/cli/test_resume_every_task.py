@@ -36,7 +36,7 @@ def _gan(tmp_path):
     if not MNIST.is_dir():
         pytest.skip("MNIST IDX files not in ../shared/data/mnist")
     return ["--task", "gan", "--data-dir", str(MNIST.parent), "--batch-size", "512",
-            "--epochs", "3"]
+            "--epochs", "2"]
 
 
 def same_weights(a: Path, b: Path) -> bool:
@@ -59,11 +59,13 @@ def _kill_after_first_epoch(argv, run: Path, timeout: float = 240) -> int:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             cwd=run.parent)
     deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        if _checkpoint_epoch(run) >= 1:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.005)
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _checkpoint_epoch(run) >= 1:
+                break
+            time.sleep(0.005)
+    finally:
+        proc.send_signal(signal.SIGKILL)   # (also when the test itself fails or times out)
     return proc.wait(timeout=60)
 
 
