@@ -75,6 +75,13 @@ class OpCase:
         return self.name + "".join(str(np.shape(v)) for v in self.values)
 
 
+def special(name, fn, *values, torch_fn=None):
+    """A row at special points (0·∞, 0/0, ±inf, NaN, ties, kinks), compared with PyTorch
+    only: no NumPy reference, no finite differences."""
+    return OpCase(name, fn, None, torch_fn, values=tuple(map(np.array, values)),
+                  gradcheck=False)
+
+
 def op_params(cases):
     """``pytest.param(case, check)`` for every row and every check that applies to it."""
     def applies(case, check):

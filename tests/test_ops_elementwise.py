@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deltaflow as dl
-from opcheck import CHECKS, OpCase, check_op, leaf, normal, op_params, torch
+from opcheck import CHECKS, OpCase, check_op, leaf, normal, op_params, special, torch
 
 GRADCHECKED = ("Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowScalar", "Exp", "Log", "Log1p",
                "Sqrt", "Rsqrt", "Abs", "Sign", "Clamp", "Maximum", "Minimum", "Where", "Cast")
@@ -112,42 +112,32 @@ COMPARISONS_WITH_A_SCALAR = [OpCase(f"{op.__name__}_scalar", lambda x, op=op: op
                              for op in COMPARE]
 
 
-def special(name, fn, torch_fn, *values):
-    """A row at special points: compared with PyTorch (no NumPy reference, no finite
-    differences); ``torch_fn`` None: ``fn`` itself."""
-    return OpCase(name, fn, None, torch_fn, values=tuple(map(np.array, values)),
-                  gradcheck=False)
-
-
 NAN = np.nan
 SPECIAL = [  # points where a formula gives 0·∞ or NaN, and kinks: PyTorch defines the gradient
-    special("pow_zero_exponent_at_zero", lambda x: x ** 0, None, [0.0, 1.0, -2.0]),
-    special("pow_tensor_zero_exponent", lambda a, b: a ** b, None,
-            [0.0, 0.0, 2.0], [0.0, 1.0, 0.0]),
-    special("pow_at_zero_base", lambda a, b: a ** b, None, [0.0, 0.0, 2.0], [2.0, 3.0, 0.5]),
-    special("square_at_zero", lambda x: x ** 2, None, [0.0, 0.0, 2.0]),
-    special("sqrt_at_zero", dl.sqrt, lambda t: torch.sqrt(t), [0.0, 1.0]),
-    special("log_at_zero", dl.log, lambda t: torch.log(t), [0.0, 1.0]),
-    special("reciprocal_at_zero", lambda x: x ** -1, None, [0.0, 2.0]),
-    special("div_by_zero", lambda a, b: a / b, None, [1.0, 0.0], [0.0, 0.0]),
-    special("abs_at_kinks", dl.abs, lambda t: torch.abs(t), [-1.0, -0.5, 0.0, 0.5, 1.0]),
-    special("clamp_at_bounds", lambda x: x.clamp(-0.5, 0.5), None, [-1.0, -0.5, 0.0, 0.5, 1.0]),
-    special("maximum_ties", dl.maximum, lambda a, b: torch.maximum(a, b),
-            [1.0, 2.0, 3.0], [1.0, 0.0, 3.0]),
-    special("minimum_ties", dl.minimum, lambda a, b: torch.minimum(a, b),
-            [1.0, 2.0, 3.0], [1.0, 0.0, 3.0]),
-    special("maximum_with_nan", dl.maximum, lambda a, b: torch.maximum(a, b),
-            [NAN, 1.0, 2.0, 3.0], [0.0, NAN, 2.0, 1.0]),
-    special("minimum_with_nan", dl.minimum, lambda a, b: torch.minimum(a, b),
-            [NAN, 1.0, 2.0, 3.0], [0.0, NAN, 2.0, 1.0]),
-    special("relu_with_nan", dl.relu, lambda t: torch.relu(t), [NAN, 0.0, 1.0, -1.0]),
-    special("clamp_with_nan", lambda x: x.clamp(-1, 1), None, [NAN, 2.0, 0.5]),
-    special("hardtanh_with_nan", dl.hardtanh, lambda t: torch.nn.functional.hardtanh(t),
-            [NAN, 1.0, -1.0, 0.5]),
-    special("matmul_empty_inner_dim", dl.matmul, lambda a, b: a @ b,
-            np.zeros((2, 0)), np.zeros((0, 3))),
-    special("index_with_empty_array", lambda x, i: x[i], None, np.ones((3, 2)),
-            np.array([], np.int64)),
+    special("pow_zero_exponent_at_zero", lambda x: x ** 0, [0.0, 1.0, -2.0]),
+    special("pow_tensor_zero_exponent", lambda a, b: a ** b, [0.0, 0.0, 2.0], [0.0, 1.0, 0.0]),
+    special("pow_at_zero_base", lambda a, b: a ** b, [0.0, 0.0, 2.0], [2.0, 3.0, 0.5]),
+    special("square_at_zero", lambda x: x ** 2, [0.0, 0.0, 2.0]),
+    special("sqrt_at_zero", dl.sqrt, [0.0, 1.0], torch_fn=lambda t: torch.sqrt(t)),
+    special("log_at_zero", dl.log, [0.0, 1.0], torch_fn=lambda t: torch.log(t)),
+    special("reciprocal_at_zero", lambda x: x ** -1, [0.0, 2.0]),
+    special("div_by_zero", lambda a, b: a / b, [1.0, 0.0], [0.0, 0.0]),
+    special("abs_at_kinks", dl.abs, [-1.0, -0.5, 0.0, 0.5, 1.0], torch_fn=lambda t: torch.abs(t)),
+    special("clamp_at_bounds", lambda x: x.clamp(-0.5, 0.5), [-1.0, -0.5, 0.0, 0.5, 1.0]),
+    special("maximum_ties", dl.maximum, [1.0, 2.0, 3.0], [1.0, 0.0, 3.0],
+            torch_fn=lambda a, b: torch.maximum(a, b)),
+    special("minimum_ties", dl.minimum, [1.0, 2.0, 3.0], [1.0, 0.0, 3.0],
+            torch_fn=lambda a, b: torch.minimum(a, b)),
+    special("maximum_with_nan", dl.maximum, [NAN, 1.0, 2.0, 3.0], [0.0, NAN, 2.0, 1.0],
+            torch_fn=lambda a, b: torch.maximum(a, b)),
+    special("minimum_with_nan", dl.minimum, [NAN, 1.0, 2.0, 3.0], [0.0, NAN, 2.0, 1.0],
+            torch_fn=lambda a, b: torch.minimum(a, b)),
+    special("relu_with_nan", dl.relu, [NAN, 0.0, 1.0, -1.0], torch_fn=lambda t: torch.relu(t)),
+    special("clamp_with_nan", lambda x: x.clamp(-1, 1), [NAN, 2.0, 0.5]),
+    special("hardtanh_with_nan", dl.hardtanh, [NAN, 1.0, -1.0, 0.5],
+            torch_fn=lambda t: torch.nn.functional.hardtanh(t)),
+    special("matmul_empty_inner_dim", lambda a, b: a @ b, np.zeros((2, 0)), np.zeros((0, 3))),
+    special("index_with_empty_array", lambda x, i: x[i], np.ones((3, 2)), np.array([], np.int64)),
 ]
 
 CASES = ([op.at(*shapes) for op in BINARY for shapes in BINARY_SHAPES]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
-from opcheck import OpCase, check_op, leaf, op_params, torch
+from opcheck import OpCase, check_op, leaf, op_params, special, torch
 
 GRADCHECKED = ("Sum", "Mean", "Prod", "MaxDim", "Amax", "Var", "Std", "LogSumExp", "Norm")
 
@@ -89,15 +89,18 @@ SHAPES = [(2, 3, 4), (3, 2, 5)]
 OF_SMALL_SHAPES = [op for op in REDUCTIONS if op.name in
                    ("sum", "mean", "prod", "max", "amax", "logsumexp", "norm")]
 SMALL_SHAPES = [(), (5,), (4, 1)]
-DIM0 = [OpCase("var_dim0", lambda x: x.var(0), lambda x: x.var(0, ddof=1)),
-    OpCase("std_dim0", lambda x: x.std(0), lambda x: x.std(0, ddof=1))]
+DIM0 = [
+    OpCase("var_dim0", lambda x: x.var(0), lambda x: x.var(0, ddof=1)),
+    OpCase("std_dim0", lambda x: x.std(0), lambda x: x.std(0, ddof=1)),
+]
 
-PROD_WITH_ZEROS = [OpCase(*row, values=(np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 4.0],
-                                                  [1.0, 2.0, 3.0]]),))
-                   for row in [("prod_with_zeros", lambda x: x.prod(), np.prod),
-                               ("prod_dim_with_zeros", lambda x: x.prod(1), lambda x: x.prod(1)),
-                               ("prod_dim_keep_with_zeros", lambda x: x.prod(0, keepdim=True),
-                                lambda x: x.prod(0, keepdims=True))]]
+WITH_ZEROS = np.array([[2.0, 0.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]])
+PROD_WITH_ZEROS = [replace(op, values=(WITH_ZEROS,)) for op in [
+    OpCase("prod_with_zeros", lambda x: x.prod(), np.prod),
+    OpCase("prod_dim_with_zeros", lambda x: x.prod(1), lambda x: x.prod(1)),
+    OpCase("prod_dim_keep_with_zeros", lambda x: x.prod(0, keepdim=True),
+           lambda x: x.prod(0, keepdims=True)),
+]]
 
 TIES = np.array([[1.0, 5.0, 5.0, 2.0], [3.0, 3.0, 3.0, 0.0]])
 # ties: amax/amin, max()/min() and the ∞-norm split the gradient evenly among the tied
@@ -130,18 +133,14 @@ ARG = [replace(op, grad=False) for op in [
 ]]
 
 
-def special(name, fn, *values):
-    """A row at special points, compared with PyTorch (the same method calls) only."""
-    return OpCase(name, fn, None, values=tuple(map(np.array, values)), gradcheck=False)
-
-
 NINF = -np.inf
 SPECIAL = [  # values where a formula has a 0/0 or ±inf that PyTorch resolves
     special("norm_of_zeros", lambda x: x.norm(), np.zeros(3)),
     special("norm_zero_row", lambda x: x.norm(dim=1), [[0.0, 0.0], [3.0, 4.0]]),
     special("norm1_with_zero", lambda x: x.norm(1), [0.0, 1.0, -2.0]),
     special("norm3_with_zero", lambda x: x.norm(3), [0.0, 1.0, -2.0]),
-    special("logsumexp_with_-inf", lambda x: x.logsumexp(1), [[NINF, 0.0, 1.0], [2.0, NINF, NINF]]),
+    special("logsumexp_with_-inf", lambda x: x.logsumexp(1),
+            [[NINF, 0.0, 1.0], [2.0, NINF, NINF]]),
     special("amax_all_-inf_row", lambda x: x.amax(1), [[NINF, NINF], [1.0, 2.0]]),
     special("std_of_constant", lambda x: x.std(1), np.ones((2, 3))),
     special("sum_of_empty", lambda x: x.sum(0), np.zeros((0, 3))),
