@@ -301,7 +301,8 @@ class Workspace:
             head = self.text.read_text(encoding="utf-8")[:40_000]
             (shared / "text" / "tinyshakespeare.txt").write_text(head, encoding="utf-8")
         # placeholders: any text (text:PATH), the gradcheck example's model, inputs
-        verse = "ROMEO:\nTo be, or not to be: that is the question.\n\nJULIET:\nWhat's in a name?\n\n"
+        verse = ("ROMEO:\nTo be, or not to be: that is the question.\n\n"
+                 "JULIET:\nWhat's in a name?\n\n")
         (self.main / "PATH").write_text(verse * 400, encoding="utf-8")
         (self.main / "my_model.py").write_text(_doc_model(), encoding="utf-8")
         from deltaflow.data import datasets
