@@ -86,19 +86,8 @@ class Tensor(TensorMethods):
     @classmethod
     def constant(cls, data):
         """A Tensor around the array ``data`` outside the graph (no grad), without copying
-        or checking it: how ops and optimizers wrap arrays they computed. (``_make``'s body
-        with its constants written in: this runs once per comparison, mask and batch.)"""
-        t = cls.__new__(cls)
-        if type(data) is not np.ndarray and backend.xp_of(data) is np:
-            data = np.asarray(data)
-        t.data = data
-        t.grad = None
-        t.requires_grad = False
-        t._ctx = None
-        t._idx = 0
-        t._hooks = None
-        t._version = 0
-        return t
+        or checking it: how ops and optimizers wrap arrays they computed."""
+        return cls._make(data, False, None, 0)
 
     # ----------------------------------------------------------------- properties
     @property
