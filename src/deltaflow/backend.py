@@ -83,6 +83,20 @@ def normalize_device(device) -> str:
     return name
 
 
+def to_arguments(args, dtype=None, device=None) -> tuple:
+    """``(dtype, device)`` named by ``.to(*args, dtype=..., device=...)`` as Tensors and
+    Modules take them: a tensor (its dtype and device), a device string (``"cpu"``,
+    ``"cuda:0"``) or a dtype; normalised (None for what is not named)."""
+    for a in args:
+        if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+            device = a
+        elif hasattr(a, "dtype") and hasattr(a, "device"):
+            dtype, device = a.dtype, a.device
+        else:
+            dtype = a
+    return as_dtype(dtype), None if device is None else normalize_device(device)
+
+
 def xp_for(device: str):
     """The array module for a device name."""
     return _cupy if device == "cuda" else np

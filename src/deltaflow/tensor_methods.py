@@ -427,16 +427,8 @@ class TensorMethods:
         """``t.to("cuda")``, ``t.to(dl.float64)``, ``t.to(other)``, ``t.to(device=...,
         dtype=...)``; differentiable (``non_blocking`` is accepted for PyTorch code and has
         no effect)."""
-        for a in args:
-            if isinstance(a, TensorMethods):
-                dtype, device = a.dtype, a.device
-            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
-                device = a
-            else:
-                dtype = a
-        return F.to_copy(self, dtype=backend.as_dtype(dtype),
-                         device=None if device is None else backend.normalize_device(device),
-                         copy=copy)
+        dtype, device = backend.to_arguments(args, dtype, device)
+        return F.to_copy(self, dtype=dtype, device=device, copy=copy)
 
     def type_as(self, other):
         """``self`` in ``other``'s dtype."""

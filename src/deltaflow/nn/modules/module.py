@@ -520,17 +520,9 @@ class Module:
     def to(self, *args, device=None, dtype=None, non_blocking=False):
         """``to("cuda")``, ``to(dl.float64)``, ``to(device=..., dtype=...)``: move parameters
         and buffers; ``dtype`` applies to floating point ones only (as in PyTorch)."""
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            elif isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
-                device = a
-            else:
-                dtype = a
-        dtype = backend.as_dtype(dtype)
+        dtype, device = backend.to_arguments(args, dtype, device)
         if dtype is not None and dtype.kind != "f":
             raise TypeError(f"Module.to only accepts floating point dtypes, got {dtype}")
-        device = None if device is None else backend.normalize_device(device)
 
         def convert(arr):
             if device is not None:
