@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .random import _draw, generator
+from .random import draw, generator
 from .tensor import Tensor
 
 
@@ -89,12 +89,12 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples on [0, 1) from the global generator."""
-    return _new(_draw("uniform", _size(size), dtype, "cpu"), device, requires_grad)
+    return _new(draw("uniform", _size(size), dtype, "cpu"), device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples from the global generator."""
-    return _new(_draw("normal", _size(size), dtype, "cpu"), device, requires_grad)
+    return _new(draw("normal", _size(size), dtype, "cpu"), device, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
@@ -116,7 +116,7 @@ def normal(mean=0.0, std=1.0, size=(), dtype=None, device=None, requires_grad=Fa
     std = std.data if isinstance(std, Tensor) else std
     if size == () and hasattr(mean, "shape"):
         size = mean.shape
-    z = _draw("normal", _size((size,)) if size != () else (), dtype, "cpu")
+    z = draw("normal", _size((size,)) if size != () else (), dtype, "cpu")
     return _new((z * std + mean).astype(_dt(dtype)), device, requires_grad)
 
 
@@ -142,12 +142,12 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Te
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _new(_draw("uniform", t.shape, _like(t, dtype), "cpu"), device or t.device,
+    return _new(draw("uniform", t.shape, _like(t, dtype), "cpu"), device or t.device,
                 requires_grad)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _new(_draw("normal", t.shape, _like(t, dtype), "cpu"), device or t.device,
+    return _new(draw("normal", t.shape, _like(t, dtype), "cpu"), device or t.device,
                 requires_grad)
 
 

@@ -56,7 +56,7 @@ def fork_rng():
     return np.random.default_rng(_state["rng"].integers(0, 2**63 - 1))
 
 
-def _draw(kind, size, dtype, device, **kw):
+def draw(kind, size, dtype, device, **kw):
     rng = generator(device)
     dtype = backend.as_dtype(dtype) or backend.default_float
     if dtype.kind != "f":

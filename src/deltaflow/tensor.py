@@ -255,7 +255,7 @@ class Tensor(TensorMethods):
             raise RuntimeError("backward: this tensor does not require grad and has no "
                                "grad_fn (did you compute it under no_grad, or from tensors "
                                "without requires_grad=True?)")
-        run_backward([self], _root_grads([self], None if gradient is None else [gradient]),
+        run_backward([self], root_grads([self], None if gradient is None else [gradient]),
                      retain_graph)
 
     def zero_(self) -> Tensor:
@@ -289,7 +289,7 @@ class Tensor(TensorMethods):
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
 
-def _root_grads(outputs, grad_outputs):
+def root_grads(outputs, grad_outputs):
     """Seed gradients for backward: ones for a scalar output, else the given gradient."""
     grads = []
     for k, out in enumerate(outputs):

@@ -84,7 +84,7 @@ def test_dropout_is_replayed_identically():
 def test_wrong_backward_fails(tmp_path):
     path = tmp_path / "bad.py"
     path.write_text(BAD_MODULE)
-    from deltaflow.diagnostics.targets import resolve
+    from deltaflow.cli.targets import resolve
     t = resolve(f"{path}:build")
     report = gradcheck_model(t.model, t.loss_fn, (t.x, t.y))
     assert not report.passed

@@ -7,7 +7,7 @@ from .gradcheck import GradcheckResult, gradcheck
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=False):
     """Gradients of ``outputs`` with respect to ``inputs`` without touching any ``.grad``."""
-    from ..tensor import Tensor, _root_grads
+    from ..tensor import Tensor, root_grads
     from .engine import run_backward
 
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
@@ -19,7 +19,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
             captured[k] = g.data if captured[k] is None else captured[k] + g.data
         handles.append(t.register_hook(hook))
     try:
-        run_backward(outputs, _root_grads(outputs, grad_outputs), retain_graph, accumulate=False)
+        run_backward(outputs, root_grads(outputs, grad_outputs), retain_graph, accumulate=False)
     finally:
         for h in handles:
             h.remove()

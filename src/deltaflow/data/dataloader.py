@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from .collate import default_collate
-from .dataset import IterableDataset, _generator
+from .dataset import IterableDataset, as_generator
 
 
 class DataLoader:
@@ -50,7 +50,7 @@ class DataLoader:
         self.drop_last = drop_last
         self.collate_fn = collate_fn if collate_fn is not None else default_collate
         self._fast = collate_fn is None and hasattr(dataset, "get_batch")
-        self.generator = _generator(generator) if shuffle else None
+        self.generator = as_generator(generator) if shuffle else None
         self.prefetch = int(prefetch)
 
     def __len__(self) -> int:

@@ -117,7 +117,7 @@ class ConcatDataset(Dataset):
         return self.datasets[k][i]
 
 
-def _generator(generator) -> np.random.Generator:
+def as_generator(generator) -> np.random.Generator:
     """A NumPy Generator from ``None`` (forked from deltaflow's), a seed, or a Generator."""
     if generator is None:
         return _random.fork_rng()
@@ -148,6 +148,6 @@ def random_split(dataset, lengths, generator=None) -> list[Subset]:
     if any(int(s) != s or s < 0 for s in lengths) or sum(lengths) != n:
         raise ValueError(f"random_split: lengths {lengths} must be non-negative sizes summing "
                          f"to the dataset's length {n}, or fractions summing to 1")
-    perm = _generator(generator).permutation(n)
+    perm = as_generator(generator).permutation(n)
     bounds = np.cumsum([0] + [int(s) for s in lengths])
     return [Subset(dataset, perm[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

@@ -11,7 +11,7 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "unfold", "fold"]
 
 
-def _ntuple(value, n, op, what):
+def ntuple(value, n, op, what):
     """An int or a sequence of n ints as an n-tuple of ints."""
     if isinstance(value, (tuple, list)):
         if len(value) != n or not all(isinstance(v, int) for v in value):
@@ -23,7 +23,7 @@ def _ntuple(value, n, op, what):
     return (value,) * n
 
 
-def _positive(values, op, what, minimum=1):
+def positive(values, op, what, minimum=1):
     if min(values) < minimum:
         raise ValueError(f"{op}: {what} must be >= {minimum}, got {values}")
     return values
@@ -49,23 +49,23 @@ def _check_tensors(op, input, weight, bias, spatial):
                                f"{t.device}")
 
 
-def _batched(input, spatial):
+def batched(input, spatial):
     """(input with a batch axis, whether one was added)."""
     if input.ndim == spatial + 1:
         return _F.unsqueeze(input, 0), True
     return input, False
 
 
-def _lift(values, spatial, fill):
+def lift(values, spatial, fill):
     """Per-axis options of a 1-D op as the (height, width) pair of a height-1 image."""
     return (fill,) + values if spatial == 1 else values
 
 
 def _conv(op, spatial, input, weight, bias, stride, padding, dilation, groups):
     _check_tensors(op, input, weight, bias, spatial)
-    x, unbatched = _batched(input, spatial)
-    stride = _positive(_ntuple(stride, spatial, op, "stride"), op, "stride")
-    dilation = _positive(_ntuple(dilation, spatial, op, "dilation"), op, "dilation")
+    x, unbatched = batched(input, spatial)
+    stride = positive(ntuple(stride, spatial, op, "stride"), op, "stride")
+    dilation = positive(ntuple(dilation, spatial, op, "dilation"), op, "dilation")
     kernel = tuple(weight.shape[2:])
     if not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
@@ -92,7 +92,7 @@ def _conv(op, spatial, input, weight, bias, stride, padding, dilation, groups):
             raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple, "
                              f"got {padding!r}")
     else:
-        pads = tuple((p, p) for p in _positive(_ntuple(padding, spatial, op, "padding"),
+        pads = tuple((p, p) for p in positive(ntuple(padding, spatial, op, "padding"),
                                                 op, "padding", minimum=0))
     for size, (lo, hi), k, d in zip(x.shape[2:], pads, kernel, dilation):
         if size + lo + hi < d * (k - 1) + 1:
@@ -102,9 +102,9 @@ def _conv(op, spatial, input, weight, bias, stride, padding, dilation, groups):
         y = _conv_by_depth(x, weight, bias, stride, pads, dilation, groups)
     else:
         tensors = (x, weight) if bias is None else (x, weight, bias)
-        y = _C.Convolution.apply(*tensors, stride=_lift(stride, spatial, 1),
-                                 padding=_lift(pads, spatial, (0, 0)),
-                                 dilation=_lift(dilation, spatial, 1), groups=groups)
+        y = _C.Convolution.apply(*tensors, stride=lift(stride, spatial, 1),
+                                 padding=lift(pads, spatial, (0, 0)),
+                                 dilation=lift(dilation, spatial, 1), groups=groups)
     return _F.squeeze(y, 0) if unbatched else y
 
 
@@ -151,11 +151,11 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _conv_transpose(op, spatial, input, weight, bias, stride, padding, output_padding,
                     groups, dilation):
     _check_tensors(op, input, weight, bias, spatial)
-    x, unbatched = _batched(input, spatial)
-    stride = _positive(_ntuple(stride, spatial, op, "stride"), op, "stride")
-    dilation = _positive(_ntuple(dilation, spatial, op, "dilation"), op, "dilation")
-    padding = _positive(_ntuple(padding, spatial, op, "padding"), op, "padding", minimum=0)
-    output_padding = _positive(_ntuple(output_padding, spatial, op, "output_padding"), op,
+    x, unbatched = batched(input, spatial)
+    stride = positive(ntuple(stride, spatial, op, "stride"), op, "stride")
+    dilation = positive(ntuple(dilation, spatial, op, "dilation"), op, "dilation")
+    padding = positive(ntuple(padding, spatial, op, "padding"), op, "padding", minimum=0)
+    output_padding = positive(ntuple(output_padding, spatial, op, "output_padding"), op,
                                "output_padding", minimum=0)
     if not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
@@ -184,9 +184,9 @@ def _conv_transpose(op, spatial, input, weight, bias, stride, padding, output_pa
     else:
         tensors = (x, weight) if bias is None else (x, weight, bias)
         y = _C.TransposedConvolution.apply(
-            *tensors, stride=_lift(stride, spatial, 1), padding=_lift(padding, spatial, 0),
-            output_padding=_lift(output_padding, spatial, 0),
-            dilation=_lift(dilation, spatial, 1), groups=groups)
+            *tensors, stride=lift(stride, spatial, 1), padding=lift(padding, spatial, 0),
+            output_padding=lift(output_padding, spatial, 0),
+            dilation=lift(dilation, spatial, 1), groups=groups)
     return _F.squeeze(y, 0) if unbatched else y
 
 
@@ -243,10 +243,10 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 def _block_args(op, kernel_size, dilation, padding, stride):
-    kernel = _positive(_ntuple(kernel_size, 2, op, "kernel_size"), op, "kernel_size")
-    dilation = _positive(_ntuple(dilation, 2, op, "dilation"), op, "dilation")
-    padding = _positive(_ntuple(padding, 2, op, "padding"), op, "padding", minimum=0)
-    stride = _positive(_ntuple(stride, 2, op, "stride"), op, "stride")
+    kernel = positive(ntuple(kernel_size, 2, op, "kernel_size"), op, "kernel_size")
+    dilation = positive(ntuple(dilation, 2, op, "dilation"), op, "dilation")
+    padding = positive(ntuple(padding, 2, op, "padding"), op, "padding", minimum=0)
+    stride = positive(ntuple(stride, 2, op, "stride"), op, "stride")
     return kernel, dilation, padding, stride
 
 
@@ -266,7 +266,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if input.ndim not in (3, 4):
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W) or a 3-D unbatched one, "
                          f"got shape {tuple(input.shape)}")
-    x, unbatched = _batched(input, 2)
+    x, unbatched = batched(input, 2)
     _blocks(op, x.shape[2:], kernel, dilation, padding, stride)
     y = _C.Im2Col.apply(x, kernel_size=kernel, stride=stride, padding=padding,
                         dilation=dilation)
@@ -277,7 +277,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum sliding local blocks (N, C·kh·kw, L) into an image (N, C, *output_size)."""
     op = "fold"
     kernel, dilation, padding, stride = _block_args(op, kernel_size, dilation, padding, stride)
-    size = _positive(_ntuple(output_size, 2, op, "output_size"), op, "output_size")
+    size = positive(ntuple(output_size, 2, op, "output_size"), op, "output_size")
     if input.ndim not in (2, 3):
         raise ValueError(f"{op}: expected a 3-D input (N, C·kh·kw, L) or a 2-D unbatched "
                          f"one, got shape {tuple(input.shape)}")

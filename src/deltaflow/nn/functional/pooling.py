@@ -11,7 +11,7 @@ from ... import functional as _F
 from ...backend import to_device, xp_of
 from ...ops import pool as _P
 from ...ops import upsample as _U
-from .conv import _batched, _lift, _ntuple, _positive
+from .conv import batched, lift, ntuple, positive
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
@@ -23,22 +23,22 @@ def _pool_args(op, spatial, input, kernel_size, stride, padding, dilation, ceil_
         dims = {1: "L", 2: "H, W", 3: "D, H, W"}[spatial]
         raise ValueError(f"{op}: expected a {spatial + 2}-D input (N, C, {dims}) or a "
                          f"{spatial + 1}-D unbatched one, got shape {tuple(input.shape)}")
-    kernel = _positive(_ntuple(kernel_size, spatial, op, "kernel_size"), op, "kernel_size")
+    kernel = positive(ntuple(kernel_size, spatial, op, "kernel_size"), op, "kernel_size")
     stride = kernel if stride is None or stride == [] or stride == () else \
-        _positive(_ntuple(stride, spatial, op, "stride"), op, "stride")
-    padding = _positive(_ntuple(padding, spatial, op, "padding"), op, "padding", minimum=0)
-    dilation = _positive(_ntuple(dilation, spatial, op, "dilation"), op, "dilation")
+        positive(ntuple(stride, spatial, op, "stride"), op, "stride")
+    padding = positive(ntuple(padding, spatial, op, "padding"), op, "padding", minimum=0)
+    dilation = positive(ntuple(dilation, spatial, op, "dilation"), op, "dilation")
     for k, p in zip(kernel, padding):
         if 2 * p > k:
             raise ValueError(f"{op}: padding {padding} should be at most half of kernel "
                              f"size {kernel}")
-    x, unbatched = _batched(input, spatial)
+    x, unbatched = batched(input, spatial)
     for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation):
         if _P.pool_size(n, k, s, p, d, ceil_mode)[0] < 1:
             raise ValueError(f"{op}: input of spatial size {tuple(x.shape[2:])} is too small "
                              f"for kernel {kernel} (dilation {dilation}, padding {padding})")
-    lift = lambda v, fill: _lift(v, spatial, fill)  # noqa: E731
-    return x, unbatched, lift(kernel, 1), lift(stride, 1), lift(padding, 0), lift(dilation, 1)
+    as_2d = lambda v, fill: lift(v, spatial, fill)  # noqa: E731
+    return x, unbatched, as_2d(kernel, 1), as_2d(stride, 1), as_2d(padding, 0), as_2d(dilation, 1)
 
 
 def _max_pool(op, spatial, input, kernel_size, stride, padding, dilation, ceil_mode,
@@ -193,7 +193,7 @@ def _adaptive(op, spatial, input, output_size):
         raise ValueError(f"{op}: output_size must be an int or a tuple of {spatial}, got "
                          f"{output_size!r}")
     out = tuple(n if o is None else o for n, o in zip(size, out))
-    _positive(out, op, "output_size")
+    positive(out, op, "output_size")
     if all(n % o == 0 for n, o in zip(size, out)):  # equal bins: a plain average pool
         k = tuple(n // o for n, o in zip(size, out))
         return _avg_pool(op, spatial, input, k, k, 0, False, True, None)
@@ -226,10 +226,10 @@ def adaptive_avg_pool3d(input, output_size):
     if len(out) != 3:
         raise ValueError(f"{op}: output_size must be an int or a tuple of 3, got "
                          f"{output_size!r}")
-    x, unbatched = _batched(input, 3)
+    x, unbatched = batched(input, 3)
     N, C, D, H, W = x.shape
     Do = D if out[0] is None else out[0]
-    _positive((Do,), op, "output_size")
+    positive((Do,), op, "output_size")
     y = adaptive_avg_pool2d(_F.reshape(x, (N, C * D, H, W)), tuple(out[1:]))
     Ho, Wo = y.shape[2:]
     bins = creation.tensor(_U.adaptive_avg_matrix(D, Do), dtype=x.dtype, device=x.device)
@@ -252,13 +252,13 @@ def _adaptive_max(op, spatial, input, output_size, return_indices):
     if input.ndim not in (spatial + 1, spatial + 2):
         raise ValueError(f"{op}: expected a {spatial + 2}-D or {spatial + 1}-D input, got "
                          f"shape {tuple(input.shape)}")
-    x, unbatched = _batched(input, spatial)
+    x, unbatched = batched(input, spatial)
     size = tuple(x.shape[2:])
     out = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * spatial
     if len(out) != spatial:
         raise ValueError(f"{op}: output_size must be an int or a tuple of {spatial}, got "
                          f"{output_size!r}")
-    out = _positive(tuple(n if o is None else o for n, o in zip(size, out)), op, "output_size")
+    out = positive(tuple(n if o is None else o for n, o in zip(size, out)), op, "output_size")
     # gather every bin's window as its own axes, flatten them, take the first maximum
     N, C = x.shape[:2]
     bins = [_bin_indices(n, o) for n, o in zip(size, out)]
@@ -302,12 +302,12 @@ def _max_unpool(op, spatial, input, indices, kernel_size, stride, padding, outpu
     if tuple(indices.shape) != tuple(input.shape):
         raise ValueError(f"{op}: indices of shape {tuple(indices.shape)} do not match the "
                          f"input's {tuple(input.shape)}")
-    kernel = _positive(_ntuple(kernel_size, spatial, op, "kernel_size"), op, "kernel_size")
-    stride = kernel if stride is None else _positive(_ntuple(stride, spatial, op, "stride"),
+    kernel = positive(ntuple(kernel_size, spatial, op, "kernel_size"), op, "kernel_size")
+    stride = kernel if stride is None else positive(ntuple(stride, spatial, op, "stride"),
                                                      op, "stride")
-    padding = _positive(_ntuple(padding, spatial, op, "padding"), op, "padding", minimum=0)
-    x, unbatched = _batched(input, spatial)
-    idx, _ = _batched(indices, spatial)
+    padding = positive(ntuple(padding, spatial, op, "padding"), op, "padding", minimum=0)
+    x, unbatched = batched(input, spatial)
+    idx, _ = batched(indices, spatial)
     default = tuple((n - 1) * s - 2 * p + k
                     for n, s, p, k in zip(x.shape[2:], stride, padding, kernel))
     out = default if output_size is None else tuple(output_size)[-spatial:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 
-from .module import Module, _addindent
+from .module import Module, addindent
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict"]
 
@@ -149,7 +149,7 @@ class ModuleList(Module):
         lines = []
         for start, end, r in blocks:
             head = f"({start})" if start == end else f"({start}-{end}): {end - start + 1} x"
-            lines.append(_addindent(f"{head}: {r}" if start == end else f"{head} {r}", 2))
+            lines.append(addindent(f"{head}: {r}" if start == end else f"{head} {r}", 2))
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 

@@ -50,7 +50,7 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
-def _addindent(text: str, spaces: int) -> str:
+def addindent(text: str, spaces: int) -> str:
     lines = text.split("\n")
     if len(lines) == 1:
         return text
@@ -559,7 +559,7 @@ class Module:
         extra = self.extra_repr()
         lines = extra.split("\n") if extra else []
         for name, m in self._modules.items():
-            lines.append(f"({name}): " + _addindent(repr(m), 2))
+            lines.append(f"({name}): " + addindent(repr(m), 2))
         main = self._get_name() + "("
         if lines:
             if len(lines) == 1 and not self._modules:
