@@ -76,11 +76,13 @@ def _gan(path, split, data_dir, batch_size) -> dict:
     from ..data import datasets
     from ..random import manual_seed
     from ..tasks import gan
+    from ..train import run_folder as rf
     G, meta, run_dir = gan.load_trained(path)
     manual_seed(0)
     data = datasets.mnist(data_dir or meta.get("data_dir"), flatten=False)
+    epochs = rf.read_config(run_dir).get("judge_epochs", 3)
     return {"run": str(run_dir), "data": "mnist",
-            **gan.judge(run_dir, G, meta["z_dim"], data, epochs=3)}
+            **gan.judge(run_dir, G, meta["z_dim"], data, epochs=epochs)}
 
 
 def run(args) -> int:

@@ -1,5 +1,6 @@
 """``deltaflow generate RUN --prompt TEXT --tokens N --temperature T``: sample text from a
-character language model trained by ``deltaflow train --task charlm --out RUN``.
+character language model trained by ``deltaflow train --task charlm`` (RUN: the run folder
+it printed).
 
 RUN is the run folder (its final weights, ``model.safetensors``); a checkpoint inside it,
 such as ``RUN/checkpoints/best.safetensors``, also works.

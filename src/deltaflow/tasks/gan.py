@@ -169,6 +169,9 @@ def judge_samples(judge, images01) -> dict:
 
 
 def setup(opts) -> Setup:
+    if opts.data != "mnist":
+        raise ValueError(f"gan: --data must be mnist (the IDX files, folder via --data-dir), "
+                         f"got {opts.data!r}")
     data = datasets.mnist(mnist_root(opts.data_dir), flatten=False)
     real = data.train.tensors[0].numpy() * 2 - 1
     G, D = M.build(opts.model, opts.z_dim)
