@@ -639,7 +639,15 @@ def getitem(x, index):
 
 
 def setitem(x, index, value):
-    """``x[index] = value``: written into ``x.data`` (not recorded by autograd)."""
+    """``x[index] = value``: written into ``x.data``. Not recorded by autograd, so it is
+    refused where autograd is involved (``x`` or ``value`` requires grad, outside
+    ``no_grad``) instead of giving a silently wrong gradient."""
+    if state.grad_enabled and (x.requires_grad or (isinstance(value, Tensor)
+                                                   and value.requires_grad)):
+        raise RuntimeError("x[index] = value: item assignment is not recorded by autograd, so "
+                           "the gradient through it would be wrong; write it out of place "
+                           "(dl.where(mask, value, x), x.masked_fill(mask, value)) or do it "
+                           "under dl.no_grad()")
     value = value.data if isinstance(value, Tensor) else value
     x.data[_index_arrays(index, x.data)] = value
     write_clock.stamp(x)
