@@ -31,21 +31,46 @@ class DataLoader:
             a whole batch at a time.
         generator: ``numpy.random.Generator`` or int seed for shuffling.
         prefetch: number of batches a background thread prepares ahead (0: none).
+        sampler: the order of indices (a :mod:`~deltaflow.data.sampler` sampler or any
+            iterable of indices with ``len``); not with ``shuffle``.
+        batch_sampler: yields lists of indices, one per batch; not with ``batch_size``,
+            ``shuffle``, ``sampler`` or ``drop_last``.
+        num_workers: PyTorch's worker processes; here ``> 0`` loads in one background thread
+            (``prefetch`` = ``prefetch_factor`` × ``num_workers`` batches ahead, default 2 ×).
+        pin_memory, timeout, persistent_workers: accepted for PyTorch code; no effect (CPU
+            arrays need no pinning; the thread has no start-up to keep).
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False, collate_fn=None, generator=None, prefetch: int = 0):
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
+    def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool = False,
+                 sampler=None, batch_sampler=None, num_workers: int = 0, collate_fn=None,
+                 pin_memory: bool = False, drop_last: bool = False, timeout: float = 0,
+                 generator=None, *, prefetch: int = 0, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False):
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+        elif not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
                 or batch_size <= 0:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got "
                              f"{batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be an int >= 0, got "
+                             f"{num_workers!r}")
+        if num_workers:
+            prefetch = max(prefetch, (prefetch_factor or 2) * num_workers)
         if prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
         self._iterable = isinstance(dataset, IterableDataset)
-        if self._iterable and shuffle:
-            raise ValueError("DataLoader: shuffle is not available for an IterableDataset")
+        if self._iterable and (shuffle or sampler is not None or batch_sampler is not None):
+            raise ValueError("DataLoader: shuffle, sampler and batch_sampler are not "
+                             "available for an IterableDataset")
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.num_workers, self.pin_memory = num_workers, pin_memory
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_sampler is not None else int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.collate_fn = collate_fn if collate_fn is not None else default_collate
@@ -56,13 +81,21 @@ class DataLoader:
     def __len__(self) -> int:
         if self._iterable:
             raise TypeError("DataLoader over an IterableDataset has no len()")
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _index_batches(self):
-        """The epoch's index arrays (the permutation is drawn now, not lazily)."""
-        n = len(self.dataset)
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        """The epoch's index arrays (the order is drawn now, not lazily)."""
+        if self.batch_sampler is not None:
+            return [np.asarray(batch, dtype=np.int64) for batch in self.batch_sampler]
+        if self.sampler is not None:
+            order = np.fromiter(self.sampler, dtype=np.int64)
+        else:
+            n = len(self.dataset)
+            order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         return [order[i:i + self.batch_size] for i in range(0, stop, self.batch_size)]
 
@@ -88,12 +121,23 @@ class DataLoader:
             self._map_batches(self._index_batches())
         return _Prefetcher(batches, self.prefetch) if self.prefetch else batches
 
+    def _order_source(self):
+        """The sampler or batch sampler that decides the order, if one was given."""
+        return self.batch_sampler if self.batch_sampler is not None else self.sampler
+
     def state_dict(self) -> dict:
-        """The shuffling generator's state (JSON-serialisable); empty without shuffle."""
+        """The shuffling generator's state, or the sampler's (JSON-serialisable); empty
+        when the order is not random."""
+        source = self._order_source()
+        if source is not None:
+            return {"sampler": source.state_dict()} if hasattr(source, "state_dict") else {}
         return {"generator": self.generator.bit_generator.state} if self.shuffle else {}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        if self.shuffle and "generator" in state_dict:
+        source = self._order_source()
+        if source is not None and "sampler" in state_dict:
+            source.load_state_dict(state_dict["sampler"])
+        elif self.shuffle and "generator" in state_dict:
             self.generator.bit_generator.state = state_dict["generator"]
 
 
