@@ -65,6 +65,16 @@ def test_generate_errors_are_one_line(tmp_path, capsys):
     assert "written by an earlier deltaflow" in capsys.readouterr().err
 
 
+def test_commands_name_a_run_of_the_wrong_task(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    assert main(["train", "--hidden", "8", "--epochs", "1", "--no-progress", "--no-plot",
+                 "--out", str(tmp_path), "--name", "c"]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(tmp_path / "c"), "--prompt", "a"]) == 1
+    err = capsys.readouterr().err
+    assert "is a classify run, not a charlm run" in err and err.count("\n") == 1
+
+
 def test_charlm_rejects_stateful_transformer_and_classify_options(tmp_path, capsys):
     text = tmp_path / "tiny.txt"
     text.write_text(TEXT)

@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import functional as Fn
+from .. import io
 from ..autograd import no_grad
 from ..data import datasets
 from ..models import charlm as M
 from ..nn import functional as F
 from ..tensor import Tensor
 from ..train import Step, Task
+from ..train import run_folder as rf
 from .common import make_optimizer
 from .runner import Setup
 
@@ -212,7 +214,6 @@ class CharLMTask(Task):
         return self.prompt + "".join(self.vocab[i] for i in ids)
 
     def on_epoch_end(self, trainer, logs):
-        from .. import io
         text = self.sample(self.sample_tokens)
         io.append_text(self.samples_path, f"--- epoch {logs['epoch']}, step {logs['step']}, "
                                           f"val {logs.get('val_loss', math.nan):.4f}\n{text}\n")
@@ -270,13 +271,8 @@ def setup(opts) -> Setup:
 
 def load_trained(path):
     """``(model in eval mode, meta, run folder, weights file)`` of a trained charlm run."""
-    from .. import load as dl_load
-    from ..train import run_folder as rf
-    run_dir, weights = rf.locate(path)
-    meta = rf.open_run(run_dir)
-    if meta.get("task") != "charlm":
-        raise ValueError(f"{run_dir} is a {meta.get('task')} run, not a charlm run")
+    run_dir, weights, meta = rf.open_trained(path, "charlm")
     model = M.build(meta)
-    model.load_state_dict(dl_load(weights))
+    model.load_state_dict(io.load(weights))
     model.eval()
     return model, meta, run_dir, weights

@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import data as dl_data
-from .. import load as dl_load
-from .. import models, nn
+from .. import io, models, nn
 from ..data import DataLoader, TensorDataset
 from ..train import SupervisedTask
 from ..train import run_folder as rf
@@ -138,14 +137,10 @@ def load_trained(path):
     """``(model in eval mode, options namespace, meta, run folder, weights file)`` of a
     trained classify run (a run folder or a checkpoint inside one)."""
     from types import SimpleNamespace
-    run_dir, weights = rf.locate(path)
-    meta = rf.open_run(run_dir)
-    if meta.get("task") != "classify":
-        raise ValueError(f"{run_dir} is a {meta.get('task')} run; this command needs a "
-                         f"classify run")
+    run_dir, weights, meta = rf.open_trained(path, "classify")
     config = rf.read_config(run_dir)
     opts = SimpleNamespace(**{k.replace("-", "_"): v for k, v in config.items()})
     model = models.build(meta["model"], meta["input_shape"], meta["num_classes"], opts)
-    model.load_state_dict(dl_load(weights))
+    model.load_state_dict(io.load(weights))
     model.eval()
     return model, opts, meta, run_dir, weights

@@ -33,6 +33,7 @@ from ..nn import functional as F
 from ..random import generator, manual_seed
 from ..tensor import Tensor
 from ..train import Step, Task, Trainer
+from ..train import run_folder as rf
 from .runner import Setup
 
 NOT_APPLICABLE = ("hidden", "activation", "batchnorm", "dropout", "val_split", "scheduler",
@@ -108,13 +109,18 @@ def _bce(logits, value):
     return F.binary_cross_entropy_with_logits(logits, target)
 
 
+def networks(G, D) -> nn.ModuleDict:
+    """The one module a gan run trains and saves: ``generator.*`` and ``discriminator.*``."""
+    return nn.ModuleDict({"generator": G, "discriminator": D})
+
+
 class GANTask(Task):
     """One D update then one G update per batch of real images (``model`` holds both
     networks: ``generator`` and ``discriminator``); after each epoch, the grid of
     ``fixed_z``'s images."""
 
     def __init__(self, G, D, z_dim, real_label, samples_dir):
-        self.model = nn.ModuleDict({"generator": G, "discriminator": D})
+        self.model = networks(G, D)
         self.G, self.D, self.z_dim, self.real_label = G, D, z_dim, real_label
         self.fixed_z = _noise(64, z_dim)
         self.samples_dir = Path(samples_dir)
@@ -213,15 +219,9 @@ def judge(run_dir, G, z_dim, data, epochs) -> dict:
 
 def load_trained(path):
     """``(generator in eval mode, meta, run folder)`` of a trained gan run."""
-    from .. import load as dl_load
-    from ..train import run_folder as rf
-    run_dir, weights = rf.locate(path)
-    meta = rf.open_run(run_dir)
-    if meta.get("task") != "gan":
-        raise ValueError(f"{run_dir} is a {meta.get('task')} run, not a gan run")
+    run_dir, weights, meta = rf.open_trained(path, "gan")
     G, D = M.build(meta["model"], meta["z_dim"])
-    model = nn.ModuleDict({"generator": G, "discriminator": D})
-    model.load_state_dict(dl_load(weights))
+    networks(G, D).load_state_dict(io.load(weights))
     G.eval()
     return G, meta, run_dir
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import io
 from .. import random as dl_random
+from ..autograd.anomaly import AnomalyError
 from ..train import EarlyStopping, Trainer
 from ..train import run_folder as rf
 from ..train.budget import TimeBudget
@@ -96,7 +97,6 @@ def _run(module, opts, run_dir: Path, resuming: bool) -> int:
     print(f"run: {run_dir}" + (f" (resumed after epoch {trainer.epoch})" if resuming else ""),
           flush=True)
     start_epoch, start = trainer.epoch, time.perf_counter()
-    from ..autograd.anomaly import AnomalyError
     try:
         trainer.fit(setup.train_loader, setup.val_loader, epochs=opts.epochs)
     except AnomalyError as err:

@@ -115,6 +115,16 @@ def open_run(path) -> dict:
     return io.load_json(meta)
 
 
+def open_trained(path, task: str) -> tuple[Path, Path, dict]:
+    """``(run folder, weights file, model.json)`` for a run folder or a checkpoint inside
+    one (:func:`locate`), checked to be a ``task`` run."""
+    run_dir, weights = locate(path)
+    meta = open_run(run_dir)
+    if meta.get("task") != task:
+        raise ValueError(f"{run_dir} is a {meta.get('task')} run, not a {task} run")
+    return run_dir, weights, meta
+
+
 def read_config(run_dir) -> dict:
     """The run's ``config.toml`` as a dict (empty when the file is missing)."""
     path = Path(run_dir) / CONFIG_NAME
