@@ -53,6 +53,9 @@ def test_charlm_trains_saves_and_generates(tmp_path, capsys, model, extra):
     out = capsys.readouterr().out
     assert out.startswith("All:") and len(out) == len("All:") + 25 + 1
     assert set(out) <= set(TEXT)
+    text.write_text(TEXT + "@")                               # the text changed since
+    assert main(["eval", str(run)]) == 1
+    assert "has other characters than when" in capsys.readouterr().err
 
 
 def test_generate_errors_are_one_line(tmp_path, capsys):

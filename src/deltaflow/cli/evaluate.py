@@ -59,13 +59,15 @@ def _classify(path, split, data_dir, batch_size) -> dict:
 
 def _charlm(path, split, data_dir, batch_size) -> dict:
     import math
-    from pathlib import Path
 
+    from ..data import datasets
     from ..tasks import charlm
     model, meta, run_dir, weights = charlm.load_trained(path)
-    text = Path(meta["data"][len("text:"):]).read_text(encoding="utf-8")
-    vocab = meta["vocab"]
-    ids = np.fromiter((vocab.index(c) for c in text), dtype=np.int64, count=len(text))
+    corpus = datasets.text(meta["data"][len("text:"):], val_fraction=0.0)
+    if "".join(corpus.vocab) != meta["vocab"]:
+        raise ValueError(f"eval: {meta['data']} has other characters than when {run_dir} "
+                         f"was trained")
+    ids = corpus.train_ids                    # the whole text (val_fraction 0)
     ids = ids[:meta["train_chars"]] if split == "train" else charlm.held_out(ids, meta)[1]
     loss = charlm.evaluate(model, ids, charlm.eval_window(meta))
     return {"run": str(run_dir), "weights": str(weights), "data": meta["data"],

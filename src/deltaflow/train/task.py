@@ -36,9 +36,10 @@ class Step:
 
     def values(self) -> dict:
         """``{"loss": float, **metrics}`` (no loss key when there is none)."""
-        out = {} if self.loss is None else {"loss": float(getattr(self.loss, "item",
-                                                                  lambda: self.loss)())}
-        return {**out, **self.metrics}
+        if self.loss is None:
+            return dict(self.metrics)
+        loss = self.loss.item() if hasattr(self.loss, "item") else float(self.loss)
+        return {"loss": loss, **self.metrics}
 
 
 class Task(Callback):
