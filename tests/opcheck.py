@@ -40,6 +40,14 @@ def normal(rng, shape):
     return rng.standard_normal(shape)
 
 
+def distinct(rng, shape):
+    """Distinct values with |x| in [0.5, 1.5] (no ties, no zero: sorting, selection and every
+    reduction are smooth there)."""
+    n = int(np.prod(shape))
+    magnitudes = rng.permutation(np.linspace(0.5, 1.5, n)).reshape(shape)
+    return magnitudes * rng.choice([-1.0, 1.0], shape)
+
+
 @dataclass(frozen=True)
 class OpCase:
     """One op-table row: an op in deltaflow, NumPy and PyTorch, and the arrays it runs on.

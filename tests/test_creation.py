@@ -157,3 +157,55 @@ def test_rng_state_round_trip_resumes_bit_exactly():
     dl.randn(5)
     dl.set_rng_state(state)
     assert dl.randn(5).numpy().tobytes() == a.tobytes()
+
+
+# ------------------------------------------------------------------- Tensor.new_*
+NEW = {  # method call on a tensor, the same call on a torch tensor
+    "new_zeros": lambda t: t.new_zeros(2, 3),
+    "new_zeros_tuple": lambda t: t.new_zeros((2, 3)),
+    "new_ones": lambda t: t.new_ones([4]),
+    "new_full": lambda t: t.new_full((2,), 3),
+    "new_full_float_into_int": lambda t: t.new_full((2,), 2.7),
+    "new_empty_shape": lambda t: t.new_empty((3, 1)).new_zeros(()),
+    "new_tensor": lambda t: t.new_tensor([1.5, -2.0]),
+    "new_tensor_nested": lambda t: t.new_tensor([[1, 2], [3, 4]]),
+    "new_ones_dtype": lambda t: t.new_ones(2, dtype=dl.int32 if isinstance(t, dl.Tensor)
+                                           else torch.int32),
+}
+
+
+@pytest.mark.parametrize("template", ["float64", "int64", "float32", "bool"])
+@pytest.mark.parametrize("name", list(NEW))
+def test_new_methods_take_the_tensors_dtype_like_torch(name, template):
+    if torch is None:
+        pytest.skip("PyTorch not installed")
+    d = NEW[name](dl.zeros(2, dtype=template))
+    t = NEW[name](torch.zeros(2, dtype=getattr(torch, template)))
+    assert d.shape == tuple(t.shape) and str(d.dtype) == str(t.dtype).split(".")[1]
+    np.testing.assert_array_equal(d.numpy(), t.numpy())
+    assert d.device == "cpu" and not d.requires_grad
+
+
+def test_new_methods_options():
+    x = dl.ones(3, dtype=dl.float64)
+    for t in (x.new_zeros(2, requires_grad=True), x.new_ones((2,), requires_grad=True),
+              x.new_full((2,), 1.0, requires_grad=True), x.new_tensor([1.0], requires_grad=True),
+              x.new_empty(2, requires_grad=True)):
+        assert t.requires_grad and t.is_leaf and t.dtype == dl.float64
+    assert x.new_zeros(2, dtype=dl.float32).dtype == dl.float32
+    data = np.arange(3.0)
+    copy = x.new_tensor(data)
+    data[0] = 9
+    assert copy.tolist() == [0, 1, 2]
+    with pytest.raises(TypeError, match="new_full: size must be a tuple of ints, got int"):
+        x.new_full(2, 3.0)
+
+
+def test_randperm_options_and_errors():
+    p = dl.randperm(5, dtype=dl.float64, requires_grad=True)
+    assert p.dtype == dl.float64 and p.requires_grad and sorted(p.tolist()) == list(range(5))
+    assert dl.randperm(0).shape == (0,) and dl.randperm(3).dtype == dl.int64
+    g = np.random.default_rng(3)
+    assert dl.randperm(8, generator=g).tolist() == np.random.default_rng(3).permutation(8).tolist()
+    with pytest.raises(RuntimeError, match="randperm: n must be non-negative, got -1"):
+        dl.randperm(-1)

@@ -79,23 +79,3 @@ def test_matches_torch_on_the_same_program():
     tx2.mul_(2)
     ty2.sum().backward()                       # torch allows it too
 
-
-def test_item_assignment_where_autograd_is_involved_is_refused_not_silently_wrong():
-    """``y[y < 0] = 0`` on a tensor in the graph (and writing a differentiable value into a
-    buffer) would drop a path from the gradient; it is refused with one clear error."""
-    x = dl.tensor([1.0, -2.0, 3.0], requires_grad=True)
-    y = x * 1.0
-    with pytest.raises(RuntimeError, match="item assignment is not recorded"):
-        y[y < 0] = 0
-    buf, w = dl.zeros(3), dl.tensor([2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="masked_fill"):
-        buf[1] = w[0] * 2
-    z = y.masked_fill(y < 0, 0.0)          # the out-of-place form the message names
-    z.sum().backward()
-    assert x.grad.numpy().tolist() == [1.0, 0.0, 1.0]
-    with dl.no_grad():                     # outside the graph it writes as before
-        y[y < 0] = 0
-    assert y.numpy().tolist() == [1.0, 0.0, 3.0]
-    plain = dl.zeros(3)
-    plain[1] = 5.0
-    assert plain.numpy().tolist() == [0.0, 5.0, 0.0]

@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import deltaflow as dl
-from opcheck import CHECKS, OpCase, check_op, op_params, torch
+import deltaflow.nn.functional as DF
+from opcheck import CHECKS, OpCase, check_op, normal, op_params, special, torch
 
 GRADCHECKED = ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh",
-               "Softplus", "Hardtanh", "Softmax", "LogSoftmax")
+               "Softplus", "Hardtanh", "Softmax", "LogSoftmax", "Hardsigmoid", "Hardswish")
 
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 erf = np.vectorize(math.erf)
@@ -31,6 +32,13 @@ def np_softplus(x, beta=1.0, threshold=20.0):
 def np_softmax(x, dim):
     e = np.exp(x - x.max(axis=dim, keepdims=True))
     return e / e.sum(axis=dim, keepdims=True)
+
+
+def np_cosine_similarity(a, b, dim=1):
+    a, b = np.broadcast_arrays(a, b)
+    na = np.linalg.norm(a, axis=dim, keepdims=True)
+    nb = np.linalg.norm(b, axis=dim, keepdims=True)
+    return ((a / na) * (b / nb)).sum(dim)
 
 
 def F():
@@ -75,6 +83,31 @@ ACTIVATIONS = [replace(op, draw=away_from_kinks) for op in [
            lambda x: torch.log_softmax(x, -1)),
     OpCase("log_softmax_dim0", lambda x: x.log_softmax(dim=0), lambda x: np.log(np_softmax(x, 0))),
 ]]
+
+
+def away_from_hard_kinks(rng, shape):
+    """Values spread over [-5, 5], kept 0.05 away from the kinks at ±3 of hardswish and
+    hardsigmoid."""
+    x = rng.uniform(-5, 5, shape)
+    return np.where(np.abs(np.abs(x) - 3) < 0.05, x * 0.9, x)
+
+
+def np_hardsigmoid(x):
+    return np.clip(x + 3, 0, 6) / 6
+
+
+ACTIVATIONS += [
+    OpCase("hardsigmoid", DF.hardsigmoid, np_hardsigmoid, lambda x: F().hardsigmoid(x),
+           draw=away_from_hard_kinks),
+    OpCase("hardswish", DF.hardswish, lambda x: x * np_hardsigmoid(x),
+           lambda x: F().hardswish(x), draw=away_from_hard_kinks),
+    OpCase("softmin", lambda x: DF.softmin(x, dim=-1), lambda x: np_softmax(-x, -1),
+           lambda x: F().softmin(x, dim=-1), draw=away_from_kinks),
+    OpCase("celu", lambda x: DF.celu(x, 0.7), lambda x: np.where(x > 0, x, 0.7 * np.expm1(x / 0.7)),
+           lambda x: F().celu(x, 0.7), draw=away_from_kinks, tol=1e-10),
+    OpCase("softsign", DF.softsign, lambda x: x / (1 + np.abs(x)), lambda x: F().softsign(x),
+           draw=away_from_kinks),
+]
 SHAPES = [(7,), (3, 4), (2, 3, 4)]
 
 EXTREMES = np.array([-800.0, -40.0, -0.6, 0.0, 0.7, 0.75, 40.0, 800.0])
@@ -97,7 +130,51 @@ CASES = ([op.at(shape) for op in ACTIVATIONS for shape in SHAPES]
                     values=(MASKED,), gradcheck=False),
              OpCase("log_softmax_masked_entry", lambda t: dl.log_softmax(t)[:, 1:2], None,
                     lambda t: torch.log_softmax(t, -1)[:, 1:2], values=(MASKED,),
-                    gradcheck=False)])
+                    gradcheck=False)]
+         + [  # the derivatives at ±3 and NaN are PyTorch's
+             special("hardswish_kinks", DF.hardswish, [-3.0, 3.0, -3.5, 3.5, np.nan],
+                     torch_fn=lambda x: F().hardswish(x)),
+             special("hardsigmoid_kinks", DF.hardsigmoid, [-3.0, 3.0, -3.5, 3.5, np.nan],
+                     torch_fn=lambda x: F().hardsigmoid(x))]
+         + [op.at(*shapes) for op, shapes in [
+             (OpCase("glu_last", DF.glu, lambda x: np.split(x, 2, -1)[0]
+                     * np_sigmoid(np.split(x, 2, -1)[1]), lambda x: F().glu(x)), [(3, 4)]),
+             (OpCase("glu_dim1", lambda x: DF.glu(x, 1), lambda x: np.split(x, 2, 1)[0]
+                     * np_sigmoid(np.split(x, 2, 1)[1]), lambda x: F().glu(x, 1)), [(2, 6, 3)]),
+             (OpCase("prelu_channels", DF.prelu, lambda x, w: np.where(x > 0, x, w[:, None] * x),
+                     lambda x, w: F().prelu(x, w), draw=(away_from_kinks, normal)),
+              [(2, 3, 4), (3,)]),
+             (OpCase("prelu_shared", DF.prelu, lambda x, w: np.where(x > 0, x, w * x),
+                     lambda x, w: F().prelu(x, w), draw=(away_from_kinks, normal)),
+              [(5,), (1,)]),
+             (OpCase("normalize", DF.normalize, lambda x: x / np.linalg.norm(x, axis=1,
+                                                                             keepdims=True),
+                     lambda x: F().normalize(x)), [(3, 4)]),
+             (OpCase("normalize_p1_dim0", lambda x: DF.normalize(x, p=1, dim=0),
+                     lambda x: x / np.abs(x).sum(0, keepdims=True),
+                     lambda x: F().normalize(x, p=1, dim=0)), [(3, 4)]),
+             (OpCase("normalize_p3", lambda x: DF.normalize(x, 3, -1), None,
+                     lambda x: F().normalize(x, 3, -1)), [(2, 3, 4)]),
+             (OpCase("cosine_similarity", DF.cosine_similarity, np_cosine_similarity,
+                     lambda a, b: F().cosine_similarity(a, b)), [(3, 4), (3, 4)]),
+             (OpCase("cosine_similarity_broadcast", lambda a, b: DF.cosine_similarity(a, b, -1),
+                     lambda a, b: np_cosine_similarity(a, b, -1),
+                     lambda a, b: F().cosine_similarity(a, b, -1)), [(3, 4), (4,)]),
+             (OpCase("pairwise_distance", DF.pairwise_distance,
+                     lambda a, b: np.linalg.norm(a - b + 1e-6, axis=-1),
+                     lambda a, b: F().pairwise_distance(a, b)), [(3, 4), (3, 4)]),
+             (OpCase("pairwise_distance_p1_keepdim",
+                     lambda a, b: DF.pairwise_distance(a, b, p=1, keepdim=True),
+                     lambda a, b: np.abs(a - b + 1e-6).sum(-1, keepdims=True),
+                     lambda a, b: F().pairwise_distance(a, b, p=1, keepdim=True)),
+              [(2, 3, 4), (4,)]),
+         ]]
+         + [  # zero vectors: the clamped norms
+             special("normalize_zero_row", DF.normalize, [[0.0, 0.0], [3.0, 4.0]],
+                     torch_fn=lambda x: F().normalize(x)),
+             special("cosine_similarity_zero_row", DF.cosine_similarity,
+                     [[0.0, 0.0], [1e-9, 2e-9], [3.0, 4.0]], [[1.0, 2.0], [1.0, 1.0], [0.5, 0.1]],
+                     torch_fn=lambda a, b: F().cosine_similarity(a, b))])
 
 
 @pytest.mark.parametrize("case, check", op_params(CASES))

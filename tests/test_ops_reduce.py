@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import deltaflow as dl
-from opcheck import OpCase, check_op, leaf, op_params, special, torch
+from opcheck import OpCase, check_op, distinct, leaf, normal, op_params, special, torch
 
 GRADCHECKED = ("Sum", "Mean", "Prod", "MaxDim", "Amax", "Var", "Std", "LogSumExp", "Norm")
 
@@ -24,13 +24,6 @@ def np_norm(x, p, axis=None, keepdims=False):
     if p == np.inf:
         return a.max(axis=axis, keepdims=keepdims)
     return (a ** p).sum(axis=axis, keepdims=keepdims) ** (1 / p)
-
-
-def distinct(rng, shape):
-    """Distinct values with |x| in [0.5, 1.5] (no ties, no zero: every reduction is smooth)."""
-    n = int(np.prod(shape))
-    magnitudes = rng.permutation(np.linspace(0.5, 1.5, n)).reshape(shape)
-    return magnitudes * rng.choice([-1.0, 1.0], shape)
 
 
 REDUCTIONS = [replace(op, draw=distinct) for op in [  # on 3-D inputs
@@ -152,10 +145,102 @@ SPECIAL = [  # values where a formula has a 0/0 or ±inf that PyTorch resolves
     special("logsumexp_with_inf", lambda x: x.logsumexp(0), [np.inf, 1.0]),
 ]
 
+
+
+def np_cdist(a, b, p):
+    diff = np.abs(a[..., :, None, :] - b[..., None, :, :])
+    if p == 0:
+        return (diff != 0).sum(-1).astype(a.dtype)
+    return diff.max(-1) if p == np.inf else (diff ** p).sum(-1) ** (1 / p)
+
+
+CDIST = [  # the gradients are compared with torch.cdist's
+    *[OpCase(f"cdist_p{p}", lambda a, b, p=p: dl.cdist(a, b, p),
+             lambda a, b, p=p: np_cdist(a, b, p), lambda a, b, p=p: torch.cdist(a, b, p),
+             tol=1e-10).at((4, 3), (5, 3), seed=k) for k, p in enumerate((2.0, 1.0, 3.0, 0.5,
+                                                                          np.inf))],
+    OpCase("cdist_batched", lambda a, b: dl.cdist(a, b), lambda a, b: np_cdist(a, b, 2),
+           lambda a, b: torch.cdist(a, b), tol=1e-10).at((2, 4, 3), (2, 2, 3)),
+    OpCase("cdist_broadcast_batch", lambda a, b: dl.cdist(a, b, 1.5),
+           lambda a, b: np_cdist(a, b, 1.5), lambda a, b: torch.cdist(a, b, 1.5),
+           tol=1e-10).at((1, 3, 2), (2, 4, 2)),
+    replace(OpCase("cdist_p0", lambda a, b: dl.cdist(a, b, 0), lambda a, b: np_cdist(a, b, 0),
+                   lambda a, b: torch.cdist(a, b, 0)).at((3, 2), (4, 2)), grad=False),
+    special("cdist_same_points", lambda a: dl.cdist(a, a), [[0.0, 1.0], [3.0, 4.0], [1.0, 1.0]],
+            torch_fn=lambda a: torch.cdist(a, a)),
+]
+
+SPARSE = np.array([[0.0, 1.5, 0.0, 2.0], [-2.0, 0.0, 0.0, 0.0], [0.0, 0.0, 3.0, 1.0]])
+SORTED = np.array([-1.0, -0.25, 0.0, 0.5, 1.5])
+SORTED_ROWS = np.array([[-1.0, 0.0, 0.5, 2.0], [-0.5, -0.25, 0.75, 1.0]])
+AT_EDGES = np.array([[-1.0, 0.3, 0.5, 2.5], [-3.0, 0.0, 1.5, -0.25]])  # on and off the edges
+RUNS = np.array([1, 1, 2, 2, 2, 3, 1, 1, 2])
+ROW_RUNS = np.array([[1, 2], [1, 2], [0, 2], [1, 2], [1, 2], [1, 3]])
+CLOSE = (np.array([1.0, np.nan, np.inf, 2.0, -np.inf, 1e-9]),
+         np.array([1.0 + 1e-7, np.nan, np.inf, 2.1, np.inf, 0.0]))
+
+
+def np_histc(x, bins, lo=0.0, hi=0.0):
+    if lo == hi:
+        lo, hi = x.min(), x.max()
+    return np.histogram(x, bins, (lo, hi))[0].astype(x.dtype)
+
+
+COUNTING = [replace(op, grad=False, tol=0) for op in [  # no gradient, compared with torch
+    OpCase("count_nonzero", lambda x: x.count_nonzero(), np.count_nonzero, values=(SPARSE,)),
+    OpCase("count_nonzero_dim", lambda x: dl.count_nonzero(x, 0),
+           lambda x: np.count_nonzero(x, 0), lambda x: torch.count_nonzero(x, 0),
+           values=(SPARSE,)),
+    OpCase("count_nonzero_dims", lambda x: x.count_nonzero((0, 1)),
+           lambda x: np.count_nonzero(x, (0, 1)), values=(SPARSE.astype(np.int64),)),
+    OpCase("bincount", lambda x: x.bincount(), np.bincount, values=(RUNS,)),
+    OpCase("bincount_weights_minlength", lambda x, w: dl.bincount(x, w, minlength=6),
+           lambda x, w: np.bincount(x, w, 6), lambda x, w: torch.bincount(x, w, minlength=6),
+           values=(RUNS, np.linspace(-1, 1, RUNS.size))),
+    OpCase("histc", lambda x: x.histc(5, -1, 1), lambda x: np_histc(x, 5, -1, 1),
+           values=(normal(np.random.default_rng(0), (30,)),)),
+    OpCase("histc_data_range", lambda x: dl.histc(x, 4), lambda x: np_histc(x, 4),
+           lambda x: torch.histc(x, 4), values=(normal(np.random.default_rng(1), (3, 10)),)),
+    OpCase("searchsorted", lambda s, v: dl.searchsorted(s, v), np.searchsorted,
+           lambda s, v: torch.searchsorted(s, v), values=(SORTED, AT_EDGES)),
+    OpCase("searchsorted_right", lambda s, v: dl.searchsorted(s, v, right=True),
+           lambda s, v: np.searchsorted(s, v, "right"),
+           lambda s, v: torch.searchsorted(s, v, right=True), values=(SORTED, AT_EDGES)),
+    OpCase("searchsorted_rows_side", lambda s, v: dl.searchsorted(s, v, side="right"),
+           lambda s, v: np.stack([np.searchsorted(r, w, "right") for r, w in zip(s, v)]),
+           lambda s, v: torch.searchsorted(s, v, side="right"), values=(SORTED_ROWS, AT_EDGES)),
+    OpCase("searchsorted_rows_int32", lambda s, v: dl.searchsorted(s, v, out_int32=True),
+           lambda s, v: np.stack([np.searchsorted(r, w) for r, w in zip(s, v)]).astype(np.int32),
+           lambda s, v: torch.searchsorted(s, v, out_int32=True), values=(SORTED_ROWS, AT_EDGES)),
+    OpCase("searchsorted_sorter", lambda s, o: dl.searchsorted(s, dl.tensor(0.6), sorter=o),
+           lambda s, o: np.searchsorted(s, 0.6, sorter=o),
+           lambda s, o: torch.searchsorted(s, torch.tensor(0.6, dtype=torch.float64), sorter=o),
+           values=(SORTED[::-1].copy(), np.arange(5)[::-1].copy())),
+    OpCase("bucketize", lambda x, b: dl.bucketize(x, b), lambda x, b: np.searchsorted(b, x),
+           lambda x, b: torch.bucketize(x, b), values=(AT_EDGES, SORTED)),
+    OpCase("bucketize_right", lambda x, b: dl.bucketize(x, b, right=True),
+           lambda x, b: np.searchsorted(b, x, "right"),
+           lambda x, b: torch.bucketize(x, b, right=True), values=(AT_EDGES, SORTED)),
+    OpCase("unique_consecutive", lambda x: x.unique_consecutive(), None, values=(RUNS,)),
+    OpCase("unique_consecutive_all", lambda x: dl.unique_consecutive(x, True, True), None,
+           lambda x: torch.unique_consecutive(x, True, True), values=(RUNS.reshape(3, 3),)),
+    OpCase("unique_consecutive_counts", lambda x: x.unique_consecutive(return_counts=True), None,
+           values=(RUNS.astype(np.float64),)),
+    OpCase("unique_consecutive_dim0", lambda x: x.unique_consecutive(True, True, dim=0), None,
+           values=(ROW_RUNS,)),
+    OpCase("unique_consecutive_dim1", lambda x: x.unique_consecutive(return_inverse=True, dim=1),
+           None, values=(ROW_RUNS.T.copy(),)),
+    OpCase("isclose", lambda a, b: a.isclose(b), np.isclose, values=CLOSE),
+    OpCase("isclose_equal_nan_tols", lambda a, b: dl.isclose(a, b, 0.1, 1e-8, equal_nan=True),
+           lambda a, b: np.isclose(a, b, 0.1, 1e-8, equal_nan=True),
+           lambda a, b: torch.isclose(a, b, 0.1, 1e-8, equal_nan=True), values=CLOSE),
+]]
+
 CASES = ([op.at(shape) for op in REDUCTIONS for shape in SHAPES]
          + [op.at(shape) for op in OF_SMALL_SHAPES for shape in SMALL_SHAPES]
          + [op.at(shape) for op in DIM0 for shape in [(5,), (5, 2)]]
-         + PROD_WITH_ZEROS + AT_TIES + [op.at((3, 4)) for op in ARG] + SPECIAL)
+         + PROD_WITH_ZEROS + AT_TIES + [op.at((3, 4)) for op in ARG] + SPECIAL + CDIST
+         + COUNTING)
 
 
 @pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:.*degrees of freedom")
@@ -228,3 +313,34 @@ def test_bad_dims_are_named():
         x.max(dim=(0, 1))
     with pytest.raises(RuntimeError, match="max: cannot reduce an empty tensor"):
         dl.ones(0).max()
+
+
+@pytest.mark.parametrize("a, b", [(np.ones(3), np.ones(3) + 1e-9), (np.ones(3), np.ones(3) + 1e-3),
+                                  (np.array([1.0, np.nan]), np.array([1.0, np.nan])),
+                                  (np.ones(3), np.ones((2, 3)))])
+def test_allclose_and_equal_like_torch(a, b):
+    ta, tb, da, db = torch.tensor(a), torch.tensor(b), dl.tensor(a), dl.tensor(b)
+    for equal_nan in (False, True):
+        assert da.allclose(db, equal_nan=equal_nan) == torch.allclose(ta, tb, equal_nan=equal_nan)
+    assert dl.equal(da, db) == torch.equal(ta, tb) == da.equal(db)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: dl.cdist(dl.ones(3), dl.ones(2, 3)), RuntimeError, "cdist: expected x1"),
+    (lambda: dl.cdist(dl.ones(2, 3), dl.ones(2, 3), -1), RuntimeError, "cdist: p must be"),
+    (lambda: dl.bincount(dl.tensor([0, -1])), RuntimeError, "bincount: the input must not"),
+    (lambda: dl.bincount(dl.ones(3)), RuntimeError, "bincount: expected a 1-D integer"),
+    (lambda: dl.histc(dl.tensor([1, 2])), TypeError, "histc: expected a floating point"),
+    (lambda: dl.histc(dl.ones(3), 4, 2, 1), RuntimeError, "histc: max 1.0 must be larger"),
+    (lambda: dl.searchsorted(dl.ones(3), dl.ones(2), side="middle"), ValueError,
+     "searchsorted: side must be"),
+    (lambda: dl.searchsorted(dl.ones(3), dl.ones(2), right=True, side="left"), RuntimeError,
+     "searchsorted: side='left' and right=True contradict"),
+    (lambda: dl.searchsorted(dl.ones(2, 3), dl.ones(3, 2)), RuntimeError,
+     "searchsorted: the sorted sequence of shape"),
+    (lambda: dl.bucketize(dl.ones(2), dl.ones(2, 2)), RuntimeError,
+     "bucketize: boundaries must be 1-D"),
+])
+def test_counting_errors_name_the_op(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

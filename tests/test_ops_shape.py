@@ -113,6 +113,41 @@ CASES = [replace(op, tol=0) for op in [  # shape ops move values: the forward is
 ]]
 
 
+
+def np_unfold(x, dim, size, step):
+    windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=dim)
+    return np.take(windows, range(0, windows.shape[dim], step), axis=dim)
+
+
+CASES += [replace(op, tol=0) for op in [  # narrow, unfold, movedim, meshgrid (issue 13)
+    OpCase("narrow", lambda x: x.narrow(1, 1, 2), lambda x: x[:, 1:3]).at((2, 4, 3)),
+    OpCase("narrow_negative_start", lambda x: dl.narrow(x, -1, -2, 2), lambda x: x[..., -2:],
+           lambda x: torch.narrow(x, -1, -2, 2)).at((2, 4, 3)),
+    OpCase("unfold", lambda x: x.unfold(1, 3, 2), lambda x: np_unfold(x, 1, 3, 2)).at((2, 7)),
+    OpCase("unfold_overlapping", lambda x: x.unfold(0, 2, 1),
+           lambda x: np_unfold(x, 0, 2, 1)).at((4, 3)),
+    OpCase("unfold_middle_dim", lambda x: x.unfold(-2, 2, 3),
+           lambda x: np_unfold(x, 1, 2, 3)).at((2, 6, 3)),
+    OpCase("movedim", lambda x: x.movedim(0, -1), lambda x: np.moveaxis(x, 0, -1)).at((2, 3, 4)),
+    OpCase("movedim_tuple", lambda x: dl.movedim(x, (0, 1), (2, 0)),
+           lambda x: np.moveaxis(x, (0, 1), (2, 0)),
+           lambda x: torch.movedim(x, (0, 1), (2, 0))).at((2, 3, 4)),
+    OpCase("moveaxis", lambda x: dl.moveaxis(x, -1, 0), lambda x: np.moveaxis(x, -1, 0),
+           lambda x: torch.moveaxis(x, -1, 0)).at((2, 3, 4)),
+    OpCase("unflatten_minus_one", lambda x: x.unflatten(1, (2, -1)),
+           lambda x: x.reshape(2, 2, 6)).at((2, 12)),
+    OpCase("meshgrid_ij", lambda a, b: dl.meshgrid(a, b, indexing="ij"),
+           lambda a, b: np.meshgrid(a, b, indexing="ij"),
+           lambda a, b: torch.meshgrid(a, b, indexing="ij")).at((3,), (4,)),
+    OpCase("meshgrid_xy_list", lambda a, b, c: dl.meshgrid([a, b, c], indexing="xy"),
+           lambda a, b, c: np.meshgrid(a, b, c, indexing="xy"),
+           lambda a, b, c: torch.meshgrid([a, b, c], indexing="xy")).at((2,), (3,), (4,)),
+    OpCase("meshgrid_0d", lambda a, b: dl.meshgrid(a, b),
+           lambda a, b: np.meshgrid(a, b, indexing="ij"),
+           lambda a, b: torch.meshgrid(a, b, indexing="ij")).at((), (3,)),
+]]
+
+
 @pytest.mark.parametrize("case, check", op_params(CASES))
 def test_op(case, check):
     check_op(case, check)
@@ -175,6 +210,12 @@ def test_cat_promotes_mixed_float_dtypes_and_casts_gradients_back():
     (lambda x: x.repeat(2), "repeat: number of repeat dims"),
     (lambda x: x.squeeze(5), "squeeze: dim 5 is out of range"),
     (lambda x: x.unsqueeze(4), "unsqueeze: dim 4 is out of range"),
+    (lambda x: x.narrow(1, 2, 2), "narrow: start 2 \\+ length 2 is out of range"),
+    (lambda x: x.unfold(2, 5, 1), "unfold: size 5 is out of range for dim 2 of size 4"),
+    (lambda x: x.unfold(2, 2, 0), "unfold: step must be positive"),
+    (lambda x: x.movedim((0, 0), (1, 2)), r"movedim: repeated dim in source \(0, 0\)"),
+    (lambda x: x.movedim(0, (1, 2)), "movedim: source .* must have the same number"),
+    (lambda x: dl.meshgrid(x), "meshgrid: expected one or more 0-d or 1-D tensors"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_shape_errors_name_the_op_and_shapes(call, match):
     with pytest.raises((RuntimeError, ValueError, IndexError), match=match):

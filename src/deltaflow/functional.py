@@ -15,7 +15,10 @@ import numpy as np
 from . import backend
 from .autograd import write_clock
 from .autograd.grad_mode import state
+from .autograd.inplace import before_write as inplace_before_write
+from .autograd.inplace import write as inplace_write
 from .ops import activation as A
+from .ops import assign
 from .ops import elementwise as E
 from .ops import index as I
 from .ops import linalg as L
@@ -316,8 +319,9 @@ def any(x, dim=None, keepdim=False):  # noqa: A001 - mirrors torch.any
     return Tensor.constant(out)
 
 
-def allclose(a, b, rtol=1e-5, atol=1e-8):
-    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol))
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
 
 
 def equal(a, b):
@@ -579,19 +583,57 @@ def unbind(x, dim=0):
     return tuple(squeeze(p, d) for p in split(x, 1, d))
 
 
-def pad(x, pad, mode="constant", value=0.0):
-    """Pad with PyTorch's convention: ``pad = (last_lo, last_hi, prev_lo, prev_hi, ...)``."""
+def pad(x, pad, mode="constant", value=None):
+    """``F.pad`` with PyTorch's convention: ``pad = (last_lo, last_hi, prev_lo, prev_hi, ...)``.
+
+    'constant' fills with ``value`` (0) and pads any trailing dims; 'reflect' (mirror without
+    the edge; each pad < the dim's size), 'replicate' (repeat the edge) and 'circular' (wrap;
+    each pad ≤ the size) pad the last 1, 2 or 3 dims of a batched or unbatched input
+    ((C, L) or (N, C, L) for 2 entries, ...). A negative entry crops that side."""
+    pad = tuple(int(p) for p in pad)
+    shape = tuple(x.shape)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: padding {tuple(pad)} must have an even length of at most "
-                         f"2 × {x.ndim} entries for a tensor of shape {tuple(x.shape)}")
+        raise ValueError(f"pad: padding {pad} must have an even length of at most "
+                         f"2 × {x.ndim} entries for a tensor of shape {shape}")
     if mode not in ("constant", "reflect", "replicate", "circular"):
-        raise ValueError(f"pad: unknown mode {mode!r}")
+        raise ValueError(f"pad: unknown mode {mode!r} (expected 'constant', 'reflect', "
+                         f"'replicate' or 'circular')")
+    n = len(pad) // 2
     widths = [(0, 0)] * x.ndim
-    for k in range(len(pad) // 2):
-        widths[x.ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))
-    if builtins.min(builtins.min(w) for w in widths) < 0:
-        raise ValueError("pad: negative padding is not supported")
-    return S.Pad.apply(x, widths=tuple(widths), mode=mode, value=value)
+    for k in range(n):
+        widths[x.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
+    for axis, (lo, hi) in enumerate(widths):
+        if shape[axis] + lo + hi < 0:
+            raise ValueError(f"pad: padding ({lo}, {hi}) of dim {axis} of an input of shape "
+                             f"{shape} leaves a negative size")
+    cuts = [(builtins.min(lo, 0), builtins.min(hi, 0)) for lo, hi in widths]
+    grow = tuple((builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in widths)
+
+    def crop(t):
+        return getitem(t, tuple(slice(-lo, t.shape[a] + hi) for a, (lo, hi) in enumerate(cuts)))
+
+    if mode != "constant":
+        if value is not None:
+            raise ValueError(f"pad: mode {mode!r} takes no value argument, got value={value}")
+        if n not in (1, 2, 3) or x.ndim not in (n + 1, n + 2):
+            raise NotImplementedError(f"pad: mode {mode!r} pads the last 1, 2 or 3 dims of a "
+                                      f"(batched) input of 2 to 5 dims; padding {pad} has "
+                                      f"{len(pad)} entries and the input is {x.ndim}-D "
+                                      f"{shape}")
+        for axis in range(x.ndim - n, x.ndim):
+            # circular wraps the cropped input (PyTorch crops first), the others the input
+            size = shape[axis] + (builtins.sum(cuts[axis]) if mode == "circular" else 0)
+            if size == 0 or (mode == "reflect" and builtins.max(grow[axis]) >= size) or (
+                    mode == "circular" and builtins.max(grow[axis]) > size):
+                limit = {"reflect": "smaller than", "circular": "at most"}.get(mode)
+                raise ValueError(f"pad: {mode} padding {widths[axis]} of dim {axis} of an input "
+                                 f"of shape {shape} must be "
+                                 + (f"{limit} its size" if limit else "of a non-empty dim"))
+    cropping = builtins.any(builtins.any(c) for c in cuts)
+    if cropping and mode == "circular":
+        x = crop(x)
+    out = S.Pad.apply(x, widths=grow, mode=mode, value=0.0 if value is None else value)
+    return crop(out) if cropping and mode != "circular" else out
 
 
 def flip(x, dims):
@@ -638,17 +680,27 @@ def getitem(x, index):
         raise IndexError(f"index: {err} (tensor of shape {tuple(x.shape)})") from None
 
 
+def index_put(x, indices, values):
+    """``torch.index_put``: a copy of ``x`` with ``out[indices] = values`` (``indices`` a
+    tuple of index tensors, or any index ``x[...]`` takes), differentiable in both."""
+    index = _index_arrays(tuple(indices) if isinstance(indices, list) else indices, x.data)
+    values = as_tensor_like(values, x)
+    try:
+        return assign.IndexPut.apply(x, values, index=index)
+    except IndexError as err:
+        raise IndexError(f"index_put: {err} (tensor of shape {tuple(x.shape)})") from None
+
+
 def setitem(x, index, value):
-    """``x[index] = value``: written into ``x.data``. Not recorded by autograd, so it is
-    refused where autograd is involved (``x`` or ``value`` requires grad, outside
-    ``no_grad``) instead of giving a silently wrong gradient."""
+    """``x[index] = value``. Where autograd is involved (``x`` or ``value`` requires grad,
+    outside ``no_grad``) the write is recorded (``index_put``, see ``autograd/inplace.py``);
+    otherwise it is a plain write into ``x.data``."""
     if state.grad_enabled and (x.requires_grad or (isinstance(value, Tensor)
                                                    and value.requires_grad)):
-        raise RuntimeError("x[index] = value: item assignment is not recorded by autograd, so "
-                           "the gradient through it would be wrong; write it out of place "
-                           "(dl.where(mask, value, x), x.masked_fill(mask, value)) or do it "
-                           "under dl.no_grad()")
+        inplace_write(x, "x[index] = value", lambda old: index_put(old, index, value))
+        return
     value = value.data if isinstance(value, Tensor) else value
+    inplace_before_write(x)
     x.data[_index_arrays(index, x.data)] = value
     write_clock.stamp(x)
 
@@ -827,30 +879,1034 @@ def dot(a, b):
 # ------------------------------------------------------------------ in-place methods
 def inplace(x, name, fn, *args, **kwargs):
     """``x.add_(y)``, ``x += y`` ... (the method ``name``): write ``fn(x, *args, **kwargs)``
-    into ``x.data``.
+    into ``x``. Where autograd is involved (``x`` or a tensor argument requires grad, outside
+    ``no_grad``) the write is recorded, as in PyTorch (``autograd/inplace.py``); otherwise
+    (parameter updates, initialisation, buffers) it is a plain write into ``x.data``."""
+    involved = state.grad_enabled and (x.requires_grad or builtins.any(
+        isinstance(a, Tensor) and a.requires_grad for a in (*args, *kwargs.values())))
+    return inplace_write(x, name, lambda old: fn(old, *args, **kwargs), record=involved)
 
-    In-place writes are not recorded: outside ``no_grad`` they are refused when autograd is
-    involved (as PyTorch refuses them on leaves that require grad), except that ``x += y``
-    on a non-leaf rebinds ``x`` to the out-of-place result, which has the same value and
-    gradient.
-    """
-    if state.grad_enabled and (x.requires_grad or builtins.any(
-            isinstance(a, Tensor) and a.requires_grad for a in args)):
-        if name.startswith("__i") and x._ctx is not None:
-            return fn(x, *args, **kwargs)
-        raise RuntimeError(f"{name}: in-place operations are not recorded by autograd; "
-                           f"use it under dl.no_grad() (e.g. a parameter update) or write "
-                           f"the out-of-place form (x = x + y)")
-    out = fn(x, *args, **kwargs)
-    if out.data.dtype.kind == "f" and x.data.dtype.kind != "f":
-        raise RuntimeError(f"{name}: the result has dtype {out.dtype}, which cannot be "
-                           f"written in place into a tensor of dtype {x.dtype}")
-    if out.shape != x.shape:
-        raise RuntimeError(f"{name}: the result has shape {tuple(out.shape)} but the "
-                           f"tensor written in place has shape {tuple(x.shape)}")
-    x.data[...] = out.data
-    write_clock.stamp(x)
+
+def copy_(x, src):
+    """x ← src (broadcast to x's shape, cast to its dtype and device); differentiable in
+    ``src`` where autograd is involved."""
+    if not isinstance(src, Tensor):
+        src = Tensor(backend.to_device(backend.xp_of(src).asarray(src), x.device))
+    if x.shape != src.shape:
+        try:
+            np.broadcast_shapes(src.shape, x.shape)
+        except ValueError:
+            raise RuntimeError(f"copy_: the source of shape {tuple(src.shape)} cannot be "
+                               f"broadcast to the tensor's shape {tuple(x.shape)}") from None
+    return inplace(x, "copy_", lambda old: broadcast_to(
+        to_copy(src, dtype=x.dtype, device=x.device), x.shape))
+
+
+def fill_(x, value):
+    """x ← value everywhere (a number, or a one-element tensor: differentiable in it)."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise RuntimeError(f"fill_: the value must be a number or a one-element tensor, "
+                               f"got a tensor of shape {tuple(value.shape)}")
+        return copy_(x, value.reshape(()))
+    if not (state.grad_enabled and x.requires_grad):
+        inplace_before_write(x)
+        x.data[...] = value
+        write_clock.stamp(x)
+        return x
+    return copy_(x, as_tensor_like(value, x))
+
+
+# ---- creation and random fills ----
+# Tensor.new_* and the random in-place fills (Tensor's methods call them here) live with
+# creation, which imports Tensor: complete by now.
+from .creation import (  # noqa: E402, F401
+    bernoulli_,
+    exponential_,
+    new_empty,
+    new_full,
+    new_ones,
+    new_tensor,
+    new_zeros,
+    normal_,
+    uniform_,
+)
+
+# ---- math: trigonometric, rounding, special functions, linear algebra (issue 13) ----
+from .ops import einsum as EIN  # noqa: E402
+from .ops import trig as T  # noqa: E402
+
+
+def _as_float(x):
+    """``x``, or an integer/bool ``x`` in the default float dtype (PyTorch's rule for sin,
+    erf, log2, ...)."""
+    return x if x.data.dtype.kind in "fc" else x.to(backend.default_float)
+
+
+def sin(x):
+    return T.Sin.apply(_as_float(x))
+
+
+def cos(x):
+    return T.Cos.apply(_as_float(x))
+
+
+def tan(x):
+    return T.Tan.apply(_as_float(x))
+
+
+def asin(x):
+    return T.Asin.apply(_as_float(x))
+
+
+def acos(x):
+    return T.Acos.apply(_as_float(x))
+
+
+def atan(x):
+    return T.Atan.apply(_as_float(x))
+
+
+def sinh(x):
+    return T.Sinh.apply(_as_float(x))
+
+
+def cosh(x):
+    return T.Cosh.apply(_as_float(x))
+
+
+def asinh(x):
+    return T.Asinh.apply(_as_float(x))
+
+
+def acosh(x):
+    return T.Acosh.apply(_as_float(x))
+
+
+def atanh(x):
+    return T.Atanh.apply(_as_float(x))
+
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+def atan2(input, other):  # noqa: A002 - PyTorch's names
+    """The angle of the point (other, input): atan(input/other) in the right quadrant."""
+    y, x = _pair(input, other)
+    return T.Atan2.apply(_as_float(y), _as_float(x))
+
+
+arctan2 = atan2
+
+
+def _rounded(op, x, **options):
+    """``op`` on a floating ``x``; an integer or bool ``x`` is already whole (a copy, as in
+    PyTorch)."""
+    return clone(x) if x.data.dtype.kind in "biu" else op.apply(x, **options)
+
+
+def floor(x):
+    return _rounded(E.Floor, x)
+
+
+def ceil(x):
+    return _rounded(E.Ceil, x)
+
+
+def trunc(x):
+    return _rounded(E.Trunc, x)
+
+
+fix = trunc
+
+
+def round(x, *, decimals=0):  # noqa: A001 - mirrors torch.round
+    """x rounded to ``decimals`` decimal places (negative: to tens, hundreds ...), halves
+    to even; gradient 0."""
+    return _rounded(E.Round, x, decimals=int(decimals))
+
+
+def frac(x):
+    """x − trunc(x) (the sign of x); gradient 1."""
+    if x.data.dtype.kind not in "fc":
+        raise TypeError(f"frac: expected a floating point tensor, got dtype {x.dtype}")
+    return E.Frac.apply(x)
+
+
+def expm1(x):
+    return E.Expm1.apply(_as_float(x))
+
+
+def log2(x):
+    return E.Log2.apply(_as_float(x))
+
+
+def log10(x):
+    return E.Log10.apply(_as_float(x))
+
+
+def reciprocal(x):
+    return E.Reciprocal.apply(_as_float(x))
+
+
+def erf(x):
+    return E.Erf.apply(_as_float(x))
+
+
+def erfinv(x):
+    return E.Erfinv.apply(_as_float(x))
+
+
+def lgamma(x):
+    """ln |Γ(x)|."""
+    return E.Lgamma.apply(_as_float(x))
+
+
+def digamma(x):
+    """ψ(x) = d/dx ln Γ(x)."""
+    return E.Digamma.apply(_as_float(x))
+
+
+def lerp(input, end, weight):  # noqa: A002
+    """input + weight·(end − input); ``weight`` a number or a tensor (broadcast)."""
+    if not isinstance(weight, Tensor):
+        weight = as_tensor_like(weight, input)
+    return E.Lerp.apply(input, end, weight)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """input + value·tensor1·tensor2."""
+    return add(input, mul(tensor1, tensor2), alpha=value)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):  # noqa: A002
+    """input + value·tensor1/tensor2."""
+    if tensor1.data.dtype.kind in "biu" and tensor2.data.dtype.kind in "biu":
+        raise RuntimeError("addcdiv: integer division is not supported; give tensor1 or "
+                           f"tensor2 a floating dtype (got {tensor1.dtype} and {tensor2.dtype})")
+    return add(input, div(tensor1, tensor2), alpha=value)
+
+
+def _plus_scaled(op, input, product, beta, alpha):
+    """β·input + α·product, ``input`` broadcast to the product's shape; with β = 0 ``input``
+    is ignored (its NaNs do not propagate), as in PyTorch."""
+    try:
+        fits = np.broadcast_shapes(input.shape, product.shape) == product.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(f"{op}: input of shape {tuple(input.shape)} cannot be broadcast to "
+                           f"the product's shape {tuple(product.shape)}")
+    if alpha != 1:
+        product = mul(product, alpha)
+    return product if beta == 0 else add(product, input, alpha=beta)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):  # noqa: A002
+    """β·input + α·(mat1 @ mat2)."""
+    if mat1.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"addmm: expected 2-D matrices mat1 and mat2, got shapes "
+                           f"{tuple(mat1.shape)} and {tuple(mat2.shape)}")
+    return _plus_scaled("addmm", input, matmul(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
+    """β·input + α·(batch1 @ batch2), batch by batch."""
+    return _plus_scaled("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):  # noqa: A002
+    """β·input + α·Σ_b batch1[b] @ batch2[b] (one GEMM over the batch folded into the
+    inner dim)."""
+    if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0]:
+        raise RuntimeError(f"addbmm: expected two 3-D batches of the same size, got shapes "
+                           f"{tuple(batch1.shape)} and {tuple(batch2.shape)}")
+    b, n, m = batch1.shape
+    rows = reshape(permute(batch1, 1, 0, 2), n, b * m)
+    return _plus_scaled("addbmm", input, matmul(rows, reshape(batch2, b * m, -1)), beta, alpha)
+
+
+def einsum(*args):
+    """``einsum("bij,bjk->bik", a, b)`` (operands also as one list), or the sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``; PyTorch's equations: implicit output (the
+    letters used once, sorted), ``...``, size-1 dims broadcast."""
+    if args and isinstance(args[0], Tensor):
+        args = _einsum_sublists(args)
+    if not args or not isinstance(args[0], str):
+        raise TypeError("einsum(): expected an equation string followed by the operands")
+    equation, *operands = args
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = list(operands[0])
+    if not operands:
+        raise ValueError("einsum(): must provide at least one operand")
+    dtypes = sorted({str(t.dtype) for t in operands})
+    if len(dtypes) > 1:
+        raise TypeError(f"einsum(): all operands must have the same dtype, got {dtypes}")
+    inputs, output, sizes = EIN.parse(equation, [t.shape for t in operands])
+    return EIN.Einsum.apply(*operands, inputs=inputs, output=output, sizes=sizes)
+
+
+def _einsum_sublists(args):
+    """``(a, [0, 1], b, [1, 2], [0, 2])`` as ``("Ab,bC->AC"-like equation, a, b)``: label i
+    is the i-th of ``EIN.LETTERS`` (their order is the labels' order), ``...`` is Ellipsis."""
+    def letters(sublist):
+        return "".join("..." if s is Ellipsis else EIN.LETTERS[s] for s in sublist)
+
+    operands, sublists = args[0:len(args) - len(args) % 2:2], args[1::2][:len(args) // 2]
+    equation = ",".join(map(letters, sublists))
+    if len(args) % 2:
+        equation += "->" + letters(args[-1])
+    return (equation, *operands)
+
+
+def tensordot(a, b, dims=2):
+    """Σ over ``dims`` of a and b: an int n (a's last n dims with b's first n) or two lists
+    of dims; the free dims of a, then those of b."""
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot: expected a non-negative number of dims, got {dims}")
+        dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    if len(dims_a) != len(dims_b):
+        raise RuntimeError(f"tensordot: both dim lists should have the same length, got "
+                           f"{dims_a} and {dims_b}")
+    dims_a = [_dim(d, a.ndim, "tensordot") for d in dims_a]
+    dims_b = [_dim(d, b.ndim, "tensordot") for d in dims_b]
+    for da, db in zip(dims_a, dims_b):
+        if a.shape[da] != b.shape[db]:
+            raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has "
+                               f"size {a.shape[da]} in dim {da} and second has size "
+                               f"{b.shape[db]} in dim {db}")
+    sa = EIN.LETTERS[:a.ndim]
+    fresh = iter(EIN.LETTERS[a.ndim:])
+    shared = dict(zip(dims_b, (sa[d] for d in dims_a)))
+    sb = "".join(shared[i] if i in shared else next(fresh) for i in range(b.ndim))
+    out = "".join(c for i, c in enumerate(sa) if i not in dims_a) + "".join(
+        c for i, c in enumerate(sb) if i not in shared)
+    return einsum(f"{sa},{sb}->{out}", a, b)
+
+
+def kron(a, b):
+    """The Kronecker product: blocks a[i, j, ...]·b (dims padded with leading 1s)."""
+    a, b = _pair(a, b)
+    n = builtins.max(a.ndim, b.ndim)
+    sa, sb = (1,) * (n - a.ndim) + a.shape, (1,) * (n - b.ndim) + b.shape
+    blocks = mul(reshape(a, [s for d in sa for s in (d, 1)]),
+                 reshape(b, [s for d in sb for s in (1, d)]))
+    return reshape(blocks, [p * q for p, q in zip(sa, sb)])
+
+
+def _matrix_dims(x, op):
+    if x.ndim < 2:
+        raise RuntimeError(f"{op}: expected a tensor with at least 2 dims, got shape "
+                           f"{tuple(x.shape)}")
+
+
+def tril(x, diagonal=0):
+    """x on and below the ``diagonal``-th diagonal of its last two dims, 0 above."""
+    _matrix_dims(x, "tril")
+    return L.Tril.apply(x, diagonal=int(diagonal))
+
+
+def triu(x, diagonal=0):
+    """x on and above the ``diagonal``-th diagonal of its last two dims, 0 below."""
+    _matrix_dims(x, "triu")
+    return L.Triu.apply(x, diagonal=int(diagonal))
+
+
+def _two_dims(dim1, dim2, ndim, op):
+    d1, d2 = _dim(dim1, ndim, op), _dim(dim2, ndim, op)
+    if d1 == d2:
+        raise RuntimeError(f"{op}: dim1 and dim2 cannot be identical, got {dim1} and {dim2}")
+    return d1, d2
+
+
+def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The ``offset``-th diagonal of dims (dim1, dim2), as the last dim."""
+    d1, d2 = _two_dims(dim1, dim2, x.ndim, "diagonal")
+    return L.Diagonal.apply(x, offset=int(offset), dim1=d1, dim2=d2)
+
+
+def diag_embed(x, offset=0, dim1=-2, dim2=-1):
+    """Zeros with x's last dim on the ``offset``-th diagonal of the output's dims
+    (dim1, dim2); one dim more than x."""
+    if x.ndim == 0:
+        raise RuntimeError("diag_embed: expected a tensor with at least 1 dim, got a 0-d tensor")
+    d1, d2 = _two_dims(dim1, dim2, x.ndim + 1, "diag_embed")
+    n = x.shape[-1] + builtins.abs(int(offset))
+    lead = iter(x.shape[:-1])
+    shape = tuple(n if i in (d1, d2) else next(lead) for i in range(x.ndim + 1))
+    return L.DiagEmbed.apply(x, shape=shape, offset=int(offset), dim1=d1, dim2=d2)
+
+
+def diag(x, diagonal=0):
+    """A 1-D x: the square matrix with x on its ``diagonal``-th diagonal; a 2-D x: that
+    diagonal of it."""
+    if x.ndim == 1:
+        return diag_embed(x, diagonal, 0, 1)
+    if x.ndim == 2:
+        return L.Diagonal.apply(x, offset=int(diagonal), dim1=0, dim2=1)
+    raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got shape {tuple(x.shape)}")
+
+
+def trace(x):
+    """Σ of the main diagonal of a matrix."""
+    if x.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, got shape {tuple(x.shape)}")
+    return sum(diagonal(x))
+
+
+def cross(input, other, dim=None):  # noqa: A002
+    """input × other along ``dim`` (of size 3; None: the first dim of size 3), inputs of
+    the same number of dims broadcast."""
+    a, b = _pair(input, other)
+    try:
+        if a.ndim != b.ndim:
+            raise ValueError
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"cross: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                           "broadcast together") from None
+    if dim is None:
+        dim = next((i for i, n in enumerate(shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError(f"cross: no dimension of size 3 in shape {tuple(shape)}")
+    d = _dim(dim, len(shape), "cross")
+    if shape[d] != 3:
+        raise RuntimeError(f"cross: dim {dim} has size {shape[d]}, expected 3 (shape "
+                           f"{tuple(shape)})")
+    return L.Cross.apply(expand(a, *shape), expand(b, *shape), dim=d)
+
+
+def diff(x, n=1, dim=-1, prepend=None, append=None):
+    """The ``n``-th forward difference along ``dim`` (out[i] = x[i + 1] − x[i], n times),
+    after concatenating ``prepend`` and ``append``."""
+    if x.ndim == 0:
+        raise RuntimeError("diff: expected a tensor with at least 1 dim, got a 0-d tensor")
+    if n < 0:
+        raise RuntimeError(f"diff: order must be non-negative, got {n}")
+    d = _dim(dim, x.ndim, "diff")
+    parts = [p for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        x = cat(parts, dim=d)
+    before = (slice(None),) * d
+    for _ in range(n):
+        x = sub(getitem(x, before + (slice(1, None),)), getitem(x, before + (slice(None, -1),)))
     return x
+
+
+# ---- reductions, scans, index and shape ops (issue 13) ----
+from .ops import scan as Scan  # noqa: E402
+
+
+def _one_dim(op, x, dim, apply):
+    """``apply(x, axis)`` along ``dim``; a 0-d ``x`` counts as one element (as PyTorch)."""
+    d = _dim(dim, x.ndim, op)
+    if x.ndim:
+        return apply(x, d)
+    out = apply(reshape(x, 1), 0)
+    if isinstance(out, tuple):
+        return type(out)(*(reshape(o, ()) for o in out))
+    return reshape(out, ())
+
+
+def _floating(x, op):
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got dtype {x.dtype}")
+
+
+def _scan_input(x, dtype):
+    """The input of a running sum or product: cast to ``dtype``, integers and bools to int64."""
+    if dtype is not None:
+        return x.to(dtype)
+    return x.to(backend.int64) if x.data.dtype.kind in "biu" else x
+
+
+def cumsum(x, dim, dtype=None):
+    """yᵢ = Σ_{j≤i} xⱼ along ``dim`` (integer and bool inputs give int64)."""
+    return _one_dim("cumsum", _scan_input(x, dtype), dim,
+                    lambda t, d: Scan.Cumsum.apply(t, dim=d))
+
+
+def cumprod(x, dim, dtype=None):
+    """yᵢ = Π_{j≤i} xⱼ along ``dim``; the gradient is exact where x has zeros."""
+    return _one_dim("cumprod", _scan_input(x, dtype), dim,
+                    lambda t, d: Scan.Cumprod.apply(t, dim=d))
+
+
+def logcumsumexp(x, dim):
+    """yᵢ = ln Σ_{j≤i} e^{xⱼ} along ``dim``, without overflow."""
+    _floating(x, "logcumsumexp")
+    return _one_dim("logcumsumexp", x, dim, lambda t, d: Scan.LogCumSumExp.apply(t, dim=d))
+
+
+def _running_extreme(x, dim, mode):
+    """``(values, indices)`` of the running max/min; an index is that of the latest element
+    equal to the running extreme (ties move it forward, as PyTorch; NaN sticks)."""
+    def run(t, d):
+        xp = backend.xp_of(t.data)
+        a = t.data
+        ufunc = xp.maximum if mode == "max" else xp.minimum
+        running = ufunc.accumulate(a, axis=d)
+        shape = [1] * a.ndim
+        shape[d] = a.shape[d]
+        positions = xp.arange(a.shape[d]).reshape(shape)
+        reached = (a == running) | (xp.isnan(a) if a.dtype.kind == "f" else False)
+        idx = xp.maximum.accumulate(xp.where(reached, positions, 0), axis=d)
+        return values_indices(gather(t, d, Tensor.constant(idx)), Tensor.constant(idx))
+    return _one_dim("cum" + mode, x, dim, run)
+
+
+def cummax(x, dim):
+    """``(values, indices)``: the running maximum along ``dim`` and where it was found; the
+    gradient goes to those positions (adding up where one is repeated)."""
+    return _running_extreme(x, dim, "max")
+
+
+def cummin(x, dim):
+    """``(values, indices)``: the running minimum along ``dim`` (see ``cummax``)."""
+    return _running_extreme(x, dim, "min")
+
+
+def _picked(x, d, keepdim, idx):
+    """``(values, indices)`` of the elements at ``idx`` (keepdim-shaped) along ``d``; the
+    values are a gather, so the gradient goes to those elements."""
+    values, indices = gather(x, d, Tensor.constant(idx)), Tensor.constant(idx)
+    if not keepdim:
+        values, indices = squeeze(values, d), squeeze(indices, d)
+    return values_indices(values, indices)
+
+
+def _sorted_at(x, d, keepdim, position):
+    """``_picked`` at the element of sorted ``position`` along ``d`` (an int array of the
+    keepdim shape, or broadcastable to it): a stable sort, NaN last."""
+    xp = backend.xp_of(x.data)
+    order = xp.argsort(x.data, axis=d, kind="stable")
+    keep_shape = x.shape[:d] + (1,) + x.shape[d + 1:]
+    idx = xp.take_along_axis(order, xp.broadcast_to(position, keep_shape), axis=d)
+    return _picked(x, d, keepdim, idx)
+
+
+def _nan_count(x, d):
+    xp = backend.xp_of(x.data)
+    if x.data.dtype.kind != "f":
+        return xp.zeros((1,) * x.ndim, dtype=np.int64)
+    return xp.isnan(x.data).sum(axis=d, keepdims=True)
+
+
+def median(x, dim=None, keepdim=False):
+    """``median(x)``: the lower median of all elements (NaN if there is one), its gradient
+    split evenly among the elements equal to it; ``median(x, dim)``: ``(values, indices)``
+    of the lower median along ``dim`` (a slice holding NaN gives its first NaN), the
+    gradient to the index. Among tied values the index is the first in a stable sort
+    (PyTorch leaves it unspecified)."""
+    if dim is None:
+        if x.data.size == 0:
+            raise RuntimeError("median: cannot take the median of an empty tensor")
+        xp = backend.xp_of(x.data)
+        flat = xp.sort(x.data.reshape(-1))
+        value = flat[-1] if xp.isnan(flat[-1]) else flat[(flat.size - 1) // 2]
+        return R.TiedValue.apply(x, value=xp.asarray(value))
+
+    def run(t, d):
+        if t.shape[d] == 0:
+            raise IndexError(f"median: dim {d} of a tensor of shape {tuple(t.shape)} is empty")
+        n, nans = t.shape[d], _nan_count(t, d)
+        first_nan = n - nans  # NaN sorts last
+        return _sorted_at(t, d, keepdim,
+                          backend.xp_of(t.data).where(nans > 0, first_nan, (n - 1) // 2))
+    return _one_dim("median", x, dim, run)
+
+
+def kthvalue(x, k, dim=-1, keepdim=False):
+    """``(values, indices)`` of the k-th smallest element (k from 1) along ``dim``; NaN
+    counts as the largest; among ties the index is the first in a stable sort."""
+    def run(t, d):
+        if not 1 <= k <= t.shape[d]:
+            raise RuntimeError(f"kthvalue: k={k} is out of range for dim {d} of size "
+                               f"{t.shape[d]} (expected 1..{t.shape[d]})")
+        return _sorted_at(t, d, keepdim, backend.xp_of(t.data).asarray(k - 1))
+    return _one_dim("kthvalue", x, dim, run)
+
+
+def mode(x, dim=-1, keepdim=False):
+    """``(values, indices)``: the most frequent value along ``dim`` (the smallest of those
+    equally frequent) and the last index holding it, as PyTorch; the gradient goes there."""
+    def run(t, d):
+        xp = backend.xp_of(t.data)
+        if t.shape[d] == 0:
+            raise IndexError(f"mode: dim {d} of a tensor of shape {tuple(t.shape)} is empty")
+        order = xp.argsort(t.data, axis=d, kind="stable")
+        ranked = xp.take_along_axis(t.data, order, axis=d)
+        shape = [1] * t.ndim
+        shape[d] = t.shape[d]
+        positions = xp.arange(t.shape[d]).reshape(shape)
+        starts = xp.concatenate([xp.ones_like(xp.take(ranked, [0], axis=d), dtype=bool),
+                                 xp.diff(ranked, axis=d) != 0], axis=d)
+        run_start = xp.maximum.accumulate(xp.where(starts, positions, 0), axis=d)
+        run_length = positions - run_start + 1
+        end = xp.expand_dims(run_length.argmax(axis=d), d)   # the first longest run's end
+        return _picked(t, d, keepdim, xp.take_along_axis(order, end, axis=d))
+    return _one_dim("mode", x, dim, run)
+
+
+QUANTILE_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(x, q, dim=None, keepdim=False, *, interpolation="linear"):
+    """The q-quantiles of ``x`` (all of it, or along ``dim``), PyTorch's way: sort, then
+    interpolate between the sorted values at ranks ⌊q(n−1)⌋ and ⌈q(n−1)⌉ (``interpolation``
+    linear, lower, higher, midpoint or nearest; a slice holding NaN gives NaN). A 1-D ``q``
+    puts its dim first. Differentiable: the gradient goes to the elements interpolated."""
+    _floating(x, "quantile")
+    if interpolation not in QUANTILE_INTERPOLATIONS:
+        raise ValueError(f"quantile: interpolation must be one of {QUANTILE_INTERPOLATIONS}, "
+                         f"got {interpolation!r}")
+    qs = np.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype=np.float64)
+    if isinstance(q, Tensor) and q.dtype != x.dtype:
+        raise TypeError(f"quantile: q must have the input's dtype {x.dtype}, got {q.dtype}")
+    if qs.ndim > 1:
+        raise RuntimeError(f"quantile: q must be a scalar or 1-D, got shape {qs.shape}")
+    if qs.size and (qs.min() < 0 or qs.max() > 1):
+        raise RuntimeError("quantile: q values must be in the range [0, 1]")
+    if x.data.size == 0:
+        raise RuntimeError("quantile: the input tensor must be non-empty")
+    d = _dim(dim, x.ndim, "quantile")
+    rows = flatten(x) if d is None else movedim(x, d, -1)
+    ranked = sort(rows, dim=-1).values
+    xp, n = backend.xp_of(x.data), rows.shape[-1]
+    has_nan = xp.isnan(ranked.data).any(axis=-1, keepdims=True)
+    ranks = xp.where(has_nan, n - 1, xp.asarray(qs.reshape(-1) * (n - 1)))
+    ranks = {"lower": xp.floor, "higher": xp.ceil, "nearest": xp.round}.get(
+        interpolation, lambda r: r)(ranks)
+    below = xp.floor(ranks).astype(np.int64)
+    out = gather(ranked, -1, Tensor.constant(below))
+    if interpolation in ("linear", "midpoint"):
+        above = gather(ranked, -1, Tensor.constant(xp.ceil(ranks).astype(np.int64)))
+        weight = 0.5 if interpolation == "midpoint" else ranks - below
+        out = out + (above - out) * Tensor.constant(xp.asarray(weight, dtype=x.dtype))
+    out = movedim(out, -1, 0)
+    if keepdim:
+        kept = (1,) * x.ndim if d is None else x.shape[:d] + (1,) + x.shape[d + 1:]
+        out = reshape(out, out.shape[:1] + kept)
+    return squeeze(out, 0) if qs.ndim == 0 else out
+
+
+def nansum(x, dim=None, keepdim=False, dtype=None):
+    """Σ x over ``dim`` with NaN counted as 0 (and getting gradient 0)."""
+    if x.data.dtype.kind == "f":
+        x = where(isnan(x), 0.0, x)
+    return sum(x, dim, keepdim, dtype)
+
+
+def nanmean(x, dim=None, keepdim=False, dtype=None):
+    """The mean over ``dim`` of the elements that are not NaN."""
+    if dtype is not None:
+        x = x.to(dtype)
+    _floating(x, "nanmean")
+    return div(nansum(x, dim, keepdim), sum(logical_not(isnan(x)), dim, keepdim))
+
+
+def count_nonzero(x, dim=None):
+    """The number of non-zero elements (along ``dim``: an int or a tuple), as int64."""
+    d = _dim(dim, x.ndim, "count_nonzero")
+    out = (x.data != 0).sum(axis=d)
+    return Tensor.constant(backend.xp_of(x.data).asarray(out, dtype=np.int64))
+
+
+# scatter / index family
+def _scatter_index(op, x, dim, index, src_shape=None):
+    """``dim`` and an int64 ``index`` checked as PyTorch checks ``scatter``/``gather``'s."""
+    if x.ndim == 0:
+        raise RuntimeError(f"{op}: expected a tensor with at least one dimension")
+    d = _dim(dim, x.ndim, op)
+    idx = _int_index(index, x)
+    if idx.dtype != np.int64:
+        raise RuntimeError(f"{op}: expected an int64 index, got dtype {idx.dtype}")
+    if idx.ndim != x.ndim:
+        raise RuntimeError(f"{op}: index has {idx.ndim} dims but the input has {x.ndim}")
+    for k, n in enumerate(idx.shape):
+        if (k != d and n > x.shape[k]) or (src_shape is not None and n > src_shape[k]):
+            raise RuntimeError(f"{op}: index of shape {tuple(idx.shape)} is larger than the "
+                               f"input {tuple(x.shape)} (outside dim {d}) or the source "
+                               f"{src_shape} in dim {k}")
+    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
+        raise IndexError(f"{op}: index out of range for dim {d} of size {x.shape[d]}")
+    return d, idx
+
+
+def _same_dtype(op, x, src):
+    if src.dtype != x.dtype:
+        raise RuntimeError(f"{op}: expected the source to have the input's dtype {x.dtype}, "
+                           f"got {src.dtype}")
+
+
+def scatter(x, dim, index, src=None, *, value=None, reduce=None):
+    """A copy of ``x`` with ``out[index[i][j]][j] = src[i][j]`` along ``dim`` (or ``value``
+    everywhere ``index`` points); ``reduce='add'`` or ``'multiply'`` combines instead
+    (``scatter_reduce`` with ``'sum'``/``'prod'``). A position written twice keeps one of
+    the writes (PyTorch: unspecified); every src element gets ``∂L/∂y`` at its index."""
+    if src is not None and not isinstance(src, Tensor):
+        src, value = None, src
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+    if src is None:
+        xp = backend.xp_of(x.data)
+        src = Tensor.constant(xp.full(np.shape(_int_index(index, x)), value, dtype=x.dtype))
+    if reduce is not None:
+        if reduce not in ("add", "multiply"):
+            raise ValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+        return scatter_reduce(x, dim, index, src, "sum" if reduce == "add" else "prod")
+    _same_dtype("scatter", x, src)
+    d, idx = _scatter_index("scatter", x, dim, index, tuple(src.shape))
+    return I.Scatter.apply(x, src, index=idx, dim=d)
+
+
+SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def scatter_reduce(x, dim, index, src, reduce, *, include_self=True):
+    """A copy of ``x`` with ``src`` reduced into the positions ``index`` names along ``dim``
+    (``reduce``: sum, prod, mean, amax, amin; ``include_self``: ``x``'s own value takes
+    part). Gradients are PyTorch's: mean divides by the count, prod is exact with zeros,
+    amax/amin split evenly among the tied members."""
+    if reduce not in SCATTER_REDUCTIONS:
+        raise ValueError(f"scatter_reduce: reduce must be one of {SCATTER_REDUCTIONS}, got "
+                         f"{reduce!r}")
+    _same_dtype("scatter_reduce", x, src)
+    d, idx = _scatter_index("scatter_reduce", x, dim, index, tuple(src.shape))
+    return I.ScatterReduce.apply(x, src, index=idx, dim=d, reduce=reduce,
+                                 include_self=bool(include_self))
+
+
+def _dim_index(op, x, dim, index):
+    """``dim`` and a 1-D int index into it (negative entries wrap), checked."""
+    if x.ndim == 0:
+        raise RuntimeError(f"{op}: expected a tensor with at least one dimension")
+    d = _dim(dim, x.ndim, op)
+    idx = _int_index(index, x)
+    idx = idx.reshape(1) if idx.ndim == 0 else idx
+    if idx.ndim != 1 or idx.dtype.kind not in "iu":
+        raise IndexError(f"{op}: index must be a 1-D integer tensor, got shape "
+                         f"{tuple(idx.shape)} and dtype {idx.dtype}")
+    n = x.shape[d]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"{op}: index out of range for dim {d} of size {n}")
+    return d, idx % n if idx.size else idx
+
+
+def _check_source(op, x, d, idx, source):
+    expected = x.shape[:d] + (len(idx),) + x.shape[d + 1:]
+    if tuple(source.shape) != expected:
+        raise RuntimeError(f"{op}: source of shape {tuple(source.shape)} does not match the "
+                           f"expected {expected} (the input's shape with dim {d} the index's "
+                           "length)")
+    _same_dtype(op, x, source)
+
+
+def index_add(x, dim, index, source, *, alpha=1):
+    """A copy of ``x`` with ``alpha · source[…, i, …]`` added to ``x[…, index[i], …]`` along
+    ``dim`` (repeated indices add up)."""
+    d, idx = _dim_index("index_add", x, dim, index)
+    _check_source("index_add", x, d, idx, source)
+    if alpha != 1:
+        source = mul(source, alpha)
+    return I.IndexAdd.apply(x, source, index=idx, dim=d)
+
+
+def _dim_mask(x, d, idx):
+    """A bool array broadcastable to ``x``: True in the slices ``idx`` picks along ``d``."""
+    xp = backend.xp_of(x.data)
+    picked = xp.zeros(x.shape[d], dtype=bool)
+    picked[idx] = True
+    return picked.reshape((1,) * d + (-1,) + (1,) * (x.ndim - d - 1))
+
+
+def index_fill(x, dim, index, value):
+    """A copy of ``x`` with the slices ``index`` picks along ``dim`` set to ``value`` (a
+    number, or a 0-d tensor that then gets their gradient)."""
+    d, idx = _dim_index("index_fill", x, dim, index)
+    mask = _dim_mask(x, d, idx)
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"index_fill: value must be a number or a 0-d tensor, got "
+                               f"shape {tuple(value.shape)}")
+        return where(Tensor.constant(mask), to_copy(value, dtype=x.dtype), x)
+    return masked_fill(x, Tensor.constant(mask), value)
+
+
+def index_copy(x, dim, index, source):
+    """A copy of ``x`` with ``x[…, index[i], …] = source[…, i, …]`` along ``dim`` (an index
+    given twice keeps one of the writes; both get the gradient)."""
+    d, idx = _dim_index("index_copy", x, dim, index)
+    _check_source("index_copy", x, d, idx, source)
+    return index_put(x, (slice(None),) * d + (idx,), source)
+
+
+def _with_mask(op, x, mask):
+    """``x`` and the bool array ``mask``, both broadcast to their common shape."""
+    m = _int_index(mask, x)
+    if m.dtype != np.bool_:
+        raise TypeError(f"{op}: mask must be a bool tensor, got dtype {m.dtype}")
+    try:
+        shape = np.broadcast_shapes(m.shape, x.shape)
+    except ValueError:
+        raise RuntimeError(f"{op}: mask of shape {tuple(m.shape)} cannot be broadcast with the "
+                           f"input's shape {tuple(x.shape)}") from None
+    return expand(x, *shape), backend.xp_of(m).broadcast_to(m, shape)
+
+
+def masked_scatter(x, mask, source):
+    """A copy of ``x`` (broadcast with ``mask``) with the positions where ``mask`` is True
+    filled, in row-major order, by the first elements of ``source``."""
+    x, m = _with_mask("masked_scatter", x, mask)
+    count = int(m.sum())
+    if source.numel() < count:
+        raise RuntimeError(f"masked_scatter: the mask selects {count} elements but the source "
+                           f"has only {source.numel()}")
+    _same_dtype("masked_scatter", x, source)
+    return index_put(x, m, reshape(source, -1)[:count])
+
+
+def masked_select(x, mask):
+    """The elements of ``x`` where ``mask`` is True (both broadcast), as a 1-D tensor."""
+    return getitem(*_with_mask("masked_select", x, mask))
+
+
+def nonzero(x, *, as_tuple=False):
+    """The indices of the non-zero elements: an (n, ndim) int64 tensor, or with ``as_tuple``
+    one 1-D tensor per dim (a 0-d input counts as 1-D)."""
+    xp, a = backend.xp_of(x.data), x.data
+    if a.ndim == 0 and not as_tuple:
+        return Tensor.constant(xp.zeros((int(a != 0), 0), dtype=np.int64))
+    found = xp.nonzero(a.reshape(-1) if a.ndim == 0 else a)
+    if as_tuple:
+        return tuple(Tensor.constant(i.astype(np.int64, copy=False)) for i in found)
+    return Tensor.constant(xp.stack(found, axis=1).astype(np.int64, copy=False))
+
+
+def argwhere(x):
+    """``nonzero(x)``: the (n, ndim) indices of the non-zero elements."""
+    return nonzero(x)
+
+
+# shape
+def narrow(x, dim, start, length):
+    """The ``length`` elements from ``start`` along ``dim`` (a view)."""
+    d = _dim(dim, x.ndim, "narrow")
+    n = x.shape[d]
+    start = int(start.item() if isinstance(start, Tensor) else start)
+    start = start + n if start < 0 else start
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise IndexError(f"narrow: start {start} + length {length} is out of range for dim "
+                         f"{d} of size {n}")
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def unfold(x, dimension, size, step):
+    """``Tensor.unfold``: the windows of ``size`` elements every ``step`` along
+    ``dimension``, that dim becoming the window count and a last dim of ``size`` added."""
+    d = _dim(dimension, builtins.max(x.ndim, 1), "unfold")
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= size <= n:
+        raise RuntimeError(f"unfold: size {size} is out of range for dim {d} of size {n}")
+    if step <= 0:
+        raise RuntimeError(f"unfold: step must be positive, got {step}")
+    if x.ndim == 0:
+        return reshape(x, size)
+    windows = (n - size) // step + 1
+    starts = np.arange(windows)[:, None] * step + np.arange(size)
+    picked = index_select(x, d, starts.reshape(-1))
+    picked = reshape(picked, x.shape[:d] + (windows, size) + x.shape[d + 1:])
+    return movedim(picked, d + 1, -1)
+
+
+def movedim(x, source, destination):
+    """``x`` with the dims ``source`` moved to the positions ``destination`` (ints or
+    sequences), the other dims keeping their order."""
+    src = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+    dst = tuple(destination) if isinstance(destination, (tuple, list)) else (destination,)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: source {src} and destination {dst} must have the same "
+                           "number of dims")
+    src = [_dim(s, x.ndim, "movedim") for s in src]
+    dst = [_dim(s, x.ndim, "movedim") for s in dst]
+    if x.ndim == 0:  # dims 0 and -1 name its only place
+        return x
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source {tuple(src)} or destination "
+                           f"{tuple(dst)}")
+    order = [k for k in range(x.ndim) if k not in src]
+    for to, frm in sorted(zip(dst, src)):
+        order.insert(to, frm)
+    return x if order == list(range(x.ndim)) else permute(x, *order)
+
+
+moveaxis = movedim
+
+
+# misc
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids of 1-D (or 0-d) tensors: ``out[k]`` holds ``tensors[k]`` along dim
+    k (``indexing='xy'``: the first two dims swapped), broadcast to every dim."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if not tensors or builtins.any(t.ndim > 1 for t in tensors):
+        raise RuntimeError("meshgrid: expected one or more 0-d or 1-D tensors")
+    sizes = [t.numel() for t in tensors]
+    axes = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) > 1:
+        axes[0], axes[1] = 1, 0
+    shape = [0] * len(tensors)
+    for k, a in enumerate(axes):
+        shape[a] = sizes[k]
+    grids = []
+    for t, a in zip(tensors, axes):
+        along = [1] * len(shape)
+        along[a] = -1
+        grids.append(expand(reshape(t, *along), *shape))
+    return tuple(grids)
+
+
+def bincount(x, weights=None, minlength=0):
+    """Counts of each value 0..max of a 1-D non-negative integer tensor (int64), or the sums
+    of ``weights`` per value (float32 weights stay float32, others give float64)."""
+    if x.ndim != 1 or x.data.dtype.kind not in "iub":
+        raise RuntimeError(f"bincount: expected a 1-D integer tensor, got shape "
+                           f"{tuple(x.shape)} and dtype {x.dtype}")
+    if x.numel() and x.data.min() < 0:
+        raise RuntimeError("bincount: the input must not hold negative values")
+    xp = backend.xp_of(x.data)
+    if weights is None:
+        out = xp.bincount(x.data, minlength=minlength).astype(np.int64)
+    else:
+        w = weights.data if isinstance(weights, Tensor) else xp.asarray(weights)
+        if w.shape != x.shape:
+            raise RuntimeError(f"bincount: weights of shape {tuple(w.shape)} must match the "
+                               f"input's {tuple(x.shape)}")
+        kind = w.dtype if w.dtype in (np.float32, np.float64) else np.float64
+        out = xp.bincount(x.data, weights=w, minlength=minlength).astype(kind)
+    return Tensor.constant(out)
+
+
+def histc(x, bins=100, min=0, max=0):  # noqa: A002 - PyTorch's names
+    """A histogram of ``bins`` equal bins over [min, max] (the data's range when both are
+    equal; a value at max goes in the last bin, values outside are left out)."""
+    _floating(x, "histc")
+    if bins <= 0:
+        raise RuntimeError(f"histc: bins must be positive, got {bins}")
+    xp, a = backend.xp_of(x.data), x.data.reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo == hi and a.size:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi:
+        raise RuntimeError(f"histc: max {hi} must be larger than min {lo}")
+    inside = a[(a >= lo) & (a <= hi)]
+    pos = xp.minimum(((inside - lo) * bins / (hi - lo)).astype(np.int64), bins - 1)
+    return Tensor.constant(xp.bincount(pos, minlength=bins).astype(x.dtype))
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
+                 sorter=None):
+    """For each value the index where it would be inserted in ``sorted_sequence`` (its last
+    dim, one row per leading index of ``values``) to keep it sorted: left of equal elements,
+    or right of them with ``right=True`` / ``side='right'``."""
+    if side not in (None, "left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if side == "left" and right:
+        raise RuntimeError("searchsorted: side='left' and right=True contradict each other")
+    right = right or side == "right"
+    seq = sorted_sequence.data
+    xp = backend.xp_of(seq)
+    if sorter is not None:
+        seq = xp.take_along_axis(seq, _int_index(sorter, sorted_sequence), axis=-1)
+    v = values.data if isinstance(values, Tensor) else xp.asarray(values, dtype=seq.dtype)
+    if seq.ndim > 1 and seq.shape[:-1] != v.shape[:-1]:
+        raise RuntimeError(f"searchsorted: the sorted sequence of shape {tuple(seq.shape)} "
+                           f"and the values of shape {tuple(v.shape)} must have the same "
+                           "leading dims")
+    if seq.ndim == 1:
+        out = xp.searchsorted(seq, v, side="right" if right else "left")
+    else:
+        rows, values_ = seq[..., None, :], v[..., None]
+        out = (rows <= values_ if right else rows < values_).sum(axis=-1)
+    return Tensor.constant(xp.asarray(out, dtype=np.int32 if out_int32 else np.int64))
+
+
+def bucketize(x, boundaries, *, out_int32=False, right=False):
+    """The bucket of each element: i with boundaries[i−1] < x ≤ boundaries[i]
+    (``right=True``: boundaries[i−1] ≤ x < boundaries[i])."""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries must be 1-D, got shape "
+                           f"{tuple(boundaries.shape)}")
+    return searchsorted(boundaries, x, out_int32=out_int32, right=right)
+
+
+def unique_consecutive(x, return_inverse=False, return_counts=False, dim=None):
+    """``x`` with each run of equal consecutive elements (or slices along ``dim``) kept
+    once; with ``return_inverse`` the run each element belongs to, with ``return_counts``
+    each run's length (only the outputs asked for are returned, as PyTorch)."""
+    xp = backend.xp_of(x.data)
+    if dim is None:
+        a = x.data.reshape(-1)
+        changed = a[1:] != a[:-1]
+    else:
+        d = _dim(dim, x.ndim, "unique_consecutive")
+        a = xp.moveaxis(x.data, d, 0)
+        changed = (a[1:] != a[:-1]).any(axis=tuple(range(1, a.ndim)))
+    starts = xp.concatenate([xp.ones(builtins.min(len(a), 1), dtype=bool), changed])
+    first = xp.nonzero(starts)[0]
+    out = a[first] if dim is None else xp.moveaxis(a[first], 0, d)
+    results = [Tensor.constant(out)]
+    if return_inverse:
+        inverse = xp.cumsum(starts) - 1
+        results.append(Tensor.constant(
+            inverse.reshape(x.shape if dim is None else -1).astype(np.int64)))
+    if return_counts:
+        ends = xp.concatenate([first[1:], xp.asarray([len(a)])])
+        results.append(Tensor.constant((ends - first).astype(np.int64)))
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|a − b| ≤ atol + rtol·|b| elementwise (equal infinities too; NaN equals NaN only with
+    ``equal_nan``), a bool tensor."""
+    a, b = _pair(a, b)
+    try:
+        out = backend.xp_of(a.data).isclose(a.data, b.data, rtol=rtol, atol=atol,
+                                            equal_nan=equal_nan)
+    except ValueError:
+        raise RuntimeError(f"isclose: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                           "broadcast together") from None
+    return Tensor.constant(out)
+
+
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    """The p-norm distances between the rows of ``x1`` (…, P, M) and of ``x2`` (…, R, M):
+    (…, P, R), the batch dims broadcast; differentiable (p = 0 counts differing coordinates
+    and has no gradient). ``compute_mode`` is accepted; the distances are always computed
+    from the differences, exactly."""
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"cdist: expected x1 (..., P, M) and x2 (..., R, M) with the same "
+                           f"M, got shapes {tuple(x1.shape)} and {tuple(x2.shape)}")
+    if p < 0:
+        raise RuntimeError(f"cdist: p must be non-negative, got {p}")
+    try:
+        np.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"cdist: batch dims {tuple(x1.shape[:-2])} and "
+                           f"{tuple(x2.shape[:-2])} cannot be broadcast together") from None
+    diff = sub(unsqueeze(x1, -2), unsqueeze(x2, -3))
+    if p == 0:
+        return Tensor.constant((diff.data != 0).sum(axis=-1).astype(diff.dtype))
+    return norm(diff, p, dim=-1)
+
+
 
 
 __all__ = ['abs', 'add', 'all', 'allclose', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort',
@@ -866,3 +1922,15 @@ __all__ = ['abs', 'add', 'all', 'allclose', 'amax', 'amin', 'any', 'argmax', 'ar
            'softmax', 'softplus', 'sort', 'split', 'sqrt', 'square', 'squeeze', 'stack', 'std',
            'sub', 'subtract', 'sum', 'swapaxes', 'swapdims', 't', 'tanh', 'tile', 'to_copy', 'topk',
            'transpose', 'true_divide', 'unbind', 'unflatten', 'unsqueeze', 'var', 'view', 'where']
+__all__ += ['index_put']  # recorded in-place writes
+__all__ += ['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh',
+            'arcsin', 'arccos', 'arctan', 'arcsinh', 'arccosh', 'arctanh', 'atan2', 'arctan2',
+            'floor', 'ceil', 'trunc', 'fix', 'round', 'frac', 'expm1', 'log2', 'log10',
+            'reciprocal', 'erf', 'erfinv', 'lgamma', 'digamma', 'lerp', 'addcmul', 'addcdiv',
+            'addmm', 'baddbmm', 'addbmm', 'einsum', 'tensordot', 'kron', 'tril', 'triu', 'diagonal',
+            'diag_embed', 'diag', 'trace', 'cross', 'diff']  # math (issue 13)
+__all__ += ['argwhere', 'bincount', 'bucketize', 'cdist', 'count_nonzero', 'cummax', 'cummin',
+            'cumprod', 'cumsum', 'histc', 'index_add', 'index_copy', 'index_fill', 'isclose',
+            'kthvalue', 'logcumsumexp', 'masked_scatter', 'masked_select', 'median', 'meshgrid',
+            'mode', 'moveaxis', 'movedim', 'nanmean', 'nansum', 'narrow', 'nonzero', 'quantile',
+            'scatter', 'scatter_reduce', 'searchsorted', 'unique_consecutive']

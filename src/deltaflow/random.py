@@ -56,15 +56,19 @@ def fork_rng():
     return np.random.default_rng(_state["rng"].integers(0, 2**63 - 1))
 
 
-def draw(kind, size, dtype, device, **kw):
-    rng = generator(device)
+_SAMPLERS = {"uniform": "random", "normal": "standard_normal",
+             "exponential": "standard_exponential"}
+
+
+def draw(kind, size, dtype, device, rng=None, op=None):
+    """An array of ``size`` samples of U[0, 1) (``kind="uniform"``), N(0, 1) (``"normal"``)
+    or Exp(1) (``"exponential"``) in the floating ``dtype`` (default float), from ``rng``
+    (a ``numpy.random.Generator``; default: the global one on ``device``); ``op`` names the
+    caller in errors."""
+    rng = generator(device) if rng is None else rng
     dtype = backend.as_dtype(dtype) or backend.default_float
     if dtype.kind != "f":
-        raise TypeError(f"{'randn' if kind == 'normal' else 'rand'}: expected a floating point "
-                        f"dtype, got {dtype}")
-    if kind == "normal":
-        out = rng.standard_normal(size, dtype=dtype if dtype in (np.float32, np.float64)
-                                  else np.float64)
-    else:
-        out = rng.random(size, dtype=dtype if dtype in (np.float32, np.float64) else np.float64)
-    return out.astype(dtype, copy=False)
+        op = op or ("randn" if kind == "normal" else "rand")
+        raise TypeError(f"{op}: expected a floating point dtype, got {dtype}")
+    native = dtype if dtype in (np.float32, np.float64) else np.float64
+    return getattr(rng, _SAMPLERS[kind])(size, dtype=native).astype(dtype, copy=False)

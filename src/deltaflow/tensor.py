@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from .autograd import write_clock
 from .autograd.engine import run_backward
 from .autograd.grad_mode import no_grad
 from .hooks import RemovableHandle
@@ -48,8 +47,10 @@ def _to_array(data, dtype, device):
 
 
 class Tensor(TensorMethods):
+    # _history (set by the first recorded in-place write, see autograd/inplace.py) is
+    # left unset until then, so making a tensor costs nothing for it
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_idx", "_hooks", "_version",
-                 "__weakref__")
+                 "_history", "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` defer to Tensor.__radd__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -257,22 +258,6 @@ class Tensor(TensorMethods):
                                "without requires_grad=True?)")
         run_backward([self], root_grads([self], None if gradient is None else [gradient]),
                      retain_graph)
-
-    def zero_(self) -> Tensor:
-        self.data[...] = 0
-        write_clock.stamp(self)
-        return self
-
-    def fill_(self, value) -> Tensor:
-        self.data[...] = value
-        write_clock.stamp(self)
-        return self
-
-    def copy_(self, src) -> Tensor:
-        src = src.data if isinstance(src, Tensor) else src
-        self.data[...] = backend.to_device(backend.xp_of(src).asarray(src), self.device)
-        write_clock.stamp(self)
-        return self
 
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", precision=4,

@@ -313,7 +313,7 @@ class TensorMethods:
         return F.getitem(self, index)
 
     def __setitem__(self, index, value):
-        """``x[index] = value``: written into the data (not recorded by autograd)."""
+        """``x[index] = value``, in place (recorded where autograd is involved)."""
         F.setitem(self, index, value)
 
     def gather(self, dim, index):
@@ -418,6 +418,326 @@ class TensorMethods:
         """Σ self[i] · other[i] (``matmul`` rules)."""
         return F.dot(self, other)
 
+    # ---- math (issue 13) ----
+    def sin(self):
+        """sin x."""
+        return F.sin(self)
+
+    def cos(self):
+        """cos x."""
+        return F.cos(self)
+
+    def tan(self):
+        """tan x."""
+        return F.tan(self)
+
+    def asin(self):
+        """asin x (|x| ≤ 1)."""
+        return F.asin(self)
+
+    def acos(self):
+        """acos x (|x| ≤ 1)."""
+        return F.acos(self)
+
+    def atan(self):
+        """atan x."""
+        return F.atan(self)
+
+    def sinh(self):
+        """sinh x."""
+        return F.sinh(self)
+
+    def cosh(self):
+        """cosh x."""
+        return F.cosh(self)
+
+    def asinh(self):
+        """asinh x."""
+        return F.asinh(self)
+
+    def acosh(self):
+        """acosh x (x ≥ 1)."""
+        return F.acosh(self)
+
+    def atanh(self):
+        """atanh x (|x| < 1)."""
+        return F.atanh(self)
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+    def atan2(self, other):
+        """The angle of the point (other, self)."""
+        return F.atan2(self, other)
+
+    arctan2 = atan2
+
+    def floor(self):
+        """⌊x⌋ (gradient 0)."""
+        return F.floor(self)
+
+    def ceil(self):
+        """⌈x⌉ (gradient 0)."""
+        return F.ceil(self)
+
+    def trunc(self):
+        """x rounded towards 0 (gradient 0)."""
+        return F.trunc(self)
+
+    fix = trunc
+
+    def round(self, *, decimals=0):
+        """x rounded to ``decimals`` places, halves to even (gradient 0)."""
+        return F.round(self, decimals=decimals)
+
+    def frac(self):
+        """x − trunc(x)."""
+        return F.frac(self)
+
+    def expm1(self):
+        """eˣ − 1."""
+        return F.expm1(self)
+
+    def log2(self):
+        """log₂ x."""
+        return F.log2(self)
+
+    def log10(self):
+        """log₁₀ x."""
+        return F.log10(self)
+
+    def reciprocal(self):
+        """1 / x."""
+        return F.reciprocal(self)
+
+    def erf(self):
+        """The error function."""
+        return F.erf(self)
+
+    def erfinv(self):
+        """The inverse of the error function."""
+        return F.erfinv(self)
+
+    def lgamma(self):
+        """ln |Γ(x)|."""
+        return F.lgamma(self)
+
+    def digamma(self):
+        """ψ(x) = d/dx ln Γ(x)."""
+        return F.digamma(self)
+
+    def lerp(self, end, weight):
+        """self + weight·(end − self)."""
+        return F.lerp(self, end, weight)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        """self + value·tensor1·tensor2."""
+        return F.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        """self + value·tensor1/tensor2."""
+        return F.addcdiv(self, tensor1, tensor2, value=value)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        """β·self + α·(mat1 @ mat2)."""
+        return F.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """β·self + α·(batch1 @ batch2), batch by batch."""
+        return F.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """β·self + α·Σ_b batch1[b] @ batch2[b]."""
+        return F.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def tril(self, diagonal=0):
+        """x on and below the ``diagonal``-th diagonal of the last two dims, 0 above."""
+        return F.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        """x on and above the ``diagonal``-th diagonal of the last two dims, 0 below."""
+        return F.triu(self, diagonal)
+
+    def diag(self, diagonal=0):
+        """1-D: the matrix with x on a diagonal; 2-D: a diagonal of x."""
+        return F.diag(self, diagonal)
+
+    def diag_embed(self, offset=0, dim1=-2, dim2=-1):
+        """Zeros with x's last dim on a diagonal of dims (dim1, dim2)."""
+        return F.diag_embed(self, offset, dim1, dim2)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The ``offset``-th diagonal of dims (dim1, dim2), as the last dim."""
+        return F.diagonal(self, offset, dim1, dim2)
+
+    def trace(self):
+        """Σ of the main diagonal of a matrix."""
+        return F.trace(self)
+
+    def cross(self, other, dim=None):
+        """self × other along ``dim`` (of size 3)."""
+        return F.cross(self, other, dim)
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        """The ``n``-th forward difference along ``dim``."""
+        return F.diff(self, n, dim, prepend, append)
+
+    def kron(self, other):
+        """The Kronecker product self ⊗ other."""
+        return F.kron(self, other)
+
+    # ---- reductions, scans, index and shape ops (issue 13) ----
+    def cumsum(self, dim, dtype=None):
+        """Running sum along ``dim``."""
+        return F.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim, dtype=None):
+        """Running product along ``dim``."""
+        return F.cumprod(self, dim, dtype=dtype)
+
+    def logcumsumexp(self, dim):
+        """Running ln Σ eˣ along ``dim``."""
+        return F.logcumsumexp(self, dim)
+
+    def cummax(self, dim):
+        """``(values, indices)`` of the running maximum along ``dim``."""
+        return F.cummax(self, dim)
+
+    def cummin(self, dim):
+        """``(values, indices)`` of the running minimum along ``dim``."""
+        return F.cummin(self, dim)
+
+    def median(self, dim=None, keepdim=False):
+        """The lower median (of all elements, or ``(values, indices)`` along ``dim``)."""
+        return F.median(self, dim, keepdim)
+
+    def mode(self, dim=-1, keepdim=False):
+        """``(values, indices)`` of the most frequent value along ``dim``."""
+        return F.mode(self, dim, keepdim)
+
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """``(values, indices)`` of the k-th smallest element along ``dim``."""
+        return F.kthvalue(self, k, dim, keepdim)
+
+    def quantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+        """The q-quantiles (of all elements or along ``dim``)."""
+        return F.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nansum(self, dim=None, keepdim=False, dtype=None):
+        """Σ over ``dim`` with NaN counted as 0."""
+        return F.nansum(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim=None, keepdim=False, dtype=None):
+        """The mean over ``dim`` of the elements that are not NaN."""
+        return F.nanmean(self, dim, keepdim, dtype=dtype)
+
+    def count_nonzero(self, dim=None):
+        """The number of non-zero elements (along ``dim``)."""
+        return F.count_nonzero(self, dim)
+
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        """A copy with ``src`` (or ``value``) written at ``index`` along ``dim``."""
+        return F.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        """``scatter``, in place."""
+        return F.inplace(self, "scatter_", F.scatter, dim, index, src, value=value,
+                         reduce=reduce)
+
+    def scatter_add_(self, dim, index, src):
+        """``scatter_add``, in place."""
+        return F.inplace(self, "scatter_add_", F.scatter_add, dim, index, src)
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        """A copy with ``src`` reduced into the positions ``index`` names along ``dim``."""
+        return F.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        """``scatter_reduce``, in place."""
+        return F.inplace(self, "scatter_reduce_", F.scatter_reduce, dim, index, src, reduce,
+                         include_self=include_self)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """A copy with ``alpha · source`` added at ``index`` along ``dim``."""
+        return F.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """``index_add``, in place."""
+        return F.inplace(self, "index_add_", F.index_add, dim, index, source, alpha=alpha)
+
+    def index_fill(self, dim, index, value):
+        """A copy with the slices at ``index`` along ``dim`` set to ``value``."""
+        return F.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim, index, value):
+        """``index_fill``, in place."""
+        return F.inplace(self, "index_fill_", F.index_fill, dim, index, value)
+
+    def index_copy(self, dim, index, source):
+        """A copy with the slices of ``source`` written at ``index`` along ``dim``."""
+        return F.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim, index, source):
+        """``index_copy``, in place."""
+        return F.inplace(self, "index_copy_", F.index_copy, dim, index, source)
+
+    def masked_scatter(self, mask, source):
+        """A copy with the True positions of ``mask`` filled by ``source``'s elements."""
+        return F.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask, source):
+        """``masked_scatter``, in place."""
+        return F.inplace(self, "masked_scatter_", F.masked_scatter, mask, source)
+
+    def masked_select(self, mask):
+        """The elements where ``mask`` is True, as a 1-D tensor."""
+        return F.masked_select(self, mask)
+
+    def nonzero(self, *, as_tuple=False):
+        """The indices of the non-zero elements."""
+        return F.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self):
+        """The (n, ndim) indices of the non-zero elements."""
+        return F.argwhere(self)
+
+    def narrow(self, dim, start, length):
+        """``length`` elements from ``start`` along ``dim`` (a view)."""
+        return F.narrow(self, dim, start, length)
+
+    def unfold(self, dimension, size, step):
+        """The windows of ``size`` elements every ``step`` along ``dimension``."""
+        return F.unfold(self, dimension, size, step)
+
+    def movedim(self, source, destination):
+        """The dims ``source`` moved to ``destination``."""
+        return F.movedim(self, source, destination)
+
+    moveaxis = movedim
+
+    def bincount(self, weights=None, minlength=0):
+        """Counts (or summed ``weights``) of each value of a 1-D integer tensor."""
+        return F.bincount(self, weights, minlength)
+
+    def histc(self, bins=100, min=0, max=0):  # noqa: A002 - PyTorch's names
+        """A histogram of ``bins`` equal bins over [min, max]."""
+        return F.histc(self, bins, min, max)
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        """Each run of equal consecutive elements kept once."""
+        return F.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """|self − other| ≤ atol + rtol·|other| elementwise."""
+        return F.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True when ``isclose`` holds everywhere."""
+        return F.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other):
+        """True for the same shape and the same values."""
+        return F.equal(self, other)
+
     # ----------------------------------------------------------------- conversions
     def clone(self):
         """A copy of the data, differentiable (the gradient flows back to ``self``)."""
@@ -462,6 +782,100 @@ class TensorMethods:
     def masked_fill_(self, mask, value):
         """self ← ``value`` where ``mask`` is True, in place."""
         return F.inplace(self, "masked_fill_", F.masked_fill, mask, value)
+
+    def clamp_min_(self, min):  # noqa: A002
+        """self ← max(self, min), in place."""
+        return F.inplace(self, "clamp_min_", F.clamp, min=min)
+
+    def clamp_max_(self, max):  # noqa: A002
+        """self ← min(self, max), in place."""
+        return F.inplace(self, "clamp_max_", F.clamp, max=max)
+
+    def index_put_(self, indices, values):
+        """self[indices] ← values, in place (``index_put``)."""
+        return F.inplace(self, "index_put_", F.index_put, indices, values)
+
+    def neg_(self):
+        """self ← −self, in place."""
+        return F.inplace(self, "neg_", F.neg)
+
+    def abs_(self):
+        """self ← |self|, in place."""
+        return F.inplace(self, "abs_", F.abs)
+
+    def exp_(self):
+        """self ← exp(self), in place."""
+        return F.inplace(self, "exp_", F.exp)
+
+    def log_(self):
+        """self ← log(self), in place."""
+        return F.inplace(self, "log_", F.log)
+
+    def sqrt_(self):
+        """self ← √self, in place."""
+        return F.inplace(self, "sqrt_", F.sqrt)
+
+    def relu_(self):
+        """self ← max(self, 0), in place."""
+        return F.inplace(self, "relu_", F.relu)
+
+    def sigmoid_(self):
+        """self ← σ(self), in place."""
+        return F.inplace(self, "sigmoid_", F.sigmoid)
+
+    def tanh_(self):
+        """self ← tanh(self), in place."""
+        return F.inplace(self, "tanh_", F.tanh)
+
+    def zero_(self):
+        """self ← 0 everywhere, in place."""
+        return F.fill_(self, 0)
+
+    def fill_(self, value):
+        """self ← ``value`` everywhere, in place (a number or a one-element tensor)."""
+        return F.fill_(self, value)
+
+    def copy_(self, src, non_blocking=False):
+        """self ← ``src`` (broadcast, cast to self's dtype and device), in place."""
+        return F.copy_(self, src)
+
+    # ---- creation and random fills ----
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A copy of ``data`` in self's dtype and on its device (unless given)."""
+        return F.new_tensor(self, data, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of ``size``, in self's dtype and on its device (unless given)."""
+        return F.new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones of ``size``, in self's dtype and on its device (unless given)."""
+        return F.new_ones(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """An uninitialised tensor of ``size``, in self's dtype and on its device."""
+        return F.new_empty(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` everywhere in a tensor of ``size``, in self's dtype and device."""
+        return F.new_full(self, size, fill_value, dtype=dtype, device=device,
+                          requires_grad=requires_grad)
+
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        """self ← samples of U[a, b), in place (the global generator unless given)."""
+        return F.uniform_(self, a, b, generator=generator)
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """self ← samples of N(mean, std²), in place."""
+        return F.normal_(self, mean, std, generator=generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """self ← samples of Exp(λ) (mean 1/λ), in place."""
+        return F.exponential_(self, lambd, generator=generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """self ← 1 with probability ``p`` (a number or a broadcastable tensor), else 0."""
+        return F.bernoulli_(self, p, generator=generator)
 
     # ------------------------------------------------------------------- operators
     def __add__(self, other):
@@ -517,7 +931,7 @@ class TensorMethods:
         return F.abs(self)
 
     def __iadd__(self, other):
-        """``x += y`` (on a non-leaf in the graph: rebinds ``x`` to ``x + y``)."""
+        """``x += y``, in place."""
         return F.inplace(self, "__iadd__", F.add, other)
 
     def __isub__(self, other):

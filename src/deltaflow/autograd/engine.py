@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from . import write_clock
+from . import inplace, write_clock
 from .grad_mode import state
 
 # where reference counts mean what _is_private assumes (3.14 borrows stack references)
@@ -37,7 +37,10 @@ def unbroadcast(grad, shape):
 
 
 def topological_order(roots):
-    """Functions reachable from ``roots``, each after every Function that consumes its output."""
+    """Functions reachable from ``roots``, each after every Function that consumes its output.
+
+    An input written in place after ``fn`` was recorded is followed to the node that made
+    its old value (``inplace.as_of``)."""
     order, visited = [], set()
     for root in roots:
         if root in visited:
@@ -47,8 +50,10 @@ def topological_order(roots):
         while stack:
             fn, i = stack[-1]
             parents = fn.parents
+            rebased = fn.clock_at_forward < inplace.last_rebase
             while i < len(parents):
-                ctx = parents[i]._ctx
+                ctx = (inplace.as_of(parents[i], fn.clock_at_forward)[0] if rebased
+                       else parents[i]._ctx)
                 i += 1
                 if ctx is not None and ctx not in visited:
                     visited.add(ctx)
@@ -143,17 +148,23 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
             from . import anomaly as _anomaly
             _anomaly.on_backward(fn, grads, in_grads)
         parents = fn.parents
+        rebased = fn.clock_at_forward < inplace.last_rebase
         if not retain_graph:
             fn.release()
         for t, g in zip(parents, in_grads):
-            if g is None or not t.requires_grad:
+            if g is None:
+                continue
+            if rebased:   # t was written in place after fn: send g to its old value's node
+                ctx, i, requires_grad = inplace.as_of(t, fn.clock_at_forward)
+            else:
+                ctx, i, requires_grad = t._ctx, t._idx, t.requires_grad
+            if not requires_grad:
                 continue
             data = t.data
             if g.shape != data.shape:
                 g = unbroadcast(g, data.shape)
             if g.dtype != data.dtype:
                 g = g.astype(data.dtype)
-            ctx = t._ctx
             if ctx is None:
                 prev = leaf_grads.get(t)
                 leaf_grads[t] = g if prev is None else prev + g
@@ -161,7 +172,6 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
                 slots = pending.get(ctx)
                 if slots is None:
                     slots = pending[ctx] = [None] * ctx.n_outputs
-                i = t._idx
                 slots[i] = g if slots[i] is None else slots[i] + g
     grads = in_grads = g = None  # drop the loop's references: _is_private counts them
     for t in list(leaf_grads):

@@ -239,3 +239,29 @@ class LogSoftmax(Function):
     def backward(self, g):
         xp = xp_of(g)
         return g - xp.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
+
+
+class Hardsigmoid(Function):
+    """f(z) = min(max(z + 3, 0), 6)/6;  f′(z) = 1/6 for −3 < z < 3, else 0 (NaN included)."""
+
+    def forward(self, z):
+        self.inside = (z > -3) & (z < 3)
+        return xp_of(z).clip(z + 3, 0, 6) / 6
+
+    def backward(self, g):
+        return g * self.inside / 6
+
+
+class Hardswish(Function):
+    """f(z) = z·min(max(z + 3, 0), 6)/6;  f′(z) = 0 for z ≤ −3, z/3 + ½ for −3 < z < 3,
+    1 for z ≥ 3 (PyTorch's values at ±3; a NaN passes the gradient)."""
+
+    def forward(self, z):
+        self.z = z
+        return z * xp_of(z).clip(z + 3, 0, 6) / 6
+
+    def backward(self, g):
+        xp = xp_of(g)
+        z = self.z
+        d = xp.where(z <= -3, 0.0, xp.where(z < 3, z / 3 + 0.5, 1.0)).astype(g.dtype)
+        return g * d

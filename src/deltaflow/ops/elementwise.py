@@ -9,6 +9,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from .activation import erf
 
 
 class Add(Function):
@@ -261,3 +262,181 @@ class Cast(Function):
     def backward(self, g):
         from .. import backend
         return backend.to_device(g, self.src_device)
+
+
+# ------------------------------------------------------------------ rounding
+class Floor(Function):
+    """z = ⌊a⌋;  ∂z/∂a = 0 (PyTorch's zero, also at the integers)."""
+
+    def forward(self, a):
+        return xp_of(a).floor(a)
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Ceil(Function):
+    """z = ⌈a⌉;  ∂z/∂a = 0."""
+
+    def forward(self, a):
+        return xp_of(a).ceil(a)
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Trunc(Function):
+    """z = a rounded towards 0;  ∂z/∂a = 0."""
+
+    def forward(self, a):
+        return xp_of(a).trunc(a)
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Round(Function):
+    """z = a rounded to ``decimals`` decimal places, halves to even (PyTorch's formula:
+    rint(a·10ᵈ)/10ᵈ, or rint(a/10⁻ᵈ)·10⁻ᵈ for d < 0);  ∂z/∂a = 0."""
+
+    def forward(self, a, decimals=0):
+        xp = xp_of(a)
+        if decimals == 0:
+            return xp.rint(a)
+        scale = a.dtype.type(10.0 ** abs(decimals))
+        return xp.rint(a * scale) / scale if decimals > 0 else xp.rint(a / scale) * scale
+
+    def backward(self, g):
+        return xp_of(g).zeros_like(g)
+
+
+class Frac(Function):
+    """z = a − trunc(a) (keeps a's sign);  ∂z/∂a = 1."""
+
+    def forward(self, a):
+        return a - xp_of(a).trunc(a)
+
+    def backward(self, g):
+        return g
+
+
+# ------------------------------------------------------------- exp and log
+class Expm1(Function):
+    """z = eᵃ − 1 (accurate near 0);  ∂z/∂a = eᵃ = z + 1."""
+
+    def forward(self, a):
+        self.out = xp_of(a).expm1(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (self.out + 1)
+
+
+class Log2(Function):
+    """z = log₂ a;  ∂z/∂a = 1/(a ln 2)."""
+
+    def forward(self, a):
+        self.a = a
+        return xp_of(a).log2(a)
+
+    def backward(self, g):
+        return g / (self.a * np.log(2.0))
+
+
+class Log10(Function):
+    """z = log₁₀ a;  ∂z/∂a = 1/(a ln 10)."""
+
+    def forward(self, a):
+        self.a = a
+        return xp_of(a).log10(a)
+
+    def backward(self, g):
+        return g / (self.a * np.log(10.0))
+
+
+class Reciprocal(Function):
+    """z = 1/a;  ∂z/∂a = −1/a² = −z²."""
+
+    def forward(self, a):
+        self.out = 1 / a
+        return self.out
+
+    def backward(self, g):
+        return -g * self.out * self.out
+
+
+# ------------------------------------------------------------ special functions
+def special_function(name, x):
+    """``scipy.special``'s function ``name`` (``cupyx.scipy.special``'s on the GPU)."""
+    if xp_of(x) is not np:
+        import cupyx.scipy.special as special  # type: ignore
+    else:
+        try:
+            import scipy.special as special
+        except ImportError:  # pragma: no cover - scipy ships with scikit-learn
+            raise ImportError(f"{name} needs SciPy's special functions: pip install "
+                              "scipy") from None
+    return getattr(special, name)
+
+
+class Erf(Function):
+    """z = erf a = (2/√π) ∫₀ᵃ e^(−t²) dt;  ∂z/∂a = (2/√π) e^(−a²)."""
+
+    def forward(self, a):
+        self.a = a
+        return erf(a)
+
+    def backward(self, g):
+        return g * (2 / np.sqrt(np.pi)) * xp_of(g).exp(-self.a * self.a)
+
+
+class Erfinv(Function):
+    """z = erf⁻¹ a (|a| ≤ 1);  ∂z/∂a = (√π/2) e^(z²)."""
+
+    def forward(self, a):
+        self.out = special_function("erfinv", a)(a)
+        return self.out
+
+    def backward(self, g):
+        return g * (np.sqrt(np.pi) / 2) * xp_of(g).exp(self.out * self.out)
+
+
+class Lgamma(Function):
+    """z = ln |Γ(a)|;  ∂z/∂a = ψ(a) (digamma)."""
+
+    def forward(self, a):
+        self.a = a
+        return special_function("gammaln", a)(a)
+
+    def backward(self, g):
+        return g * special_function("digamma", self.a)(self.a)
+
+
+class Digamma(Function):
+    """z = ψ(a) = Γ′(a)/Γ(a);  ∂z/∂a = ψ′(a) = polygamma(1, a)."""
+
+    def forward(self, a):
+        self.a = a
+        return special_function("digamma", a)(a)
+
+    def backward(self, g):
+        return g * special_function("polygamma", self.a)(1, self.a).astype(g.dtype, copy=False)
+
+
+# ------------------------------------------------------------------- lerp
+class Lerp(Function):
+    """z = a + w·(b − a) (PyTorch's form: b − (b − a)(1 − w) where |w| ≥ ½);
+    ∂z/∂a = 1 − w, ∂z/∂b = w, ∂z/∂w = b − a."""
+
+    def forward(self, a, b, w):
+        xp = xp_of(a)
+        self.a, self.b, self.w = a, b, w
+        diff = b - a
+        return xp.where(xp.abs(w) < 0.5, a + w * diff, b - diff * (1 - w))
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        ga = g * (1 - self.w) if need[0] else None
+        gb = g * self.w if need[1] else None
+        gw = g * (self.b - self.a) if need[2] else None
+        return ga, gb, gw

@@ -46,3 +46,68 @@ class Embedding(Function):
         if self.padding_idx is not None:
             grad[self.padding_idx] = 0
         return grad
+
+
+class EmbeddingBag(Function):
+    """Reduce the looked-up rows W[index_k] of each bag b = bag_k (bag_k = n_bags: dropped):
+    sum y_b = Σ_k w_k·W[index_k] (w: ``per_sample_weights``, else 1), mean y_b = Σ_k W[index_k]
+    / n_b, max y_b,d = max_k W[index_k, d] (an empty bag gives 0);
+    ∂L/∂W[i] = Σ_{k: index_k = i} w_k·∂L/∂y_{bag_k} (mean: divided by n_b; max: only the first
+    k reaching the maximum, per column d; ``scale_grad_by_freq``: divided by the count of i),
+    ∂L/∂w_k = ∂L/∂y_{bag_k} · W[index_k]."""
+
+    name = "embedding_bag"
+
+    def forward(self, weight, *per_sample_weights, index, bag, n_bags, mode="mean",
+                scale_grad_by_freq=False):
+        xp = xp_of(weight)
+        rows = weight[index]
+        counts = xp.bincount(bag, minlength=n_bags + 1)
+        self.index, self.bag, self.counts, self.shape = index, bag, counts, weight.shape
+        self.mode, self.scale = mode, scale_grad_by_freq
+        self.sample_weights = per_sample_weights[0] if per_sample_weights else None
+        self.weight = weight if self.sample_weights is not None else None  # for ∂L/∂w
+        if mode == "max":
+            best = xp.full((n_bags + 1, weight.shape[1]), -xp.inf, dtype=weight.dtype)
+            xp.maximum.at(best, bag, rows)
+            k = len(index)
+            first = xp.full(best.shape, k, dtype=xp.int64)
+            reaching = xp.where(rows == best[bag], xp.arange(k)[:, None], k)
+            xp.minimum.at(first, bag, reaching)
+            self.nonempty = xp.flatnonzero(counts[:n_bags])
+            self.argmax_rows = index[first[self.nonempty]]      # (non-empty bags, D)
+            out = best[:n_bags]
+            out[counts[:n_bags] == 0] = 0
+            return out
+        if self.sample_weights is not None:
+            rows = rows * self.sample_weights[:, None]
+        out = scatter_rows(bag, rows, n_bags + 1)[:n_bags]
+        if mode == "mean":
+            out /= xp.maximum(counts[:n_bags], 1)[:, None].astype(out.dtype)
+        return out
+
+    def backward(self, g):
+        xp = xp_of(g)
+        need = self.needs_input_grad
+        n_rows, dim = self.shape
+        if self.mode == "max":
+            flat = (self.argmax_rows * dim + xp.arange(dim)).reshape(-1)
+            grad = xp.bincount(flat, weights=g[self.nonempty].reshape(-1),
+                               minlength=n_rows * dim)
+            return grad.reshape(n_rows, dim).astype(g.dtype, copy=False)
+        g_rows = xp.concatenate([g, xp.zeros((1, dim), dtype=g.dtype)])[self.bag]
+        if self.mode == "mean":
+            g_rows /= xp.maximum(self.counts, 1)[self.bag, None].astype(g.dtype)
+        gw = None
+        if need[0]:
+            weighted = g_rows if self.sample_weights is None else \
+                g_rows * self.sample_weights[:, None]
+            gw = scatter_rows(self.index, weighted, n_rows)
+            if self.scale:
+                kept = self.index[self.bag < len(self.counts) - 1]
+                gw /= xp.maximum(xp.bincount(kept, minlength=n_rows), 1)[:, None].astype(
+                    gw.dtype)
+        if self.sample_weights is None:
+            return gw
+        g_samples = (g_rows * self.weight[self.index]).sum(axis=1) if need[1] else None
+        return gw, g_samples

@@ -72,10 +72,131 @@ class ScatterAdd(Function):
 
     def backward(self, g):
         need = self.needs_input_grad
-        gsrc = None
+        gsrc = _to_src(g.reshape(-1)[self.flat], self) if need[1] else None
+        return (g if need[0] else None), gsrc
+
+
+def _to_src(values, op):
+    """Gradients for the part of ``src`` that ``index`` covers, zero elsewhere."""
+    out = xp_of(values).zeros(op.src_shape, dtype=values.dtype)
+    out[op.part] = values.reshape(out[op.part].shape)
+    return out
+
+
+class Scatter(Function):
+    """y = x, then y[index[i][j]][j] = src[i][j] along ``dim`` (where an index repeats, one
+    write wins: the last here, unspecified in PyTorch);
+    ∂L/∂x = ∂L/∂y with the written positions set to 0, ∂L/∂src = ∂L/∂y gathered at ``index``
+    (for every src element, also one whose write lost, as PyTorch)."""
+
+    def forward(self, x, src, index, dim):
+        xp = xp_of(x)
+        self.flat = _flat_positions(xp, x.shape, index, dim).reshape(-1)
+        self.src_shape, self.part = src.shape, tuple(slice(0, n) for n in index.shape)
+        out = x.copy()
+        out.reshape(-1)[self.flat] = src[self.part].reshape(-1)
+        return out
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        gx = gsrc = None
+        if need[0]:
+            gx = g.copy()
+            gx.reshape(-1)[self.flat] = 0
         if need[1]:
-            gsrc = xp_of(g).zeros(self.src_shape, dtype=g.dtype)
-            gsrc[self.part] = g.reshape(-1)[self.flat]
+            gsrc = _to_src(g.reshape(-1)[self.flat], self)
+        return gx, gsrc
+
+
+class ScatterReduce(Function):
+    """y = x with src reduced into it along ``dim``: for each position p that ``index`` writes,
+    yₚ = reduce of the members of p, {srcᵢ : i written to p} and xₚ when ``include_self``;
+    elsewhere yₚ = xₚ.  ``reduce``: sum, prod, mean, amax, amin.
+
+    ∂yₚ/∂member (PyTorch's rules): sum 1; mean 1/Nₚ (Nₚ members); prod the product of the
+    other members (exact also with zeros); amax/amin 1/k for each of the k members equal to
+    yₚ (ties split evenly). Without ``include_self`` xₚ gets 0 at the written positions."""
+
+    IDENTITY = {"sum": 0, "mean": 0, "prod": 1}
+    UFUNC = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum",
+             "amin": "minimum"}
+
+    def forward(self, x, src, index, dim, reduce, include_self=True):
+        xp = xp_of(x)
+        flat = _flat_positions(xp, x.shape, index, dim).reshape(-1)
+        self.src_shape, self.part = src.shape, tuple(slice(0, n) for n in index.shape)
+        s = src[self.part].reshape(-1)
+        written = xp.zeros(x.size, dtype=bool)
+        written[flat] = True
+        out = x.copy().reshape(-1)
+        if not include_self:  # start from the reduction's identity (amax/amin: a member)
+            out[flat] = s if reduce in ("amax", "amin") else self.IDENTITY[reduce]
+        getattr(xp, self.UFUNC[reduce]).at(out, flat, s)
+        members = xp.bincount(flat, minlength=x.size) + int(include_self)
+        if reduce == "mean":
+            n = xp.maximum(members, 1).astype(out.dtype)
+            out = xp.where(members > 0, out / n if out.dtype.kind == "f" else out // n, out)
+        self.x, self.s, self.flat, self.out = x.reshape(-1), s, flat, out
+        self.written, self.members, self.reduce = written, members, reduce
+        self.include_self, self.shape = include_self, x.shape
+        return out.reshape(x.shape)
+
+    def backward(self, g):
+        xp = xp_of(g)
+        g = g.reshape(-1)
+        x, s, flat, out, reduce = self.x, self.s, self.flat, self.out, self.reduce
+        if reduce == "sum":
+            gx, gs = g, g[flat]
+        elif reduce == "mean":
+            per_member = g / xp.maximum(self.members, 1)
+            gx, gs = per_member, per_member[flat]
+        elif reduce == "prod":
+            gx, gs = self._prod_grads(xp, g)
+        else:
+            self_is = x == out
+            if not self.include_self:
+                self_is &= ~self.written
+            src_is = s == out[flat]
+            ties = self_is + xp.bincount(flat, weights=src_is, minlength=x.size)
+            per_tie = g / xp.maximum(ties, 1)
+            gx, gs = self_is * per_tie, src_is * per_tie[flat]
+        if not self.include_self:
+            gx = xp.where(self.written, 0, gx)
+        return gx.reshape(self.shape), _to_src(gs, self)
+
+    def _prod_grads(self, xp, g):
+        """∂yₚ/∂xₚ = Π srcᵢ at p; ∂yₚ/∂srcᵢ = xₚ · Π of p's other src elements, that
+        product found as Π(non-zero)/srcᵢ, or Π(non-zero) for p's only zero, or 0."""
+        x, s, flat = self.x, self.s, self.flat
+        src_product = xp.ones_like(x)
+        xp.multiply.at(src_product, flat, s)
+        is_zero = s == 0
+        nonzero_product = xp.ones_like(x)
+        xp.multiply.at(nonzero_product, flat, xp.where(is_zero, 1, s))
+        zeros = xp.bincount(flat, weights=is_zero, minlength=x.size)[flat]
+        others = nonzero_product[flat] * xp.where(
+            is_zero, zeros == 1, (zeros == 0) / xp.where(is_zero, 1, s))
+        if self.include_self:
+            others = others * x[flat]
+        return g * src_product, g[flat] * others
+
+
+class IndexAdd(Function):
+    """y = x, then y[…, index[i], …] += src[…, i, …] along ``dim`` (repeated indices add up);
+    ∂L/∂x = ∂L/∂y,  ∂L/∂src = ∂L/∂y taken at ``index`` along ``dim``."""
+
+    name = "index_add"
+
+    def forward(self, x, src, index, dim):
+        xp = xp_of(x)
+        self.index, self.dim = index, dim
+        out = x.copy()
+        xp.add.at(xp.moveaxis(out, dim, 0), index, xp.moveaxis(src, dim, 0))
+        return out
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        gsrc = xp_of(g).take(g, self.index, axis=self.dim) if need[1] else None
         return (g if need[0] else None), gsrc
 
 

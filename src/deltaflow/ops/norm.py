@@ -139,3 +139,38 @@ class LayerNorm(Function):
         if self.has_bias:
             grads.append((ones @ g).reshape(self.param_shape) if need[len(grads)] else None)
         return tuple(grads)
+
+
+class RMSNorm(Function):
+    """Root-mean-square normalisation over the last k axes (K values per row):
+    r = 1/√(mean(x²) + ε),  x̂ = x·r,  y = γ·x̂ (γ of the normalised shape, optional);
+    ∂L/∂x = r·(ĝ − x̂·mean(ĝ·x̂)) with ĝ = γ·g (means over the k axes),  ∂L/∂γ = Σ_rows g·x̂."""
+
+    name = "rms_norm"
+
+    def forward(self, x, *params, n_axes=1, has_weight=True, eps=1e-6):
+        k = 1
+        for n in x.shape[x.ndim - n_axes:]:
+            k *= n
+        rows = x.reshape(-1, k)
+        inv_rms = 1.0 / xp_of(x).sqrt((rows * rows).mean(axis=1, keepdims=True) + eps)
+        xhat = rows * inv_rms
+        weight = params[0].reshape(k) if has_weight else None
+        self.xhat, self.inv_rms, self.weight = xhat, inv_rms, weight
+        self.shape, self.param_shape = x.shape, x.shape[x.ndim - n_axes:]
+        return (xhat if weight is None else xhat * weight).reshape(x.shape)
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        xhat, weight = self.xhat, self.weight
+        g = g.reshape(xhat.shape)
+        gx = None
+        if need[0]:
+            g_hat = g if weight is None else g * weight
+            gx = g_hat - xhat * (g_hat * xhat).mean(axis=1, keepdims=True)
+            gx *= self.inv_rms
+            gx = gx.reshape(self.shape)
+        if weight is None:
+            return gx
+        gw = (g * xhat).sum(axis=0).reshape(self.param_shape) if need[1] else None
+        return gx, gw

@@ -106,6 +106,21 @@ class Amax(Function):
         return _expand_back(g, self.x.shape, self.dim, self.keepdim) * mask / count
 
 
+class TiedValue(Function):
+    """y = v, a value of x found by the caller (the median of all of x);
+    ∂y/∂xᵢ = 1/k for each of the k elements equal to v (NaN: the k NaNs), as PyTorch."""
+
+    name = "median"
+
+    def forward(self, x, value):
+        xp = xp_of(x)
+        self.mask = xp.isnan(x) if xp.isnan(value) else x == value
+        return value
+
+    def backward(self, g):
+        return g * self.mask / self.mask.sum()
+
+
 class Var(Function):
     """v = Σ(x − x̄)²/(N − c) over dim;  ∂v/∂xᵢ = 2(xᵢ − x̄)/(N − c)."""
 

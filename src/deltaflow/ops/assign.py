@@ -1,0 +1,26 @@
+"""Assignment into positions, as an op: what ``x[index] = v`` records."""
+from __future__ import annotations
+
+from ..autograd.function import Function
+
+
+class IndexPut(Function):
+    """y = x with y[index] = v (``v`` broadcast to ``x[index]``'s shape, cast to x's dtype);
+    ∂L/∂x = ∂L/∂y with the written positions set to 0, ∂L/∂v = (∂L/∂y)[index] (summed back to
+    ``v``'s shape by the engine; a position written twice sends its gradient to both)."""
+
+    name = "index_put"
+
+    def forward(self, x, v, index):
+        self.index = index
+        out = x.copy()
+        out[index] = v
+        return out
+
+    def backward(self, g):
+        need = self.needs_input_grad
+        gx = None
+        if need[0]:
+            gx = g.copy()
+            gx[self.index] = 0
+        return gx, (g[self.index] if need[1] else None)

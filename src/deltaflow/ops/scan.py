@@ -1,0 +1,72 @@
+"""Scans along one dim: running sums, products and log-sum-exps (``cumsum`` and kin)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import xp_of
+
+
+def reverse_cumsum(xp, a, axis):
+    """Σ_{j≥i} aⱼ along ``axis``."""
+    return xp.flip(xp.cumsum(xp.flip(a, axis), axis=axis), axis)
+
+
+class Cumsum(Function):
+    """yᵢ = Σ_{j≤i} xⱼ along ``dim``;  ∂L/∂xₖ = Σ_{i≥k} ∂L/∂yᵢ (a reversed cumsum)."""
+
+    def forward(self, x, dim):
+        self.dim = dim
+        return xp_of(x).cumsum(x, axis=dim)
+
+    def backward(self, g):
+        return reverse_cumsum(xp_of(g), g, self.dim)
+
+
+class Cumprod(Function):
+    """yᵢ = Π_{j≤i} xⱼ along ``dim``;  ∂L/∂xₖ = Σ_{i≥k} ∂L/∂yᵢ · Π_{j≤i, j≠k} xⱼ.
+
+    Exact with zeros, as PyTorch: before a slice's first zero that is (Σ_{i≥k} ∂L/∂yᵢ yᵢ)/xₖ;
+    at the first zero, Σ_{i≥k} ∂L/∂yᵢ y′ᵢ with y′ the running product of x with that zero
+    replaced by 1; after it, 0 (every product there holds the zero)."""
+
+    def forward(self, x, dim):
+        self.x, self.dim = x, dim
+        self.y = xp_of(x).cumprod(x, axis=dim)
+        return self.y
+
+    def backward(self, g):
+        xp = xp_of(g)
+        x, dim = self.x, self.dim
+        is_zero = x == 0
+        zeros_so_far = xp.cumsum(is_zero, axis=dim)
+        before = zeros_so_far == 0
+        grad = reverse_cumsum(xp, g * self.y, dim) / xp.where(before, x, 1)
+        if before.all():
+            return grad
+        first_zero = is_zero & (zeros_so_far == 1)
+        skipping_it = xp.cumprod(xp.where(first_zero, 1, x), axis=dim)
+        at_zero = reverse_cumsum(xp, g * skipping_it, dim)
+        return xp.where(before, grad, xp.where(first_zero, at_zero, 0))
+
+
+class LogCumSumExp(Function):
+    """yᵢ = ln Σ_{j≤i} e^{xⱼ} along ``dim``;  ∂L/∂xₖ = Σ_{i≥k} ∂L/∂yᵢ e^{xₖ − yᵢ}, summed in
+    log space for the positive and the negative parts of ∂L/∂y (nothing overflows)."""
+
+    def forward(self, x, dim):
+        self.x, self.dim = x, dim
+        self.y = xp_of(x).logaddexp.accumulate(x, axis=dim)
+        return self.y
+
+    def backward(self, g):
+        xp = xp_of(g)
+        x, y, dim = self.x, self.y, self.dim
+
+        def part(weights):  # Σ_{i≥k} wᵢ e^{xₖ − yᵢ} for w ≥ 0
+            with np.errstate(divide="ignore"):
+                log_w = xp.log(weights)
+            tail = xp.flip(xp.logaddexp.accumulate(xp.flip(log_w - y, dim), axis=dim), dim)
+            return xp.exp(x + tail)
+
+        return part(xp.maximum(g, 0)) - part(xp.maximum(-g, 0))
