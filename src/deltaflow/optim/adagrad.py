@@ -8,18 +8,20 @@ from .optimizer import Optimizer
 class Adagrad(Optimizer):
     r"""Adagrad, exactly as ``torch.optim.Adagrad``.
 
-    With ``g = ∇p (+ weight_decay·p)`` and step ``t``::
+    With ``g = ±∇p (+ weight_decay·p)`` (−: ``maximize``) and step ``t``::
 
         clr ← lr / (1 + (t − 1)·lr_decay)
         S   ← S + g²                       (S starts at initial_accumulator_value)
         p   ← p − clr · g / (√S + ε)
 
-    State: ``step``, ``sum`` (S).
+    State: ``step``, ``sum`` (S). ``foreach``, ``fused``, ``differentiable``: see
+    :mod:`.optimizer`.
     """
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False):
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         for name, value in (("learning rate", lr), ("lr_decay", lr_decay), ("eps", eps),
                             ("weight_decay", weight_decay),
                             ("initial_accumulator_value", initial_accumulator_value)):
@@ -27,18 +29,17 @@ class Adagrad(Optimizer):
                 raise ValueError(f"Adagrad: invalid {name} {value} (must be >= 0)")
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      eps=eps, maximize=maximize))
+                                      eps=eps, foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, fused=fused))
 
     def _update(self, p, g, state, lr, lr_decay, weight_decay, initial_accumulator_value, eps,
-                maximize, **_):
+                **_):
         xp = backend.xp_of(p)
         weight_decay = float(weight_decay)
         if not state:
             state["step"] = 0
             state["sum"] = xp.full_like(p, float(initial_accumulator_value))
         state["step"] = step = state["step"] + 1
-        if maximize:
-            g = -g
         if weight_decay:
             g = g + weight_decay * p
         clr = float(lr) / (1.0 + (step - 1) * float(lr_decay))

@@ -5,19 +5,29 @@ Each scheduler rewrites ``group["lr"]`` of its optimizer's parameter groups when
 :class:`OneCycleLR`), *after* ``optimizer.step()``. Like PyTorch's, the schedulers are
 *chainable*: ``get_lr`` computes the new rate from the group's current one, so two
 schedulers on one optimizer compose. ``state_dict()`` holds only plain Python values
-(JSON-friendly); restore it with ``load_state_dict`` after building the scheduler.
+(JSON-friendly); restore it with ``load_state_dict`` after building the scheduler. As in
+PyTorch, a plain function or lambda given as ``lr_lambda``/``scale_fn`` is not saved (its
+entry is None; a callable object's ``__dict__`` is), so the rebuilt scheduler must be given
+it again.
 """
 from __future__ import annotations
 
 import copy
 import math
+import types
+import warnings
 from bisect import bisect_right
 from collections import Counter
 
 from .optimizer import Optimizer
 
 
-def _group_values(optimizer, name, value):
+def check_optimizer(who: str, optimizer) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{who}: {type(optimizer).__name__} is not an Optimizer")
+
+
+def group_values(optimizer, name, value):
     """One value per parameter group: a list/tuple (checked) or a scalar repeated."""
     n = len(optimizer.param_groups)
     if isinstance(value, (list, tuple)):
@@ -28,14 +38,35 @@ def _group_values(optimizer, name, value):
     return [value] * n
 
 
+def functions_state(functions) -> list:
+    """What a state dict keeps of user functions: None for a plain function or lambda, a
+    callable object's ``__dict__`` (PyTorch's rule)."""
+    return [None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
+            for fn in functions]
+
+
+def load_functions_state(functions, saved) -> None:
+    for fn, state in zip(functions, saved):
+        if state is not None:
+            fn.__dict__.update(copy.deepcopy(state))
+
+
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated "
+    "where possible. Please use `scheduler.step()` to step the scheduler. During the "
+    "deprecation, if epoch is different from None, the closed form is used instead of the "
+    "new chainable form, where available.")
+
+
 class LRScheduler:
     """Base class. Subclasses implement :meth:`get_lr` (the chainable rule) and may add
     ``_get_closed_form_lr`` (the rate as a function of ``last_epoch`` alone)."""
 
+    #: attributes left out of :meth:`state_dict` (subclasses add the functions they hold)
+    _unsaved: tuple[str, ...] = ("optimizer",)
+
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an "
-                            f"Optimizer")
+        check_optimizer(type(self).__name__, optimizer)
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -66,10 +97,13 @@ class LRScheduler:
         """The rates set by the most recent :meth:`step`, one per parameter group."""
         return list(self._last_lr)
 
-    def step(self) -> None:
-        """Advance one epoch (or one batch, for per-batch schedules) and set the new rates."""
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch (or one batch, for per-batch schedules) and set the new rates.
+        ``epoch`` (deprecated, as in PyTorch) jumps to that epoch with the closed form."""
         self._step_count += 1
-        self._update_lr()
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:
@@ -85,13 +119,52 @@ class LRScheduler:
 
     def state_dict(self) -> dict:
         """Every attribute but the optimizer (plain Python values: JSON-serialisable)."""
-        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k != "optimizer"}
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items()
+                if k not in self._unsaved}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(copy.deepcopy(state_dict))
 
     def _lrs(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
+
+
+class LambdaLR(LRScheduler):
+    """``lr = base_lr · lr_lambda(epoch)``; ``lr_lambda`` one function or one per group."""
+
+    _unsaved = ("optimizer", "lr_lambdas")
+
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+        check_optimizer(type(self).__name__, optimizer)
+        self.lr_lambdas = group_values(optimizer, "lr_lambda", lr_lambda)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{type(self).__name__}: lr_lambda should be a function, but "
+                                f"got {type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict:
+        """As the base's, with ``lr_lambdas``: None for each function or lambda (not saved),
+        a callable object's ``__dict__``."""
+        return {**super().state_dict(), "lr_lambdas": functions_state(self.lr_lambdas)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        saved = state.pop("lr_lambdas")
+        super().load_state_dict(state)
+        load_functions_state(self.lr_lambdas, saved)
+
+
+class MultiplicativeLR(LambdaLR):
+    """``lr ← lr · lr_lambda(epoch)`` at every step after the first (chainable)."""
+
+    def get_lr(self):
+        if self._is_initial:
+            return self._lrs()
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._lrs())]
 
 
 class StepLR(LRScheduler):
@@ -130,6 +203,29 @@ class MultiStepLR(LRScheduler):
 
     def _get_closed_form_lr(self):
         return [base * self.gamma ** bisect_right(self.milestones, self.last_epoch)
+                for base in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """``lr = base_lr · factor`` for ``total_iters`` epochs, then ``base_lr``."""
+
+    def __init__(self, optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1):
+        if not 0.0 <= factor <= 1.0:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._lrs()
+        return [lr * (1.0 / self.factor) for lr in self._lrs()]
+
+    def _get_closed_form_lr(self):
+        return [base * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
                 for base in self.base_lrs]
 
 
@@ -180,6 +276,27 @@ class LinearLR(LRScheduler):
                 for base in self.base_lrs]
 
 
+class PolynomialLR(LRScheduler):
+    """``lr = base_lr · (1 − min(epoch, total_iters)/total_iters)^power``."""
+
+    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1):
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._lrs()
+        decay = ((1.0 - self.last_epoch / self.total_iters)
+                 / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [lr * decay for lr in self._lrs()]
+
+    def _get_closed_form_lr(self):
+        return [base * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters)
+                ** self.power for base in self.base_lrs]
+
+
 class CosineAnnealingLR(LRScheduler):
     """``lr = η_min + (base_lr − η_min)·(1 + cos(π·epoch/T_max))/2`` (PyTorch's recursive
     form, which keeps following the cosine past ``T_max``)."""
@@ -208,6 +325,161 @@ class CosineAnnealingLR(LRScheduler):
                 for base in self.base_lrs]
 
 
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR (Loshchilov & Hutter): ``lr = η_min + (base_lr − η_min)(1 + cos(π·T_cur/T_i))/2``,
+    restarting (``T_cur ← 0``) after ``T_i`` epochs; ``T_0`` first, each next period
+    ``T_mult`` times longer. ``step(epoch)`` takes a fractional epoch (e.g. ``epoch + i/n``
+    per batch) and may jump anywhere; ``step()`` advances one epoch."""
+
+    def __init__(self, optimizer, T_0: int, T_mult: int = 1, eta_min: float = 0.0,
+                 last_epoch: int = -1):
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected a positive integer T_0, "
+                             f"got {T_0}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected an integer T_mult >= 1, "
+                             f"got {T_mult}")
+        if not isinstance(eta_min, (float, int)):
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected a float or int eta_min, "
+                             f"got {type(eta_min).__name__}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [self.eta_min + (base - self.eta_min)
+                * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2 for base in self.base_lrs]
+
+    def step(self, epoch=None) -> None:
+        """Advance one epoch, or go to ``epoch`` (any non-negative number)."""
+        self._step_count += 1
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts: expected a non-negative epoch, "
+                             f"got {epoch}")
+        elif epoch >= self.T_0:
+            if self.T_mult == 1:
+                self.T_cur = epoch % self.T_0
+            else:   # the period epoch falls in: T_0·(T_mult^n − 1)/(T_mult − 1) <= epoch
+                n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                self.T_i = self.T_0 * self.T_mult ** n
+        else:
+            self.T_i = self.T_0
+            self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._lrs()
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith): the rate goes linearly from ``base_lr`` up to
+    ``max_lr`` in ``step_size_up`` steps and back down in ``step_size_down`` (default: the
+    same), the cycle's amplitude scaled by ``mode``: ``"triangular"`` 1, ``"triangular2"``
+    halved every cycle, ``"exp_range"`` ``gamma^iteration`` (or a custom ``scale_fn`` of the
+    cycle or the iteration, per ``scale_mode``). With ``cycle_momentum`` the momentum (or
+    Adam's β₁) cycles the opposite way between ``max_momentum`` and ``base_momentum``. Step
+    once per batch."""
+
+    _unsaved = ("optimizer", "_scale_fn_custom")
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn=None, scale_mode: str = "cycle",
+                 cycle_momentum: bool = True, base_momentum=0.8, max_momentum=0.9,
+                 last_epoch: int = -1):
+        check_optimizer("CyclicLR", optimizer)
+        base_lrs = group_values(optimizer, "base_lr", base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = group_values(optimizer, "max_lr", max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or "
+                             f"'exp_range' when no scale_fn is given, got {mode!r}")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else \
+            ("iterations" if mode == "exp_range" else "cycle")
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"CyclicLR: cycle_momentum needs an optimizer with momentum "
+                                 f"or betas; {type(optimizer).__name__} has neither")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = group_values(optimizer, "base_momentum", base_momentum)
+            self.max_momentums = group_values(optimizer, "max_momentum", max_momentum)
+            if last_epoch == -1:
+                for hi, lo, group in zip(self.max_momentums, self.base_momentums,
+                                         optimizer.param_groups):
+                    _set_momentum(group, hi, self.use_beta1)
+                    group["max_momentum"] = hi
+                    group["base_momentum"] = lo
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x) -> float:
+        """The amplitude factor at cycle (or iteration) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        scale_factor = x / self.step_ratio if x <= self.step_ratio else \
+            (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base + (top - base) * scale_factor * scale
+               for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, lo, hi in zip(self.optimizer.param_groups, self.base_momentums,
+                                     self.max_momentums):
+                _set_momentum(group, hi - (hi - lo) * scale_factor * scale, self.use_beta1)
+        return lrs
+
+    def state_dict(self) -> dict:
+        """As the base's, with ``_scale_fn_custom``: None for none, a function or a lambda
+        (not saved), a callable object's ``__dict__``."""
+        fn = self._scale_fn_custom
+        return {**super().state_dict(),
+                "_scale_fn_custom": None if fn is None else functions_state([fn])[0]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        saved = state.pop("_scale_fn_custom", None)
+        super().load_state_dict(state)
+        if saved is not None and self._scale_fn_custom is not None:
+            load_functions_state([self._scale_fn_custom], [saved])
+
+
+def _set_momentum(group, value, use_beta1) -> None:
+    if use_beta1:
+        group["betas"] = (value, *group["betas"][1:])
+    else:
+        group["momentum"] = value
+
+
 class OneCycleLR(LRScheduler):
     """The 1cycle policy (Smith): warm up from ``max_lr/div_factor`` to ``max_lr`` over
     ``pct_start`` of ``total_steps``, then anneal to ``initial_lr/final_div_factor``
@@ -220,8 +492,7 @@ class OneCycleLR(LRScheduler):
                  cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
                  div_factor: float = 25.0, final_div_factor: float = 1e4,
                  three_phase: bool = False, last_epoch: int = -1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"OneCycleLR: {type(optimizer).__name__} is not an Optimizer")
+        check_optimizer("OneCycleLR", optimizer)
         if total_steps is not None:
             if not isinstance(total_steps, int) or total_steps <= 0:
                 raise ValueError(f"OneCycleLR: expected a positive integer total_steps, got "
@@ -264,7 +535,7 @@ class OneCycleLR(LRScheduler):
         self.anneal_strategy = anneal_strategy
         if last_epoch == -1:
             for group, top in zip(optimizer.param_groups,
-                                  _group_values(optimizer, "max_lr", max_lr)):
+                                  group_values(optimizer, "max_lr", max_lr)):
                 group["initial_lr"] = top / div_factor
                 group["max_lr"] = top
                 group["min_lr"] = group["initial_lr"] / final_div_factor
@@ -276,13 +547,10 @@ class OneCycleLR(LRScheduler):
             self.use_beta1 = "betas" in optimizer.defaults
             if last_epoch == -1:
                 for group, hi, lo in zip(optimizer.param_groups,
-                                         _group_values(optimizer, "max_momentum", max_momentum),
-                                         _group_values(optimizer, "base_momentum",
+                                         group_values(optimizer, "max_momentum", max_momentum),
+                                         group_values(optimizer, "base_momentum",
                                                        base_momentum)):
-                    if self.use_beta1:
-                        group["betas"] = (hi, *group["betas"][1:])
-                    else:
-                        group["momentum"] = hi
+                    _set_momentum(group, hi, self.use_beta1)
                     group["max_momentum"] = hi
                     group["base_momentum"] = lo
         super().__init__(optimizer, last_epoch)
@@ -309,29 +577,47 @@ class OneCycleLR(LRScheduler):
                 start = end
             lrs.append(lr)
             if self.cycle_momentum:
-                momentum = self._anneal(group[phase["start_momentum"]],
-                                        group[phase["end_momentum"]], pct)
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(group, self._anneal(group[phase["start_momentum"]],
+                                                  group[phase["end_momentum"]], pct),
+                              self.use_beta1)
         return lrs
 
 
-class SequentialLR(LRScheduler):
+class _Composite(LRScheduler):
+    """A scheduler made of others (``self._schedulers``): its state dict holds theirs."""
+
+    _unsaved = ("optimizer", "_schedulers")
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(),
+                "_schedulers": [s.state_dict() for s in self._schedulers]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        super().load_state_dict(state)
+        for s, sd in zip(self._schedulers, inner):
+            s.load_state_dict(sd)
+
+
+def _check_parts(who, schedulers, optimizer) -> None:
+    for k, s in enumerate(schedulers):
+        if isinstance(s, ReduceLROnPlateau):
+            raise ValueError(f"{who} does not support ReduceLROnPlateau (scheduler {k}): it "
+                             f"needs a metric in step()")
+        if getattr(s, "optimizer", None) is not optimizer:
+            raise ValueError(f"{who}: scheduler {k} ({type(s).__name__}) belongs to a "
+                             f"different optimizer")
+
+
+class SequentialLR(_Composite):
     """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` (restarted at its
     epoch 0), and so on."""
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
         if not schedulers:
             raise ValueError("SequentialLR expects at least one scheduler")
-        for k, s in enumerate(schedulers):
-            if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"SequentialLR does not support ReduceLROnPlateau (scheduler "
-                                 f"{k}): it needs a metric in step()")
-            if getattr(s, "optimizer", None) is not optimizer:
-                raise ValueError(f"SequentialLR: scheduler {k} ({type(s).__name__}) belongs "
-                                 f"to a different optimizer")
+        _check_parts("SequentialLR", schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR expects one milestone fewer than schedulers; got "
                              f"{len(schedulers)} schedulers and {len(milestones)} milestones")
@@ -357,18 +643,24 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict:
-        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items()
-                 if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        inner = state.pop("_schedulers")
-        self.__dict__.update(copy.deepcopy(state))
-        for s, sd in zip(self._schedulers, inner):
-            s.load_state_dict(sd)
+class ChainedScheduler(_Composite):
+    """Step every scheduler in ``schedulers`` (all on one optimizer) at each ``step()``, in
+    order: their chainable rules compose (e.g. a warm-up times a decay)."""
+
+    def __init__(self, schedulers, optimizer: Optimizer | None = None):
+        if not schedulers:
+            raise ValueError("ChainedScheduler expects at least one scheduler to be chained")
+        optimizer = optimizer or schedulers[0].optimizer
+        _check_parts("ChainedScheduler", schedulers, optimizer)
+        self._schedulers = list(schedulers)
+        self.optimizer = optimizer
+        self._last_lr = self._lrs()
+
+    def step(self) -> None:
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._lrs()
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -381,9 +673,7 @@ class ReduceLROnPlateau(LRScheduler):
                  min_lr=0.0, eps: float = 1e-8):
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor}")
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an "
-                            f"Optimizer")
+        check_optimizer("ReduceLROnPlateau", optimizer)
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
@@ -391,7 +681,7 @@ class ReduceLROnPlateau(LRScheduler):
                              f"{threshold_mode!r}")
         self.optimizer = optimizer
         self.factor = factor
-        self.min_lrs = _group_values(optimizer, "min_lr", min_lr)
+        self.min_lrs = group_values(optimizer, "min_lr", min_lr)
         self.patience = patience
         self.cooldown = cooldown
         self.eps = eps
@@ -437,5 +727,7 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = self._lrs()
 
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearLR", "MultiStepLR",
-           "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "StepLR"]
+__all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+           "CyclicLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR",
+           "MultiplicativeLR", "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau",
+           "SequentialLR", "StepLR"]

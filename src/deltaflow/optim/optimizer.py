@@ -1,9 +1,22 @@
 """``Optimizer``: parameter groups, per-parameter state and PyTorch's ``state_dict`` layout.
 
-Subclasses implement :meth:`Optimizer.step`. Updates work on the raw arrays in place
-(``p.data``), never write into ``p.grad.data`` (gradient arrays may be shared, see
-``docs/architecture.md``) and keep the parameter's dtype: hyperparameters are Python
-floats, which never upcast a float32 array.
+Subclasses implement :meth:`Optimizer._update` (one parameter's update from its gradient,
+called by :meth:`Optimizer.step`) or override ``step`` (LBFGS). Updates work on the raw
+arrays in place (``p.data``), never write into ``p.grad.data`` (gradient arrays may be
+shared, see ``docs/architecture.md``) and keep the parameter's dtype: hyperparameters are
+Python floats, which never upcast a float32 array.
+
+PyTorch's implementation-choice keywords are taken by each optimizer exactly where
+``torch.optim``'s takes them and live in its ``defaults`` and groups as there; this module
+is the one place that reads them (:func:`check_flags`, :meth:`Optimizer.step`):
+
+* ``maximize=True`` ascends: the gradient is negated before the update (PyTorch's rule).
+* ``foreach`` and ``fused`` choose PyTorch kernels and have no effect here: every update is
+  vectorised NumPy/CuPy over each parameter, with the fused Numba loop of
+  :mod:`.fused` picked automatically for large parameters (the same numbers).
+  ``fused=True`` with ``foreach=True`` is refused, as in PyTorch.
+* ``differentiable=True`` (autograd through the step) and ``capturable=True`` (CUDA-graph
+  capture) cannot be honoured and are refused with a ValueError.
 """
 from __future__ import annotations
 
@@ -14,12 +27,28 @@ from ..autograd import enable_grad, write_clock
 from ..tensor import Tensor
 
 
+def check_flags(name: str, group: dict) -> None:
+    """Refuse the PyTorch keywords that deltaflow cannot honour (see the module docstring)."""
+    if group.get("differentiable"):
+        raise ValueError(f"{name}: differentiable=True is not supported: deltaflow's "
+                         f"optimizer steps update the parameter arrays in place outside the "
+                         f"autograd graph, so a step cannot be differentiated")
+    if group.get("capturable"):
+        raise ValueError(f"{name}: capturable=True is not supported: deltaflow has no CUDA "
+                         f"graph capture (leave capturable=False; the update is the same)")
+    if group.get("fused") and group.get("foreach"):
+        raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together.")
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (list of dicts) and ``state`` (param → dict).
 
     ``params`` is an iterable of Tensors or of dicts ``{"params": [...], "lr": ..., ...}``;
     options missing from a group come from ``defaults``.
     """
+
+    #: state entries kept as Python numbers (PyTorch: 0-d tensors); the rest are arrays
+    scalar_state = frozenset({"step"})
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -70,13 +99,18 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: a parameter group contains the same "
                              f"parameter twice")
         group["params"] = params
-        for name, default in self.defaults.items():
-            group.setdefault(name, default)
+        self._complete(group)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError(f"{type(self).__name__}: some parameters appear in more than one "
                              f"parameter group")
         self.param_groups.append(group)
+
+    def _complete(self, group: dict) -> None:
+        """Fill a group's missing options from ``defaults`` and check PyTorch's flags."""
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        check_flags(type(self).__name__, group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``p.grad = None`` (or a fresh zero array; never in place)."""
@@ -97,7 +131,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            hyper = {k: v for k, v in group.items() if k != "params"}
+            hyper = {k: v for k, v in group.items() if k not in ("params", "maximize")}
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -106,6 +140,8 @@ class Optimizer:
                     raise RuntimeError(f"{type(self).__name__}.step: gradient of shape "
                                        f"{tuple(g.shape)} for a parameter of shape "
                                        f"{tuple(p.data.shape)}")
+                if group.get("maximize"):
+                    g = -g
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = {}
@@ -124,7 +160,8 @@ class Optimizer:
         return backend.xp_of(a).multiply(a, factor, out=scratch[:a.size].reshape(a.shape))
 
     def _update(self, p, g, state, **group):  # pragma: no cover - abstract
-        """Update the array ``p`` in place from gradient ``g``; ``state`` is p's dict."""
+        """Update the array ``p`` in place from gradient ``g`` (already negated when the
+        group maximizes); ``state`` is p's dict, ``group`` the group's options."""
         raise NotImplementedError
 
     # -------------------------------------------------------------- state dict
@@ -154,7 +191,8 @@ class Optimizer:
         """Restore groups' options and per-parameter state saved by :meth:`state_dict`.
 
         Keys of ``state`` may be ints or their strings (after JSON); arrays are copied and
-        cast to their parameter's dtype and device.
+        cast to their parameter's dtype and device; options missing from a saved group (a
+        state dict from an older version) come from ``defaults``.
         """
         name = type(self).__name__
         saved_groups = state_dict["param_groups"]
@@ -166,45 +204,65 @@ class Optimizer:
                 raise ValueError(f"{name}.load_state_dict: parameter group {k} has "
                                  f"{len(saved['params'])} parameters in the state dict but "
                                  f"{len(ours['params'])} in the optimizer")
+        new_groups = []
+        for ours, saved in zip(self.param_groups, saved_groups):
+            group = {k: (tuple(v) if isinstance(self.defaults.get(k), tuple) else v)
+                     for k, v in saved.items() if k != "params"}
+            group["params"] = ours["params"]
+            self._complete(group)
+            new_groups.append(group)
         by_index = {}
         for ours, saved in zip(self.param_groups, saved_groups):
             for idx, p in zip(saved["params"], ours["params"]):
                 by_index[int(idx)] = p
-        self.state = {}
-        for idx, values in state_dict["state"].items():
-            p = by_index.get(int(idx))
-            if p is None:
-                continue
-            self.state[p] = {k: _restore(v, p, k, name) for k, v in values.items()}
-        new_groups = []
-        for ours, saved in zip(self.param_groups, saved_groups):
-            group = {k: (tuple(v) if k == "betas" else v)
-                     for k, v in saved.items() if k != "params"}
-            group["params"] = ours["params"]
-            new_groups.append(group)
-        self.param_groups = new_groups
+        state = {by_index[int(idx)]: self._restore_state(by_index[int(idx)], values)
+                 for idx, values in state_dict["state"].items() if int(idx) in by_index}
+        self.state, self.param_groups = state, new_groups   # nothing changes on an error
+
+    def _restore_state(self, param: Tensor, values: dict) -> dict:
+        """One parameter's state from a state dict: arrays copied with the parameter's shape
+        (checked), dtype and device; 0-d entries named in ``scalar_state`` (PyTorch's
+        tensors) become Python numbers."""
+        name = type(self).__name__
+        restored = {}
+        for key, value in values.items():
+            if isinstance(value, Tensor):
+                value = value.data
+            if is_array(value) and value.ndim == 0 and key in self.scalar_state:
+                value = int(value) if key == "step" else float(value)
+            elif is_array(value) and value.shape != param.data.shape:
+                raise ValueError(f"{name}.load_state_dict: state {key!r} has shape "
+                                 f"{tuple(value.shape)} but its parameter has shape "
+                                 f"{tuple(param.data.shape)}")
+            restored[key] = restore_arrays(value, param)
+        return restored
+
+
+def is_array(value) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
 
 
 def _snapshot(value):
+    """A state entry for a state dict: arrays (also inside lists, LBFGS's history) become
+    Tensors holding copies."""
     if isinstance(value, Tensor):
-        return Tensor.constant(value.data.copy())
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        value = value.data
+    if is_array(value):
         return Tensor.constant(value.copy())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_snapshot(v) for v in value)
     return value
 
 
-def _restore(value, param: Tensor, key: str, name: str):
-    """A state entry from a state dict: arrays become copies with the param's dtype/device."""
+def restore_arrays(value, param: Tensor):
+    """``value`` with every array in it (also inside lists) a copy on ``param``'s device,
+    floating arrays cast to its dtype."""
     if isinstance(value, Tensor):
         value = value.data
-    if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+    if isinstance(value, (list, tuple)):
+        return type(value)(restore_arrays(v, param) for v in value)
+    if not is_array(value):
         return value
-    if value.ndim == 0 and key == "step":
-        return int(value)
-    if value.shape != param.data.shape:
-        raise ValueError(f"{name}.load_state_dict: state {key!r} has shape {tuple(value.shape)} "
-                         f"but its parameter has shape {tuple(param.data.shape)}")
-    xp = backend.xp_of(param.data)
     arr = backend.to_device(value, param.device)
-    return xp.array(arr, dtype=param.data.dtype if arr.dtype.kind == "f" else arr.dtype,
-                    copy=True)
+    return backend.xp_of(param.data).array(
+        arr, dtype=param.data.dtype if arr.dtype.kind == "f" else arr.dtype, copy=True)

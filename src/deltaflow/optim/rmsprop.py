@@ -8,7 +8,7 @@ from .optimizer import Optimizer
 class RMSprop(Optimizer):
     r"""RMSprop, exactly as ``torch.optim.RMSprop``.
 
-    With ``g = ∇p (+ weight_decay·p)``::
+    With ``g = ±∇p (+ weight_decay·p)`` (−: ``maximize``)::
 
         s ← α·s + (1 − α)·g²
         ḡ ← α·ḡ + (1 − α)·g                       (centered only)
@@ -17,20 +17,23 @@ class RMSprop(Optimizer):
         p ← p − lr·g/d                                  (otherwise)
 
     State: ``step``, ``square_avg`` (s), ``grad_avg`` (ḡ), ``momentum_buffer``.
+    ``foreach``, ``capturable``, ``differentiable``: see :mod:`.optimizer`.
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False):
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
         for name, value in (("learning rate", lr), ("eps", eps), ("momentum", momentum),
                             ("weight_decay", weight_decay), ("alpha", alpha)):
             if value < 0.0:
                 raise ValueError(f"RMSprop: invalid {name} {value} (must be >= 0)")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+                                      momentum=momentum, centered=centered,
+                                      capturable=capturable, foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable))
 
-    def _update(self, p, g, state, lr, alpha, eps, weight_decay, momentum, centered, maximize,
-                **_):
+    def _update(self, p, g, state, lr, alpha, eps, weight_decay, momentum, centered, **_):
         xp = backend.xp_of(p)
         lr, alpha, eps = float(lr), float(alpha), float(eps)
         weight_decay, momentum = float(weight_decay), float(momentum)
@@ -42,8 +45,6 @@ class RMSprop(Optimizer):
             if centered:
                 state["grad_avg"] = xp.zeros_like(p)
         state["step"] += 1
-        if maximize:
-            g = -g
         if weight_decay:
             g = g + weight_decay * p
         s = state["square_avg"]
