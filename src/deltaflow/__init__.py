@@ -19,6 +19,7 @@ bool = bool_  # noqa: A001 - torch.bool
 
 from . import nn, optim  # noqa: E402  (nn builds on everything above)
 from . import data  # noqa: E402
+from . import utils  # noqa: E402  (dl.utils.data: dl.data at torch.utils.data's path)
 from .summary import summary  # noqa: E402  (dl.summary(model, input_shape))
 from . import diagnostics  # noqa: E402  (gradcheck_model, GradientMonitor, explain)
 

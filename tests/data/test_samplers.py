@@ -12,6 +12,7 @@ from deltaflow.data import (
     SequentialSampler,
     SubsetRandomSampler,
     TensorDataset,
+    WeightedRandomSampler,
 )
 
 
@@ -58,7 +59,7 @@ def test_dataloader_with_sampler_and_batch_sampler():
     assert _targets(batches) == [[0, 1, 2, 3], [4, 5, 6, 7]] and len(batches) == 2
 
 
-def test_pytorch_worker_options_are_accepted_and_change_nothing():
+def test_pytorch_worker_options_change_no_batch():
     plain = _targets(DataLoader(_ds(23), batch_size=4, shuffle=True, generator=3))
     ported = DataLoader(_ds(23), batch_size=4, shuffle=True, generator=3, num_workers=2,
                         pin_memory=True, persistent_workers=True, timeout=0)
@@ -77,7 +78,7 @@ def test_loader_resumes_the_sampler_order():
 @pytest.mark.parametrize("kwargs,message", [
     (dict(batch_size=2, batch_sampler=[[0, 1]]), "batch_sampler option is mutually exclusive"),
     (dict(shuffle=True, sampler=[0, 1]), "sampler option is mutually exclusive with shuffle"),
-    (dict(num_workers=-1), "num_workers must be an int >= 0"),
+    (dict(num_workers=-1), "num_workers option should be non-negative"),
 ])
 def test_option_errors_match_torch(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -96,3 +97,80 @@ def test_a_ported_training_loop_runs():
         opt.zero_grad()
         dl.nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
+
+
+WEIGHTS = [1.0, 2.0, 3.0, 4.0, 0.0]
+
+
+def _second_position_probabilities(p):
+    """P(second draw = j) without replacement: Σ_i p_i · p_j / (1 − p_i), i ≠ j."""
+    p = np.asarray(p) / np.sum(p)
+    return np.array([sum(p[i] * p[j] / (1 - p[i]) for i in range(len(p)) if i != j)
+                     for j in range(len(p))])
+
+
+def test_weighted_sampler_with_replacement_follows_the_weights_as_torch():
+    torch = pytest.importorskip("torch")
+    n = 20000
+    ours = list(WeightedRandomSampler(WEIGHTS, n, generator=0))
+    theirs = list(torch.utils.data.WeightedRandomSampler(
+        WEIGHTS, n, generator=torch.Generator().manual_seed(0)))
+    expected = np.array(WEIGHTS) / sum(WEIGHTS)
+    for drawn in (ours, theirs):
+        assert len(drawn) == n and all(isinstance(i, int) for i in drawn[:5])
+        freq = np.bincount(drawn, minlength=5) / n
+        np.testing.assert_allclose(freq, expected, atol=4 * np.sqrt(0.25 / n))
+        assert freq[4] == 0
+    assert len(WeightedRandomSampler(dl.tensor(WEIGHTS), 7)) == 7
+
+
+def test_weighted_sampler_without_replacement_matches_torch_statistics():
+    torch = pytest.importorskip("torch")
+    rounds = 3000
+    ours_sampler = WeightedRandomSampler(np.array(WEIGHTS), 3, replacement=False, generator=1)
+    torch_gen = torch.Generator().manual_seed(1)
+    ours = np.array([list(ours_sampler) for _ in range(rounds)])
+    theirs = np.array([list(torch.utils.data.WeightedRandomSampler(
+        WEIGHTS, 3, replacement=False, generator=torch_gen)) for _ in range(rounds)])
+    tolerance = 4 * np.sqrt(0.25 / rounds)
+    for draws in (ours, theirs):
+        assert all(len(set(row)) == 3 and 4 not in row for row in draws.tolist())
+        np.testing.assert_allclose(np.bincount(draws[:, 0], minlength=5) / rounds,
+                                   np.array(WEIGHTS) / sum(WEIGHTS), atol=tolerance)
+        np.testing.assert_allclose(np.bincount(draws[:, 1], minlength=5) / rounds,
+                                   _second_position_probabilities(WEIGHTS), atol=tolerance)
+    everything = list(WeightedRandomSampler([0.5, 0.1, 9.0], 3, replacement=False,
+                                            generator=0))
+    assert sorted(everything) == [0, 1, 2]
+
+
+def test_weighted_sampler_resumes_and_feeds_a_loader():
+    sampler = WeightedRandomSampler(WEIGHTS, 12, generator=3)
+    loader = DataLoader(_ds(5), batch_size=4, sampler=sampler)
+    _targets(loader)
+    state = loader.state_dict()
+    after = _targets(loader)
+    loader.load_state_dict(state)
+    assert _targets(loader) == after and len(loader) == 3
+    assert 4 not in sum(after, [])
+
+
+@pytest.mark.parametrize("args,kwargs,message", [
+    ((WEIGHTS, 0), {}, "num_samples should be a positive integer value"),
+    ((WEIGHTS, 2), dict(replacement=1), "replacement should be a boolean value"),
+    (([[1.0, 2.0]], 2), {}, "weights should be a 1d sequence"),
+])
+def test_weighted_sampler_errors_match_torch(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        WeightedRandomSampler(*args, **kwargs)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match=message):
+        torch.utils.data.WeightedRandomSampler(*args, **kwargs)
+
+
+def test_weighted_sampler_refuses_impossible_weights():
+    with pytest.raises(ValueError, match="cannot draw 5 samples without replacement from 4"):
+        WeightedRandomSampler(WEIGHTS, 5, replacement=False)
+    for weights in ([0.0, 0.0], [1.0, -1.0], [1.0, np.nan]):
+        with pytest.raises(ValueError, match="non-negative and not all zero"):
+            WeightedRandomSampler(weights, 2)

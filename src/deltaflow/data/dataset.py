@@ -1,10 +1,11 @@
-"""Datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split``.
+"""Datasets: ``Dataset``, ``IterableDataset``, ``TensorDataset``, ``Subset``,
+``ConcatDataset``, ``ChainDataset``, ``StackDataset``, ``random_split``.
 
 A map-style dataset has ``__len__`` and ``__getitem__(i)``. A dataset may also define
 ``get_batch(indices)`` (``indices``: an int64 NumPy array) returning the already-collated
 batch; :class:`~deltaflow.data.DataLoader` then fetches a whole batch with one fancy-index
 per tensor instead of one Python call per sample. ``TensorDataset`` has it, and so has
-a ``Subset`` of a dataset that has it.
+a ``Subset`` of a dataset that has it, and a ``StackDataset`` of datasets that all have it.
 """
 from __future__ import annotations
 
@@ -30,10 +31,28 @@ class Dataset:
 
 class IterableDataset:
     """Base class for stream-style datasets: subclasses define ``__iter__`` (yielding
-    samples). A DataLoader batches them in order; shuffle is not available."""
+    samples). A DataLoader batches them in order; shuffle is not available.
+
+    With ``num_workers > 0`` every worker iterates its own copy of the dataset, so each
+    sample comes ``num_workers`` times unless ``__iter__`` reads only its worker's share,
+    as PyTorch documents::
+
+        def __iter__(self):
+            info = dl.data.get_worker_info()          # None in the main process
+            if info is None:
+                return iter(range(self.start, self.end))
+            per_worker = math.ceil((self.end - self.start) / info.num_workers)
+            start = self.start + info.id * per_worker
+            return iter(range(start, min(start + per_worker, self.end)))
+
+    The loader takes one batch from each worker in turn.
+    """
 
     def __iter__(self):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __add__(self, other: IterableDataset) -> ChainDataset:
+        return ChainDataset([self, other])
 
 
 def _as_tensor(x) -> Tensor:
@@ -115,6 +134,61 @@ class ConcatDataset(Dataset):
     def __getitem__(self, index):
         k, i = self._locate(int(index))
         return self.datasets[k][i]
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets one after the other (also ``a + b``)."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Sample ``i`` of several datasets of one length together: ``StackDataset(a, b)[i]`` is
+    ``(a[i], b[i])``, ``StackDataset(x=a, y=b)[i]`` is ``{"x": a[i], "y": b[i]}``."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("StackDataset: supported either tuple- (via args) or dict- (via "
+                             "kwargs) like input/output, but both types are given")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        self.datasets = args or kwargs
+        lengths = [len(d) for d in (args or kwargs.values())]
+        if len(set(lengths)) != 1:
+            raise ValueError(f"StackDataset: size mismatch between datasets: lengths {lengths}")
+        self._length = lengths[0]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getattr__(self, name):
+        datasets = self.__dict__.get("datasets", ())
+        parts = datasets.values() if isinstance(datasets, dict) else datasets
+        if name == "get_batch" and parts and all(hasattr(d, "get_batch") for d in parts):
+            return self._get_batch
+        raise AttributeError(name)
+
+    def _get_batch(self, indices: np.ndarray):
+        if isinstance(self.datasets, dict):
+            return {k: d.get_batch(indices) for k, d in self.datasets.items()}
+        return tuple(d.get_batch(indices) for d in self.datasets)
 
 
 def as_generator(generator) -> np.random.Generator:

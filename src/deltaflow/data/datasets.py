@@ -352,6 +352,12 @@ class CharDataset(Dataset):
         self.block_size = block_size
         self._windows = np.lib.stride_tricks.sliding_window_view(self.ids, block_size + 1)
 
+    def __getstate__(self):  # for worker processes: the text, not a copy of every window
+        return {"ids": self.ids, "block_size": self.block_size}
+
+    def __setstate__(self, state):
+        self.__init__(state["ids"], state["block_size"])
+
     def __len__(self) -> int:
         return len(self.ids) - self.block_size
 

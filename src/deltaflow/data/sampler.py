@@ -92,6 +92,43 @@ class SubsetRandomSampler(_Random):
         return len(self.indices)
 
 
+class WeightedRandomSampler(_Random):
+    """``num_samples`` indices in ``0 … len(weights) − 1``, index ``i`` drawn with
+    probability ``weights[i] / Σ weights`` (need not sum to 1); with ``replacement=False``
+    each index at most once, each draw from the indices not drawn yet (as
+    ``torch.multinomial``)."""
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
+        if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) \
+                or num_samples <= 0:
+            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer "
+                             f"value, but got num_samples={num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"WeightedRandomSampler: replacement should be a boolean value, "
+                             f"but got replacement={replacement!r}")
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim != 1:
+            raise ValueError(f"WeightedRandomSampler: weights should be a 1d sequence but given "
+                             f"weights have shape {weights.shape}")
+        if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError("WeightedRandomSampler: weights must be finite, non-negative and "
+                             "not all zero")
+        if not replacement and num_samples > np.count_nonzero(weights):
+            raise ValueError(f"WeightedRandomSampler: cannot draw {num_samples} samples without "
+                             f"replacement from {np.count_nonzero(weights)} non-zero weights")
+        super().__init__(generator)
+        self.weights, self.num_samples, self.replacement = weights, int(num_samples), replacement
+
+    def __iter__(self):
+        p = self.weights / self.weights.sum()
+        drawn = self.generator.choice(len(p), size=self.num_samples, replace=self.replacement,
+                                      p=p)
+        return iter(drawn.tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
 class BatchSampler(Sampler):
     """Lists of ``batch_size`` indices from ``sampler`` (the last one shorter unless
     ``drop_last``)."""
@@ -125,4 +162,4 @@ class BatchSampler(Sampler):
 
 
 __all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler",
-           "SubsetRandomSampler"]
+           "SubsetRandomSampler", "WeightedRandomSampler"]
