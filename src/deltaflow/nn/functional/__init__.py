@@ -11,6 +11,8 @@ from .sparse import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
+from .vision import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .recurrent import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
 from ...functional import pad  # noqa: F401,E402  (F.pad, as in torch.nn.functional)

@@ -1,11 +1,15 @@
 """Activation modules: one per activation function, with PyTorch's arguments and repr."""
 from __future__ import annotations
 
+from ... import creation
+from .. import init
 from ..functional import activation as F
+from ..parameter import Parameter
 from .module import Module
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid",
-           "Tanh", "Softplus", "Hardtanh", "LogSigmoid", "Softmax", "LogSoftmax"]
+           "Tanh", "Softplus", "Hardtanh", "LogSigmoid", "Softmax", "LogSoftmax", "Softmin",
+           "Hardsigmoid", "Hardswish", "CELU", "Softsign", "GLU", "PReLU"]
 
 
 class _Inplace(Module):
@@ -178,3 +182,90 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """e^{−xᵢ} / Σⱼ e^{−xⱼ} along ``dim``."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.softmin(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Hardsigmoid(Module):
+    """min(max(x + 3, 0), 6)/6 (``inplace`` accepted; computed out of place, not shown)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardsigmoid(input)
+
+
+class Hardswish(Hardsigmoid):
+    """x·min(max(x + 3, 0), 6)/6."""
+
+    def forward(self, input):
+        return F.hardswish(input)
+
+
+class CELU(Module):
+    """x if x > 0 else α(e^{x/α} − 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input):
+        return F.celu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, input):
+        return F.softsign(input)
+
+
+class GLU(Module):
+    """a ⊙ σ(b), the halves of the input along ``dim``."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class PReLU(Module):
+    """x if x > 0 else a·x, with a learnable slope ``weight`` (``num_parameters`` of them: 1,
+    or one per channel, dim 1 of the input), initialised to ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        self.weight = Parameter(creation.empty(num_parameters, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
