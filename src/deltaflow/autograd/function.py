@@ -29,6 +29,18 @@ def _tensor_class():
     return Tensor
 
 
+def _check_tensors(cls, inputs):
+    """Raise the error for an input that is not a Tensor (a NumPy array, a list)."""
+    Tensor = _Tensor or _tensor_class()
+    for k, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            numpy = type(x).__module__ == "numpy"
+            got = f"numpy.{type(x).__name__}" if numpy else type(x).__name__
+            fix = "dl.from_numpy(x) or dl.tensor(x)" if numpy else "dl.tensor(x)"
+            raise TypeError(f"{cls.op_name()}: argument {k + 1} must be a Tensor, got a {got}; "
+                            f"convert it with {fix}") from None
+
+
 class Function:
     __slots__ = ("parents", "clock_at_forward", "needs_input_grad", "released", "n_outputs",
                  "out_meta", "out_hooks", "trace", "module_path", "__dict__", "__weakref__")
@@ -51,7 +63,11 @@ class Function:
         make = (_Tensor or _tensor_class())._make
         fn = cls.__new__(cls)
         if state.grad_enabled:
-            needs = tuple([t.requires_grad for t in inputs])
+            try:
+                needs = tuple([t.requires_grad for t in inputs])
+            except AttributeError:
+                _check_tensors(cls, inputs)
+                raise
             record = True in needs
             fn.needs_input_grad = needs if record else None
         else:

@@ -8,6 +8,9 @@ into ``_buffers``. Everything else (``parameters()``, ``state_dict()``, ``to()``
 While a module's ``forward`` runs, :func:`current_module_path` names it by its place in
 the model ("model.3.attn"): ``__call__`` keeps a small stack of (module, path) pairs that
 diagnostics (anomaly detection, gradient-flow reports) read to say *where* an op ran.
+A layer with parameters of its own checks its first input there too (PyTorch's rule): a
+NumPy array or list is a TypeError, a floating dtype other than its parameters' a
+RuntimeError, each naming the layer, its path and the fix.
 """
 from __future__ import annotations
 
@@ -101,6 +104,7 @@ class Module:
 
     training: bool
     _path_root = "model"  # what a module called outside any other module is named
+    _checks_input = True  # False: a layer whose first input is not data (Embedding's indices)
 
     def __init__(self):
         d = self.__dict__
@@ -133,9 +137,46 @@ class Module:
         try:
             if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
                 return self._call_with_hooks(args, kwargs)
+            if self._parameters and args:
+                self._check_first_input(args[0])
             return self.forward(*args, **kwargs)
         finally:
             stack.pop()
+
+    def _check_first_input(self, x):
+        """PyTorch's rule for a layer with parameters of its own: the (first) input is a
+        Tensor, and a floating input has the dtype of the layer's first parameter when that
+        is floating (float64 into a float32 Linear raises instead of computing in float64)."""
+        if isinstance(x, Tensor):
+            for p in self._parameters.values():
+                if p is not None:
+                    if p.data.dtype is not x.data.dtype:  # the same dtype is one object
+                        self._check_dtypes(x.data.dtype, p.data.dtype)
+                    return
+        elif isinstance(x, (np.ndarray, list)) and self._checks_input:
+            if isinstance(x, np.ndarray):
+                got, fix = "numpy.ndarray", "dl.from_numpy(x) or dl.tensor(x)"
+            else:
+                got, fix = "list", "dl.tensor(x)"
+            raise TypeError(f"{self._where()}: input must be a Tensor, got a {got}; "
+                            f"convert it with {fix}")
+
+    def _check_dtypes(self, dtype, p_dtype):
+        if dtype == p_dtype or not dtype.kind == p_dtype.kind == "f" or not self._checks_input:
+            return
+
+        def cast(what, to):
+            method = {"float16": "half", "float32": "float", "float64": "double"}.get(to.name)
+            return f"{what}.{method}()" if method else f"{what}.to(dl.{to.name})"
+        raise RuntimeError(f"{self._where()}: input dtype {dtype} does not match the layer's "
+                           f"parameter dtype {p_dtype}; convert the model "
+                           f"({cast('model', dtype)}) or the input ({cast('x', p_dtype)})")
+
+    def _where(self) -> str:
+        """The layer's class and, inside a model, its dotted path: "Linear (model.0)"."""
+        path = current_module_path()
+        name = type(self).__name__
+        return name if path in ("", self._path_root) else f"{name} ({path})"
 
     def _name_in(self, parent) -> str:
         for name, m in parent._modules.items():
@@ -151,6 +192,8 @@ class Module:
             out = hook(self, args)
             if out is not None:
                 args = out if isinstance(out, tuple) else (out,)
+        if self._parameters and args:
+            self._check_first_input(args[0])
         state = None
         if self._backward_hooks:
             state = {"module": self, "n_args": len(args)}
