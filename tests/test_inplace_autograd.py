@@ -282,3 +282,26 @@ CASES = [
 @pytest.mark.parametrize(("case", "check"), op_params(CASES))
 def test_op(case, check):
     check_op(case, check)
+
+
+def view_saved_then_base_written(L, x, w):
+    h = x * 1
+    v = h[0:2]                                  # a view of h's memory
+    z = v * w                                   # mul saved v
+    h.mul_(2)                                   # written through h: both refuse
+    return z.sum()
+
+
+def detached_alias_written(L, x, w):
+    h = x * 1
+    z = h * w[0]                                # mul saved h
+    h.detach().zero_()                          # written through an alias: both refuse
+    return z.sum()
+
+
+@pytest.mark.parametrize("program", [view_saved_then_base_written, detached_alias_written],
+                         ids=lambda p: p.__name__)
+def test_write_through_another_tensor_on_the_same_memory_is_caught(program):
+    ours, theirs = run(dl, program), run(torch, program)
+    assert theirs[0] == "refused"
+    assert ours[0] == "refused" and "modified in place" in ours[1], ours

@@ -9,11 +9,16 @@ Unless ``retain_graph`` is set, each node frees what it saved as soon as it has 
 Gradient arrays passed between ops are treated as immutable (sums make new arrays), so one
 array may flow to several inputs. A leaf's contributions are summed first; its hooks then
 run once on the total, and ``.grad`` gets a private array, safe to change in place (the
-gradient itself when nothing else refers to it, else a copy).
+gradient itself when nothing else refers to it, else a copy). A leaf is accumulated as soon
+as the last node that feeds it has run, so its post-accumulate hooks
+(``Tensor.register_post_accumulate_grad_hook``) run while backward goes on: what lets
+data-parallel training start a gradient's all-reduce early. ``queue_callback(fn)`` runs
+``fn()`` once the current backward has accumulated every leaf (before it returns).
 """
 from __future__ import annotations
 
 import sys
+import threading
 
 from . import inplace, write_clock
 from .grad_mode import state
@@ -104,10 +109,63 @@ def _accumulate_leaf(tensor, grad, accumulate):
         tensor.grad = Tensor.constant(grad if _is_private(grad) else grad.copy())
     else:
         tensor.grad.data = tensor.grad.data + grad
+    post_hooks = getattr(tensor, "_post_accumulate_hooks", None)  # slot unset until used
+    if post_hooks:
+        for hook in list(post_hooks.values()):
+            hook(tensor)
+
+
+def leaf_consumers(order):
+    """For each Function in ``order``, the leaves requiring grad among its inputs (as they
+    were when it was recorded), and how many inputs of all the Functions each leaf is: once
+    that many have run, the leaf's gradient is complete."""
+    leaves_of, uses = {}, {}
+    for fn in order:
+        rebased = fn.clock_at_forward < inplace.last_rebase
+        leaves = []
+        for t in fn.parents:
+            if rebased:
+                ctx, _, requires_grad = inplace.as_of(t, fn.clock_at_forward)
+            else:
+                ctx, requires_grad = t._ctx, t.requires_grad
+            if ctx is None and requires_grad:
+                leaves.append(t)
+                uses[t] = uses.get(t, 0) + 1
+        if leaves:
+            leaves_of[fn] = leaves
+    return leaves_of, uses
+
+
+class _Callbacks(threading.local):
+    def __init__(self):
+        self.stack = []   # one list of queued callbacks per running backward (nested ok)
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(callback):
+    """Run ``callback()`` when the backward now running has accumulated every leaf's
+    gradient, before it returns (PyTorch's ``Variable._execution_engine.queue_callback``;
+    DistributedDataParallel finalizes its gradient all-reduces there)."""
+    if not _callbacks.stack:
+        raise RuntimeError("queue_callback: no backward is running (call it from a hook)")
+    _callbacks.stack[-1].append(callback)
 
 
 def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
     """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors) through the graph."""
+    queued = []
+    _callbacks.stack.append(queued)
+    try:
+        _backpropagate(roots, root_grads, retain_graph, accumulate)
+        while queued:
+            queued.pop(0)()
+    finally:
+        _callbacks.stack.pop()
+
+
+def _backpropagate(roots, root_grads, retain_graph, accumulate):
     pending = {}      # Function -> gradient of each of its outputs
     leaf_grads = {}   # leaf Tensor -> its summed gradient (hooks and .grad see the total)
     fns = []
@@ -120,7 +178,9 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
         slots[t._idx] = g if slots[t._idx] is None else slots[t._idx] + g
         fns.append(t._ctx)
     anomaly = state.anomaly_enabled
-    for fn in topological_order(fns):
+    order = topological_order(fns)
+    leaves_of, uses = leaf_consumers(order)
+    for fn in order:
         grads = pending.pop(fn, None)
         if grads is None:
             continue
@@ -173,6 +233,15 @@ def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
                 if slots is None:
                     slots = pending[ctx] = [None] * ctx.n_outputs
                 slots[i] = g if slots[i] is None else slots[i] + g
+        complete = []
+        for t in leaves_of.get(fn, ()):
+            uses[t] -= 1
+            if not uses[t] and t in leaf_grads:
+                complete.append(t)
+        if complete:   # accumulate now, so post-accumulate hooks overlap the rest
+            grads = in_grads = g = None  # drop the loop's references: _is_private counts them
+            for t in complete:
+                _accumulate_leaf(t, leaf_grads.pop(t), accumulate)
     grads = in_grads = g = None  # drop the loop's references: _is_private counts them
     for t in list(leaf_grads):
         _accumulate_leaf(t, leaf_grads.pop(t), accumulate)
@@ -188,7 +257,8 @@ def check_saved_inputs(fn):
     stamped later was written after the forward pass; the gradient is then wrong only if
     ``fn`` kept that input's array (or a view of it) for backward — ``x + y`` keeps
     neither, ``x * y`` keeps both — so the check looks through what ``fn`` saved. Writes
-    through another Tensor that views the same memory are not counted."""
+    through another Tensor that views the same memory are caught too: the clock remembers
+    which arrays' memory was written (``write_clock.written_since``)."""
     from ..backend import xp_of
 
     saved = []
@@ -205,6 +275,16 @@ def check_saved_inputs(fn):
                 f"{fn.op_name()}: input {k} (shape {tuple(t.shape)}) was modified in place "
                 "after the forward pass saved it; backward needs its old value. Modify a "
                 "copy (x = x.clone()), or make the in-place change after backward.")
+    for owner in write_clock.written_since(fn.clock_at_forward):
+        overlaps = getattr(xp_of(owner), "may_share_memory", None)
+        for a in saved:
+            if a is owner or (overlaps is not None and overlaps(a, owner)):
+                raise RuntimeError(
+                    f"{fn.op_name()}: an array of shape {tuple(a.shape)} that it saved for "
+                    "backward was modified in place after the forward pass, through a tensor "
+                    "sharing its memory (a view, or a detach()ed alias); backward needs its "
+                    "old value. Modify a copy (x = x.clone()), or make the in-place change "
+                    "after backward.")
 
 
 def _zeros_like_parent(fn, shape, dtype):
