@@ -137,6 +137,13 @@ def write_with_the_value_read_from_itself(L, x, w):
     return (h * h).sum()
 
 
+def composed_inplace(L, x, w):
+    m = x.reshape(2, 2)
+    h = m * 1
+    h.addmm_(m * w[0], m.t(), beta=0.5)          # several nodes compute the new value
+    return (h * h).sum()
+
+
 def saved_input_overwritten(L, x, w):
     h = x * 2
     z = h * h                                   # mul saved h
@@ -150,6 +157,7 @@ PROGRAMS = [mask_assign, slice_from_tensor, advanced_index_with_repeats,
             arithmetic_chain_with_tensor_operands, augmented_assignment,
             masked_fill_then_tanh, sigmoid_then_mul, copy_and_fill_from_tensors, zero_then_reuse,
             old_value_still_used_by_an_add, write_with_the_value_read_from_itself,
+            composed_inplace,
             saved_input_overwritten]
 
 # torch refuses these at backward; deltaflow kept copies of the overwritten values

@@ -17,11 +17,11 @@ of the write and the place ``x`` held before it — to ``x._history``, and the e
 older than :data:`last_rebase`, so a graph without recorded writes pays one integer
 comparison per node.
 
-What backward needs of the old value is kept: arrays that the new node, or the node that
-made ``x``, saved and that share memory with ``x`` are copied before ``x`` is overwritten
-(where PyTorch would refuse the second case at backward); any other node recorded earlier
-that saved ``x``'s array fails clearly at backward (the version check,
-``engine.check_saved_inputs``).
+What backward needs of the old value is kept: arrays that share memory with ``x`` and were
+saved by the new nodes (all that computing the new value recorded) or by the node that made
+``x`` are copied before ``x`` is overwritten (PyTorch would refuse the second case at
+backward); any other node recorded earlier that saved ``x``'s memory fails clearly at
+backward (the version check, ``engine.check_saved_inputs``).
 
 Refused, as in PyTorch: writes into a leaf that requires grad (outside ``no_grad``). Refused
 here, where PyTorch would rebase the base tensor too: writes into a tensor whose array is a
@@ -70,6 +70,7 @@ def write(x, name, compute, record=True):
         check_writable(x, name)
         old = Tensor._make(x.data, x.requires_grad, x._ctx, x._idx)
         old._version = x._version
+        start = write_clock.tick()     # the nodes that compute records carry this tick
     new = compute(old if record else x)
     if new.shape != x.shape:
         raise RuntimeError(f"{name}: the result has shape {tuple(new.shape)} but the tensor "
@@ -77,8 +78,9 @@ def write(x, name, compute, record=True):
     if new.data.dtype.kind == "f" and x.data.dtype.kind != "f":
         raise RuntimeError(f"{name}: the result has dtype {new.dtype}, which cannot be "
                            f"written in place into a tensor of dtype {x.dtype}")
-    if record and new._ctx is not None:
-        _keep_old_values(new._ctx, x.data)
+    if record:
+        for node in _recorded_since(new._ctx, start):
+            _keep_old_values(node, x.data)
     before_write(x)
     if new.data is not x.data:
         x.data[...] = new.data
@@ -87,6 +89,20 @@ def write(x, name, compute, record=True):
                                                               x.requires_grad):
         _rebase(x, new)
     return x
+
+
+def _recorded_since(node, tick):
+    """``node`` and the nodes behind it recorded at ``tick`` or later (what ``compute`` of
+    :func:`write` recorded: one op, or several when the new value is a composition)."""
+    found, stack = [], [node] if node is not None and node.clock_at_forward >= tick else []
+    while stack:
+        fn = stack.pop()
+        found.append(fn)
+        for t in fn.parents:
+            ctx = t._ctx
+            if ctx is not None and ctx.clock_at_forward >= tick and ctx not in found:
+                stack.append(ctx)
+    return found
 
 
 def before_write(x):

@@ -44,6 +44,13 @@ def stamp(tensor) -> None:
         pass
 
 
+def tick() -> int:
+    """Advance the clock without a write (``inplace.write`` marks where its nodes begin)."""
+    global latest
+    latest = next(_ticks)
+    return latest
+
+
 def written_since(clock):
     """The arrays (memory owners) written in place after ``clock``, newest first."""
     for tick, ref in reversed(list(_written.values())):
