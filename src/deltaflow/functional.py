@@ -1909,6 +1909,554 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 
 
 
+# ---- pytorch parity: composed functions and aliases ----
+from .creation import bernoulli, multinomial  # noqa: E402, F401  (Tensor's methods)
+from .ops import parity as PO  # noqa: E402
+
+aminmax_result = namedtuple("aminmax", ["min", "max"])
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+absolute, sgn = abs, sign
+
+
+def positive(x):
+    return x
+
+
+def ravel(x):
+    return flatten(x)
+
+
+def msort(x):
+    """``x`` sorted along dim 0."""
+    return sort(x, dim=0).values
+
+
+def numel(x):
+    return x.numel()
+
+
+def is_floating_point(x):
+    return x.is_floating_point()
+
+
+def is_nonzero(x):
+    """``bool(x)`` of a one-element tensor."""
+    if x.numel() != 1:
+        what = "no values" if x.numel() == 0 else "more than one value"
+        raise RuntimeError(f"is_nonzero: Boolean value of Tensor with {what} is ambiguous")
+    return builtins.bool(x.item() != 0)
+
+
+# ------------------------------------------------------------------ elementwise
+def logaddexp(a, b):
+    """ln(eᵃ + eᵇ)."""
+    a, b = _pair(a, b)
+    return PO.LogAddExp.apply(a, b)
+
+
+def logaddexp2(a, b):
+    """log₂(2ᵃ + 2ᵇ)."""
+    a, b = _pair(a, b)
+    return PO.LogAddExp.apply(a, b, base2=True)
+
+
+def hypot(a, b):
+    """√(a² + b²)."""
+    a, b = _pair(a, b)
+    return PO.Hypot.apply(a, b)
+
+
+def xlogy(x, y):
+    """x · ln y, 0 where x = 0 (unless y is NaN)."""
+    x, y = _pair(x, y)
+    zero_times_log = Tensor.constant((x.data == 0) & (y.data <= 0))
+    return mul(x, log(where(zero_times_log, 1.0, y)))
+
+
+def fmod(a, b):
+    """a − b·trunc(a/b): the remainder with the sign of ``a`` (C's fmod)."""
+    a, b = _pair(a, b)
+    return PO.Fmod.apply(a, b)
+
+
+def remainder(a, b):
+    """a − b·floor(a/b): the remainder with the sign of ``b`` (Python's %)."""
+    a, b = _pair(a, b)
+    return PO.Remainder.apply(a, b)
+
+
+def floor_divide(a, b):
+    """floor(a/b) (not differentiable, as in PyTorch)."""
+    a, b = _pair(a, b)
+    return Tensor.constant(backend.xp_of(a.data).floor_divide(a.data, b.data))
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN → ``nan``, +∞ → ``posinf``, −∞ → ``neginf`` (the dtype's largest/lowest finite
+    values by default); the gradient flows to the finite elements."""
+    if x.data.dtype.kind != "f":
+        return clone(x)
+    info = np.finfo(x.data.dtype)
+    xp = backend.xp_of(x.data)
+    out = where(Tensor.constant(xp.isnan(x.data)), nan, x)
+    out = where(Tensor.constant(xp.isposinf(x.data)), info.max if posinf is None else posinf, out)
+    return where(Tensor.constant(xp.isneginf(x.data)), info.min if neginf is None else neginf, out)
+
+
+def logit(x, eps=None):
+    """ln(x / (1 − x)), ``x`` clamped to [eps, 1 − eps] first when ``eps`` is given."""
+    return PO.Logit.apply(_as_float(x), eps=eps)
+
+
+def sinc(x):
+    """sin(πx) / (πx), 1 at x = 0."""
+    x = _as_float(x)
+    at_zero = Tensor.constant(x.data == 0)
+    scaled = mul(where(at_zero, 1.0, x), float(np.pi))
+    return where(at_zero, 1.0, div(sin(scaled), scaled))
+
+
+def exp2(x):
+    """2ˣ."""
+    return pow(2.0, _as_float(x))
+
+
+def erfc(x):
+    """1 − erf x, accurate for large x."""
+    return PO.Erfc.apply(_as_float(x))
+
+
+def deg2rad(x):
+    return mul(_as_float(x), float(np.pi / 180))
+
+
+def rad2deg(x):
+    return mul(_as_float(x), float(180 / np.pi))
+
+
+def heaviside(x, values):
+    """0 where x < 0, ``values`` where x = 0, 1 where x > 0 (not differentiable)."""
+    x, values = _pair(x, values)
+    xp = backend.xp_of(x.data)
+    out = xp.where(x.data == 0, values.data, (x.data > 0).astype(x.data.dtype))
+    return Tensor.constant(out.astype(xp.result_type(x.data, values.data)))
+
+
+def copysign(a, b):
+    """|a| with the sign of ``b`` (−0.0 counts as negative); differentiable in ``a``."""
+    a, b = _pair(_as_float(a), b)
+    return PO.Copysign.apply(a, b)
+
+
+def signbit(x):
+    return Tensor.constant(backend.xp_of(x.data).signbit(x.data))
+
+
+def isposinf(x):
+    return Tensor.constant(backend.xp_of(x.data).isposinf(x.data))
+
+
+def isneginf(x):
+    return Tensor.constant(backend.xp_of(x.data).isneginf(x.data))
+
+
+def logical_xor(a, b):
+    a, b = _pair(a, b)
+    return Tensor.constant(backend.xp_of(a.data).logical_xor(a.data, b.data))
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element of ``elements`` is among ``test_elements`` (bool tensor)."""
+    if not isinstance(elements, Tensor):
+        elements = as_tensor_like(elements, test_elements)
+    tested = test_elements.data if isinstance(test_elements, Tensor) else test_elements
+    xp = backend.xp_of(elements.data)
+    return Tensor.constant(xp.isin(elements.data, xp.asarray(tested),
+                                   assume_unique=assume_unique, invert=invert))
+
+
+# ------------------------------------------------------------------ reductions
+def aminmax(x, *, dim=None, keepdim=False):
+    """``(min, max)`` of all elements, or along ``dim``."""
+    return aminmax_result(amin(x, dim, keepdim), amax(x, dim, keepdim))
+
+
+def nanmedian(x, dim=None, keepdim=False):
+    """``median`` ignoring NaN (NaN only where every element is NaN)."""
+    if dim is None:
+        if x.data.size == 0:
+            raise RuntimeError("nanmedian: cannot take the median of an empty tensor")
+        xp = backend.xp_of(x.data)
+        flat = xp.sort(x.data.reshape(-1))
+        count = int(flat.size - (xp.isnan(flat).sum() if flat.dtype.kind == "f" else 0))
+        return R.TiedValue.apply(x, value=xp.asarray(flat[builtins.max(count - 1, 0) // 2]))
+
+    def run(t, d):
+        if t.shape[d] == 0:
+            raise IndexError(f"nanmedian: dim {d} of a tensor of shape {tuple(t.shape)} is empty")
+        count = t.shape[d] - _nan_count(t, d)
+        return _sorted_at(t, d, keepdim, backend.xp_of(t.data).maximum(count - 1, 0) // 2)
+    return _one_dim("nanmedian", x, dim, run)
+
+
+def var_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    """``(var, mean)``."""
+    return var(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
+
+
+def std_mean(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    """``(std, mean)``."""
+    return std(x, dim, unbiased, keepdim, correction), mean(x, dim, keepdim)
+
+
+def dist(a, b, p=2):
+    """‖a − b‖ₚ (broadcast)."""
+    return norm(sub(*_pair(a, b)), p)
+
+
+# ------------------------------------------------------------------ shape and joining
+def _tensors(tensors):
+    """``f(a, b)`` and ``f([a, b])`` alike."""
+    return tuple(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0],
+                                                                 (tuple, list)) else tensors
+
+
+def _at_least(ndim, tensors, lift):
+    out = tuple(t if t.ndim >= ndim else lift(t) for t in _tensors(tensors))
+    return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+
+
+def atleast_1d(*tensors):
+    return _at_least(1, tensors, lambda t: reshape(t, 1))
+
+
+def atleast_2d(*tensors):
+    return _at_least(2, tensors, lambda t: reshape(t, (1,) * (2 - t.ndim) + t.shape))
+
+
+def atleast_3d(*tensors):
+    """0-d → (1, 1, 1), (n,) → (1, n, 1), (m, n) → (m, n, 1), as NumPy and PyTorch."""
+    shapes = {0: lambda s: (1, 1, 1), 1: lambda s: (1, s[0], 1), 2: lambda s: s + (1,)}
+    return _at_least(3, tensors, lambda t: reshape(t, shapes[t.ndim](t.shape)))
+
+
+def hstack(tensors):
+    tensors = atleast_1d(*tensors)
+    return cat(tensors, dim=0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat(atleast_2d(*tensors), dim=0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    return cat(atleast_3d(*tensors), dim=2)
+
+
+def column_stack(tensors):
+    """1-D and 0-d tensors as columns, then joined along dim 1."""
+    return cat([reshape(t, t.numel(), 1) if t.ndim < 2 else t for t in tensors], dim=1)
+
+
+def _need_dims(x, ndim, op):
+    if x.ndim < ndim:
+        raise RuntimeError(f"{op}: expected a tensor with at least {ndim} dims, got shape "
+                           f"{tuple(x.shape)}")
+
+
+def fliplr(x):
+    _need_dims(x, 2, "fliplr")
+    return flip(x, 1)
+
+
+def flipud(x):
+    _need_dims(x, 1, "flipud")
+    return flip(x, 0)
+
+
+def rot90(x, k=1, dims=(0, 1)):
+    """``x`` turned by k·90° in the plane of ``dims``, from the first towards the second."""
+    if len(dims) != 2:
+        raise RuntimeError(f"rot90: expected two dims, got {len(dims)}")
+    d0, d1 = _dim(tuple(dims), x.ndim, "rot90")
+    if d0 == d1:
+        raise RuntimeError(f"rot90: the two dims must differ, got {tuple(dims)}")
+    k %= 4
+    if k == 1:
+        return transpose(flip(x, d1), d0, d1)
+    if k == 2:
+        return flip(x, (d0, d1))
+    if k == 3:
+        return transpose(flip(x, d0), d0, d1)
+    return clone(x)
+
+
+def broadcast_shapes(*shapes):
+    """The shape all ``shapes`` (ints or tuples) broadcast to."""
+    try:
+        return tuple(np.broadcast_shapes(*((s,) if isinstance(s, int) else tuple(s)
+                                           for s in shapes)))
+    except ValueError:
+        raise RuntimeError(f"broadcast_shapes: shapes {list(shapes)} cannot be broadcast to "
+                           "a single shape") from None
+
+
+def broadcast_tensors(*tensors):
+    tensors = _tensors(tensors)
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(broadcast_to(t, shape) for t in tensors)
+
+
+def tensor_split(x, indices_or_sections, dim=0):
+    """Pieces of ``x`` along ``dim``: ``n`` near-equal ones (the first ``size % n`` one
+    longer), or cut before each of the given indices."""
+    d = _dim(dim, x.ndim, "tensor_split")
+    n = x.shape[d]
+    cuts = indices_or_sections
+    if isinstance(cuts, Tensor):
+        cuts = cuts.tolist()
+    if isinstance(cuts, (int, np.integer)):
+        if cuts <= 0:
+            raise RuntimeError(f"tensor_split: number of sections must be larger than 0, got "
+                               f"{cuts}")
+        size, extra = divmod(n, int(cuts))
+        cuts = np.cumsum([size + 1] * extra + [size] * (int(cuts) - extra))[:-1].tolist()
+    bounds = [0] + [builtins.min(builtins.max(int(c) + n if c < 0 else int(c), 0), n)
+                    for c in cuts] + [n]
+    before = (slice(None),) * d
+    return tuple(getitem(x, before + (slice(lo, builtins.max(lo, hi)),))
+                 for lo, hi in zip(bounds, bounds[1:]))
+
+
+def _split_at(op, x, sections, dim, ndim):
+    _need_dims(x, ndim, op)
+    if isinstance(sections, int) and x.shape[dim] % sections:
+        raise RuntimeError(f"{op}: dim {dim} of size {x.shape[dim]} cannot be split into "
+                           f"{sections} equal sections")
+    return tensor_split(x, sections, dim)
+
+
+def hsplit(x, sections):
+    return _split_at("hsplit", x, sections, 1 if x.ndim > 1 else 0, 1)
+
+
+def vsplit(x, sections):
+    return _split_at("vsplit", x, sections, 0, 2)
+
+
+def dsplit(x, sections):
+    return _split_at("dsplit", x, sections, 2, 3)
+
+
+def select(x, dim, index):
+    """``x`` at ``index`` along ``dim`` (that dim removed)."""
+    d = _dim(dim, x.ndim, "select")
+    n = x.shape[d]
+    if not -n <= index < n:
+        raise IndexError(f"select: index {index} out of range for a tensor of shape "
+                         f"{tuple(x.shape)} at dim {d}")
+    return getitem(x, (slice(None),) * d + (int(index),))
+
+
+def take(x, index):
+    """The elements of flattened ``x`` at ``index`` (the result has ``index``'s shape)."""
+    return getitem(flatten(x), _int_index(index, x))
+
+
+def take_along_dim(x, indices, dim=None):
+    """``gather`` along ``dim`` with ``x`` and ``indices`` broadcast in the other dims; with
+    ``dim=None`` on the flattened tensors."""
+    idx = _int_index(indices, x)
+    if dim is None:
+        return gather(flatten(x), 0, idx.reshape(-1))
+    d = _dim(dim, x.ndim, "take_along_dim")
+    if idx.ndim != x.ndim:
+        raise RuntimeError(f"take_along_dim: input and indices should have the same number "
+                           f"of dims, got shapes {tuple(x.shape)} and {tuple(idx.shape)}")
+    rest = broadcast_shapes(x.shape[:d] + (1,) + x.shape[d + 1:],
+                            idx.shape[:d] + (1,) + idx.shape[d + 1:])
+    xp = backend.xp_of(idx)
+    idx = xp.broadcast_to(idx, rest[:d] + (idx.shape[d],) + rest[d + 1:])
+    return gather(broadcast_to(x, rest[:d] + (x.shape[d],) + rest[d + 1:]), d, idx)
+
+
+def unique(x, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The distinct values (or slices along ``dim``), in ascending order; with
+    ``return_inverse`` where each element went, with ``return_counts`` how often each came."""
+    xp = backend.xp_of(x.data)
+    d = None if dim is None else _dim(dim, x.ndim, "unique")
+    values, inverse, counts = xp.unique(x.data, return_inverse=True, return_counts=True, axis=d)
+    inverse = inverse.reshape(x.shape if d is None else (x.shape[d],))
+    out = [Tensor.constant(values)]
+    if return_inverse:
+        out.append(Tensor.constant(inverse.astype(np.int64)))
+    if return_counts:
+        out.append(Tensor.constant(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _triangle_indices(which, row, col, offset, dtype, device):
+    from .creation import tensor
+
+    rows, cols = which(row, offset, col)
+    return tensor(np.stack([rows, cols]), dtype=dtype or backend.int64, device=device)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    """The (row, col) indices on and below the ``offset``-th diagonal, as a (2, N) tensor."""
+    return _triangle_indices(np.tril_indices, row, col, offset, dtype, device)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    """The (row, col) indices on and above the ``offset``-th diagonal, as a (2, N) tensor."""
+    return _triangle_indices(np.triu_indices, row, col, offset, dtype, device)
+
+
+def diagflat(x, offset=0):
+    """The matrix with flattened ``x`` on its ``offset``-th diagonal."""
+    return diag(flatten(x), offset)
+
+
+def block_diag(*tensors):
+    """The tensors (0-d, 1-d or 2-d) as blocks along the diagonal of one matrix."""
+    blocks = [reshape(t, (1,) * (2 - t.ndim) + t.shape) for t in tensors]
+    for t in blocks:
+        if t.ndim != 2:
+            raise RuntimeError(f"block_diag: expected tensors of at most 2 dims, got shape "
+                               f"{tuple(t.shape)}")
+    dtype = np.result_type(*(t.data.dtype for t in blocks))
+    width = builtins.sum(t.shape[1] for t in blocks)
+    rows, left = [], 0
+    for t in blocks:
+        rows.append(pad(t.to(dtype), (left, width - left - t.shape[1])))
+        left += t.shape[1]
+    return cat(rows, dim=0)
+
+
+def cartesian_prod(*tensors):
+    """Every combination of one element from each 1-D tensor, as rows."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([flatten(g) for g in meshgrid(*tensors, indexing="ij")], dim=1)
+
+
+def combinations(x, r=2, with_replacement=False):
+    """The length-``r`` combinations of the elements of 1-D ``x``, as rows (in order)."""
+    import itertools
+
+    if x.ndim != 1:
+        raise RuntimeError(f"combinations: expected a 1-D tensor, got shape {tuple(x.shape)}")
+    pick = itertools.combinations_with_replacement if with_replacement else \
+        itertools.combinations
+    idx = np.array(list(pick(range(x.shape[0]), r)), dtype=np.int64).reshape(-1, r)
+    picked = reshape(index_select(x, 0, idx.reshape(-1)), idx.shape)
+    return reshape(picked, 0) if r == 0 else picked
+
+
+# ------------------------------------------------------------------ linear algebra
+def inner(a, b):
+    """Σ over the last dims of a and b (a product where either is 0-d)."""
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return mul(a, b)
+    if a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(f"inner: the last dims must match, got shapes {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    return tensordot(a, b, dims=([a.ndim - 1], [b.ndim - 1]))
+
+
+def mv(mat, vec):
+    """mat @ vec for a matrix and a vector."""
+    if mat.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes "
+                           f"{tuple(mat.shape)} and {tuple(vec.shape)}")
+    return matmul(mat, vec)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):  # noqa: A002
+    """β·input + α·(mat @ vec)."""
+    return _plus_scaled("addmv", input, mv(mat, vec), beta, alpha)
+
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1):  # noqa: A002
+    """β·input + α·(vec1 ⊗ vec2)."""
+    if vec1.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"addr: expected two 1-D vectors, got shapes {tuple(vec1.shape)} "
+                           f"and {tuple(vec2.shape)}")
+    return _plus_scaled("addr", input, outer(vec1, vec2), beta, alpha)
+
+
+def vdot(a, b):
+    """Σ aᵢ bᵢ of two 1-D tensors of one size (real tensors: no conjugate)."""
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise RuntimeError(f"vdot: expected two 1-D tensors of the same size, got shapes "
+                           f"{tuple(a.shape)} and {tuple(b.shape)}")
+    return dot(a, b)
+
+
+def cov(input, *, correction=1, fweights=None, aweights=None):  # noqa: A002
+    """The covariance matrix of the rows of ``input`` (variables × observations), with
+    optional frequency and analytic weights of the observations (numpy.cov's formula)."""
+    x = reshape(input, 1, -1) if input.ndim < 2 else input
+    if x.ndim != 2:
+        raise RuntimeError(f"cov: expected a tensor of at most 2 dims, got shape "
+                           f"{tuple(input.shape)}")
+    weights = None
+    for w in (fweights, aweights):
+        if w is not None:
+            w = as_tensor_like(w, x)
+            weights = w if weights is None else mul(weights, w)
+    if weights is None:
+        avg, factor = mean(x, 1, keepdim=True), x.shape[1] - correction
+        centred = sub(x, avg)
+        scaled = centred
+    else:
+        total = sum(weights)
+        avg = div(sum(mul(x, weights), 1, keepdim=True), total)
+        spread = 1 if aweights is None else div(sum(mul(weights, aweights)), total)
+        factor = clamp_min(sub(total, mul(spread, correction)), 0)
+        centred = sub(x, avg)
+        scaled = mul(centred, weights)
+    if not isinstance(factor, Tensor):
+        factor = builtins.max(factor, 0)
+    return squeeze(div(matmul(centred, t(scaled)), factor))
+
+
+def corrcoef(input):  # noqa: A002
+    """Pearson's correlation coefficients of the rows of ``input``, clipped to [−1, 1]."""
+    c = cov(input)
+    if c.ndim == 0:
+        return div(c, c)
+    spread = sqrt(diagonal(c))
+    return clamp(div(div(c, unsqueeze(spread, 1)), unsqueeze(spread, 0)), -1, 1)
+
+
+def matrix_power(x, n):
+    """x @ x @ ... (n times) of square matrices in the last two dims; n = 0: the identity."""
+    _matrix_dims(x, "matrix_power")
+    if x.shape[-1] != x.shape[-2]:
+        raise RuntimeError(f"matrix_power: expected square matrices, got shape "
+                           f"{tuple(x.shape)}")
+    if n < 0:
+        raise NotImplementedError("matrix_power: negative powers need a matrix inverse, which "
+                                  "deltaflow does not have yet")
+    xp = backend.xp_of(x.data)
+    result, base = None, x
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    if result is None:
+        eye = xp.broadcast_to(xp.eye(x.shape[-1], dtype=x.data.dtype), x.shape)
+        return Tensor.constant(xp.ascontiguousarray(eye))
+    return result
+
+
 __all__ = ['abs', 'add', 'all', 'allclose', 'amax', 'amin', 'any', 'argmax', 'argmin', 'argsort',
            'as_tensor_like', 'bmm', 'broadcast_to', 'cat', 'chunk', 'clamp', 'clamp_max',
            'clamp_min', 'clip', 'clone', 'concat', 'concatenate', 'div', 'dot', 'elu', 'eq',
@@ -1934,3 +2482,14 @@ __all__ += ['argwhere', 'bincount', 'bucketize', 'cdist', 'count_nonzero', 'cumm
             'kthvalue', 'logcumsumexp', 'masked_scatter', 'masked_select', 'median', 'meshgrid',
             'mode', 'moveaxis', 'movedim', 'nanmean', 'nansum', 'narrow', 'nonzero', 'quantile',
             'scatter', 'scatter_reduce', 'searchsorted', 'unique_consecutive']
+__all__ += ['divide', 'greater', 'greater_equal', 'less', 'less_equal', 'not_equal', 'absolute',
+            'sgn', 'positive', 'ravel', 'msort', 'numel', 'is_floating_point', 'is_nonzero',
+            'logaddexp', 'logaddexp2', 'hypot', 'xlogy', 'fmod', 'remainder', 'floor_divide',
+            'nan_to_num', 'logit', 'sinc', 'exp2', 'erfc', 'deg2rad', 'rad2deg', 'heaviside',
+            'copysign', 'signbit', 'isposinf', 'isneginf', 'logical_xor', 'isin', 'aminmax',
+            'nanmedian', 'var_mean', 'std_mean', 'dist', 'atleast_1d', 'atleast_2d', 'atleast_3d',
+            'hstack', 'vstack', 'row_stack', 'dstack', 'column_stack', 'fliplr', 'flipud', 'rot90',
+            'broadcast_shapes', 'broadcast_tensors', 'tensor_split', 'hsplit', 'vsplit', 'dsplit',
+            'select', 'take', 'take_along_dim', 'unique', 'tril_indices', 'triu_indices',
+            'diagflat', 'block_diag', 'cartesian_prod', 'combinations', 'inner', 'mv', 'addmv',
+            'addr', 'vdot', 'cov', 'corrcoef', 'matrix_power']  # pytorch parity

@@ -877,6 +877,507 @@ class TensorMethods:
         """self ← 1 with probability ``p`` (a number or a broadcastable tensor), else 0."""
         return F.bernoulli_(self, p, generator=generator)
 
+    # ---- pytorch parity: methods of existing functions, and in-place forms ----
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """``num_samples`` indices drawn per row with probabilities ∝ the row's weights."""
+        return F.multinomial(self, num_samples, replacement, generator=generator)
+
+    def bernoulli(self, p=None, *, generator=None):
+        """1 with probability self (or ``p``) elementwise, else 0."""
+        return F.bernoulli(self, p, generator=generator)
+
+    def broadcast_to(self, shape):
+        """self broadcast to ``shape``."""
+        return F.broadcast_to(self, shape)
+
+    def index_put(self, indices, values):
+        """A copy of self with self[indices] = values."""
+        return F.index_put(self, indices, values)
+
+    def logical_and(self, other):
+        """Elementwise and (bool tensor)."""
+        return F.logical_and(self, other)
+
+    def logical_or(self, other):
+        """Elementwise or (bool tensor)."""
+        return F.logical_or(self, other)
+
+    def logical_xor(self, other):
+        """Elementwise exclusive or (bool tensor)."""
+        return F.logical_xor(self, other)
+
+    def ravel(self):
+        """self flattened to 1-D."""
+        return F.ravel(self)
+
+    def positive(self):
+        """self (+x)."""
+        return F.positive(self)
+
+    def msort(self):
+        """self sorted along dim 0."""
+        return F.msort(self)
+
+    def is_nonzero(self):
+        """``bool(self)`` of a one-element tensor."""
+        return F.is_nonzero(self)
+
+    def logaddexp(self, other):
+        """ln(eˣ + eʸ)."""
+        return F.logaddexp(self, other)
+
+    def logaddexp2(self, other):
+        """log₂(2ˣ + 2ʸ)."""
+        return F.logaddexp2(self, other)
+
+    def hypot(self, other):
+        """√(x² + y²)."""
+        return F.hypot(self, other)
+
+    def xlogy(self, other):
+        """x · ln y, 0 where x = 0."""
+        return F.xlogy(self, other)
+
+    def fmod(self, other):
+        """The remainder of x / y with the sign of x."""
+        return F.fmod(self, other)
+
+    def remainder(self, other):
+        """The remainder of x / y with the sign of y."""
+        return F.remainder(self, other)
+
+    def floor_divide(self, other):
+        """floor(x / y)."""
+        return F.floor_divide(self, other)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        """NaN and ±∞ replaced by finite values."""
+        return F.nan_to_num(self, nan, posinf, neginf)
+
+    def logit(self, eps=None):
+        """ln(x / (1 − x))."""
+        return F.logit(self, eps)
+
+    def sinc(self):
+        """sin(πx) / (πx)."""
+        return F.sinc(self)
+
+    def exp2(self):
+        """2ˣ."""
+        return F.exp2(self)
+
+    def erfc(self):
+        """1 − erf x."""
+        return F.erfc(self)
+
+    def deg2rad(self):
+        """Degrees to radians."""
+        return F.deg2rad(self)
+
+    def rad2deg(self):
+        """Radians to degrees."""
+        return F.rad2deg(self)
+
+    def heaviside(self, values):
+        """The step function, ``values`` at 0."""
+        return F.heaviside(self, values)
+
+    def copysign(self, other):
+        """|x| with the sign of ``other``."""
+        return F.copysign(self, other)
+
+    def signbit(self):
+        """Whether the sign bit is set (bool tensor)."""
+        return F.signbit(self)
+
+    def isposinf(self):
+        """Whether x = +∞."""
+        return F.isposinf(self)
+
+    def isneginf(self):
+        """Whether x = −∞."""
+        return F.isneginf(self)
+
+    def aminmax(self, *, dim=None, keepdim=False):
+        """``(min, max)`` of all elements or along ``dim``."""
+        return F.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def nanmedian(self, dim=None, keepdim=False):
+        """The median ignoring NaN."""
+        return F.nanmedian(self, dim, keepdim)
+
+    def dist(self, other, p=2):
+        """‖self − other‖ₚ."""
+        return F.dist(self, other, p)
+
+    def fliplr(self):
+        """self flipped along dim 1."""
+        return F.fliplr(self)
+
+    def flipud(self):
+        """self flipped along dim 0."""
+        return F.flipud(self)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """self turned by k·90° in ``dims``."""
+        return F.rot90(self, k, dims)
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        """Near-equal pieces, or pieces cut at indices, along ``dim``."""
+        return F.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, sections):
+        """``tensor_split`` along dim 1 (0 for 1-D)."""
+        return F.hsplit(self, sections)
+
+    def vsplit(self, sections):
+        """``tensor_split`` along dim 0."""
+        return F.vsplit(self, sections)
+
+    def dsplit(self, sections):
+        """``tensor_split`` along dim 2."""
+        return F.dsplit(self, sections)
+
+    def select(self, dim, index):
+        """self at ``index`` along ``dim``."""
+        return F.select(self, dim, index)
+
+    def take(self, index):
+        """Elements of flattened self at ``index``."""
+        return F.take(self, index)
+
+    def take_along_dim(self, indices, dim=None):
+        """``gather`` with broadcasting."""
+        return F.take_along_dim(self, indices, dim)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values."""
+        return F.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def inner(self, other):
+        """Σ over the last dims of self and other."""
+        return F.inner(self, other)
+
+    def mv(self, vec):
+        """Matrix self @ vector ``vec``."""
+        return F.mv(self, vec)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        """β·self + α·(mat @ vec)."""
+        return F.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        """β·self + α·(vec1 ⊗ vec2)."""
+        return F.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def vdot(self, other):
+        """Σ xᵢ yᵢ of two 1-D tensors."""
+        return F.vdot(self, other)
+
+    def cov(self, *, correction=1, fweights=None, aweights=None):
+        """The covariance matrix of the rows."""
+        return F.cov(self, correction=correction, fweights=fweights, aweights=aweights)
+
+    def corrcoef(self):
+        """The correlation coefficients of the rows."""
+        return F.corrcoef(self)
+
+    def diagflat(self, offset=0):
+        """The matrix with flattened self on a diagonal."""
+        return F.diagflat(self, offset)
+
+    def matrix_power(self, n):
+        """self @ self @ ... (n times)."""
+        return F.matrix_power(self, n)
+
+    def prelu(self, weight):
+        """max(0, x) + weight · min(0, x), ``weight`` per channel (dim 1)."""
+        from .nn import functional as NF
+
+        return NF.prelu(self, weight)
+
+    def hardshrink(self, lambd=0.5):
+        """x where |x| > lambd, else 0."""
+        from .nn import functional as NF
+
+        return NF.hardshrink(self, lambd)
+
+    negative, absolute, sgn = neg, abs, sign
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+    def ndimension(self):
+        """The number of dims (``dim()``)."""
+        return self.dim()
+
+    def nelement(self):
+        """The number of elements (``numel()``)."""
+        return self.numel()
+
+    def sin_(self):
+        """self ← sin(self), in place."""
+        return F.inplace(self, "sin_", F.sin)
+
+    def cos_(self):
+        """self ← cos(self), in place."""
+        return F.inplace(self, "cos_", F.cos)
+
+    def tan_(self):
+        """self ← tan(self), in place."""
+        return F.inplace(self, "tan_", F.tan)
+
+    def asin_(self):
+        """self ← asin(self), in place."""
+        return F.inplace(self, "asin_", F.asin)
+
+    def acos_(self):
+        """self ← acos(self), in place."""
+        return F.inplace(self, "acos_", F.acos)
+
+    def atan_(self):
+        """self ← atan(self), in place."""
+        return F.inplace(self, "atan_", F.atan)
+
+    def sinh_(self):
+        """self ← sinh(self), in place."""
+        return F.inplace(self, "sinh_", F.sinh)
+
+    def cosh_(self):
+        """self ← cosh(self), in place."""
+        return F.inplace(self, "cosh_", F.cosh)
+
+    def asinh_(self):
+        """self ← asinh(self), in place."""
+        return F.inplace(self, "asinh_", F.asinh)
+
+    def acosh_(self):
+        """self ← acosh(self), in place."""
+        return F.inplace(self, "acosh_", F.acosh)
+
+    def atanh_(self):
+        """self ← atanh(self), in place."""
+        return F.inplace(self, "atanh_", F.atanh)
+
+    def floor_(self):
+        """self ← floor(self), in place."""
+        return F.inplace(self, "floor_", F.floor)
+
+    def ceil_(self):
+        """self ← ceil(self), in place."""
+        return F.inplace(self, "ceil_", F.ceil)
+
+    def trunc_(self):
+        """self ← trunc(self), in place."""
+        return F.inplace(self, "trunc_", F.trunc)
+
+    def frac_(self):
+        """self ← frac(self), in place."""
+        return F.inplace(self, "frac_", F.frac)
+
+    def erf_(self):
+        """self ← erf(self), in place."""
+        return F.inplace(self, "erf_", F.erf)
+
+    def erfinv_(self):
+        """self ← erfinv(self), in place."""
+        return F.inplace(self, "erfinv_", F.erfinv)
+
+    def expm1_(self):
+        """self ← expm1(self), in place."""
+        return F.inplace(self, "expm1_", F.expm1)
+
+    def log1p_(self):
+        """self ← log1p(self), in place."""
+        return F.inplace(self, "log1p_", F.log1p)
+
+    def log2_(self):
+        """self ← log2(self), in place."""
+        return F.inplace(self, "log2_", F.log2)
+
+    def log10_(self):
+        """self ← log10(self), in place."""
+        return F.inplace(self, "log10_", F.log10)
+
+    def lgamma_(self):
+        """self ← lgamma(self), in place."""
+        return F.inplace(self, "lgamma_", F.lgamma)
+
+    def digamma_(self):
+        """self ← digamma(self), in place."""
+        return F.inplace(self, "digamma_", F.digamma)
+
+    def reciprocal_(self):
+        """self ← reciprocal(self), in place."""
+        return F.inplace(self, "reciprocal_", F.reciprocal)
+
+    def rsqrt_(self):
+        """self ← rsqrt(self), in place."""
+        return F.inplace(self, "rsqrt_", F.rsqrt)
+
+    def square_(self):
+        """self ← square(self), in place."""
+        return F.inplace(self, "square_", F.square)
+
+    def sign_(self):
+        """self ← sign(self), in place."""
+        return F.inplace(self, "sign_", F.sign)
+
+    def logical_not_(self):
+        """self ← logical_not(self), in place."""
+        return F.inplace(self, "logical_not_", F.logical_not)
+
+    def sinc_(self):
+        """self ← sinc(self), in place."""
+        return F.inplace(self, "sinc_", F.sinc)
+
+    def exp2_(self):
+        """self ← exp2(self), in place."""
+        return F.inplace(self, "exp2_", F.exp2)
+
+    def erfc_(self):
+        """self ← erfc(self), in place."""
+        return F.inplace(self, "erfc_", F.erfc)
+
+    def deg2rad_(self):
+        """self ← deg2rad(self), in place."""
+        return F.inplace(self, "deg2rad_", F.deg2rad)
+
+    def rad2deg_(self):
+        """self ← rad2deg(self), in place."""
+        return F.inplace(self, "rad2deg_", F.rad2deg)
+
+    def atan2_(self, other):
+        """self ← atan2(self, other), in place."""
+        return F.inplace(self, "atan2_", F.atan2, other)
+
+    def hypot_(self, other):
+        """self ← hypot(self, other), in place."""
+        return F.inplace(self, "hypot_", F.hypot, other)
+
+    def fmod_(self, other):
+        """self ← fmod(self, other), in place."""
+        return F.inplace(self, "fmod_", F.fmod, other)
+
+    def remainder_(self, other):
+        """self ← remainder(self, other), in place."""
+        return F.inplace(self, "remainder_", F.remainder, other)
+
+    def floor_divide_(self, other):
+        """self ← floor_divide(self, other), in place."""
+        return F.inplace(self, "floor_divide_", F.floor_divide, other)
+
+    def xlogy_(self, other):
+        """self ← xlogy(self, other), in place."""
+        return F.inplace(self, "xlogy_", F.xlogy, other)
+
+    def copysign_(self, other):
+        """self ← copysign(self, other), in place."""
+        return F.inplace(self, "copysign_", F.copysign, other)
+
+    def logical_and_(self, other):
+        """self ← logical_and(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "logical_and_", F.logical_and, other)
+
+    def logical_or_(self, other):
+        """self ← logical_or(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "logical_or_", F.logical_or, other)
+
+    def logical_xor_(self, other):
+        """self ← logical_xor(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "logical_xor_", F.logical_xor, other)
+
+    def heaviside_(self, values):
+        """self ← heaviside(self, values), in place."""
+        return F.inplace(self, "heaviside_", F.heaviside, values)
+
+    def eq_(self, other):
+        """self ← eq(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "eq_", F.eq, other)
+
+    def ne_(self, other):
+        """self ← ne(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "ne_", F.ne, other)
+
+    def lt_(self, other):
+        """self ← lt(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "lt_", F.lt, other)
+
+    def le_(self, other):
+        """self ← le(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "le_", F.le, other)
+
+    def gt_(self, other):
+        """self ← gt(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "gt_", F.gt, other)
+
+    def ge_(self, other):
+        """self ← ge(self, other) (0/1 in self's dtype), in place."""
+        return F.inplace(self, "ge_", F.ge, other)
+
+    def round_(self, *, decimals=0):
+        """self ← round(self), in place."""
+        return F.inplace(self, "round_", F.round, decimals=decimals)
+
+    def logit_(self, eps=None):
+        """self ← logit(self), in place."""
+        return F.inplace(self, "logit_", F.logit, eps)
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        """self ← nan_to_num(self), in place."""
+        return F.inplace(self, "nan_to_num_", F.nan_to_num, nan, posinf, neginf)
+
+    def lerp_(self, end, weight):
+        """self ← lerp(self, end, weight), in place."""
+        return F.inplace(self, "lerp_", F.lerp, end, weight)
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        """self ← self + value·tensor1·tensor2, in place."""
+        return F.inplace(self, "addcmul_", F.addcmul, tensor1, tensor2, value=value)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        """self ← self + value·tensor1/tensor2, in place."""
+        return F.inplace(self, "addcdiv_", F.addcdiv, tensor1, tensor2, value=value)
+
+    def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+        """self ← β·self + α·(mat1 @ mat2), in place."""
+        return F.inplace(self, "addmm_", F.addmm, mat1, mat2, beta=beta, alpha=alpha)
+
+    def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        """self ← β·self + α·(batch1 @ batch2), in place."""
+        return F.inplace(self, "baddbmm_", F.baddbmm, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addbmm_(self, batch1, batch2, *, beta=1, alpha=1):
+        """self ← β·self + α·Σ_b batch1[b] @ batch2[b], in place."""
+        return F.inplace(self, "addbmm_", F.addbmm, batch1, batch2, beta=beta, alpha=alpha)
+
+    def addmv_(self, mat, vec, *, beta=1, alpha=1):
+        """self ← β·self + α·(mat @ vec), in place."""
+        return F.inplace(self, "addmv_", F.addmv, mat, vec, beta=beta, alpha=alpha)
+
+    def addr_(self, vec1, vec2, *, beta=1, alpha=1):
+        """self ← β·self + α·(vec1 ⊗ vec2), in place."""
+        return F.inplace(self, "addr_", F.addr, vec1, vec2, beta=beta, alpha=alpha)
+
+    def tril_(self, diagonal=0):
+        """self ← tril(self), in place."""
+        return F.inplace(self, "tril_", F.tril, diagonal)
+
+    def triu_(self, diagonal=0):
+        """self ← triu(self), in place."""
+        return F.inplace(self, "triu_", F.triu, diagonal)
+
+    def cumsum_(self, dim, dtype=None):
+        """self ← cumsum(self, dim), in place."""
+        return F.inplace(self, "cumsum_", F.cumsum, dim, dtype=dtype)
+
+    def cumprod_(self, dim, dtype=None):
+        """self ← cumprod(self, dim), in place."""
+        return F.inplace(self, "cumprod_", F.cumprod, dim, dtype=dtype)
+
+    arcsin_, arccos_, arctan_, arcsinh_ = asin_, acos_, atan_, asinh_
+    arccosh_, arctanh_, arctan2_, fix_ = acosh_, atanh_, atan2_, trunc_
+    clip_, negative_, absolute_, sgn_ = clamp_, neg_, abs_, sign_
+    multiply_, subtract_, divide_, true_divide_ = mul_, sub_, div_, div_
+    greater_, greater_equal_, less_, less_equal_, not_equal_ = gt_, ge_, lt_, le_, ne_
+
     # ------------------------------------------------------------------- operators
     def __add__(self, other):
         """self + other."""

@@ -178,3 +178,75 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     y_hard = _F.scatter_add(creation.zeros_like(logits), d, index,
                             creation.ones_like(index, dtype=logits.dtype))
     return y_hard - y_soft.detach() + y_soft
+
+
+# ---- pytorch parity: shrinkage, threshold, RReLU and the in-place forms ----
+__all__ += ["threshold", "threshold_", "hardshrink", "softshrink", "tanhshrink", "rrelu",
+            "rrelu_", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_"]
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else ``value``."""
+    return _F.where(input > threshold, input, value)
+
+
+_threshold = threshold  # for threshold_, whose argument takes the name
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > λ, else 0."""
+    return _F.where(_F.abs(input) > lambd, input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    """x − λ where x > λ, x + λ where x < −λ, else 0."""
+    if lambd < 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, got {lambd}")
+    return _F.where(input > lambd, input - lambd, _F.where(input < -lambd, input + lambd, 0.0))
+
+
+def tanhshrink(input):
+    """x − tanh x."""
+    return input - _F.tanh(input)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """x where x > 0, else a·x: in training a ~ U(lower, upper) per element (the global
+    generator), in eval a = (lower + upper)/2."""
+    if not training:
+        return _F.leaky_relu(input, (lower + upper) / 2)
+    slopes = creation.empty_like(input).uniform_(lower, upper)
+    return _F.where(input > 0, input, input * slopes)
+
+
+def relu_(input):
+    return _F.inplace(input, "relu_", _F.relu)
+
+
+def elu_(input, alpha=1.0):
+    return _F.inplace(input, "elu_", _F.elu, alpha)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return _F.inplace(input, "leaky_relu_", _F.leaky_relu, negative_slope)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return _F.inplace(input, "hardtanh_", _F.hardtanh, min_val, max_val)
+
+
+def selu_(input):
+    return _F.inplace(input, "selu_", _F.selu)
+
+
+def celu_(input, alpha=1.0):
+    # on a copy: celu's first node (x / α) would save the array written in place
+    return _F.inplace(input, "celu_", lambda x: celu(_F.clone(x), alpha))
+
+
+def threshold_(input, threshold, value):
+    return _F.inplace(input, "threshold_", _threshold, threshold, value)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return _F.inplace(input, "rrelu_", rrelu, lower, upper, training)

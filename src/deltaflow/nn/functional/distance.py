@@ -52,3 +52,15 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     if ndim == 0:
         raise RuntimeError("pairwise_distance: expected inputs with at least 1 dimension")
     return _F.norm(x1 - x2 + eps, p, ndim - 1, keepdim=keepdim)
+
+
+# ---- pytorch parity: pdist ----
+__all__ += ["pdist"]
+
+
+def pdist(input, p=2.0):
+    """‖xᵢ − xⱼ‖ₚ for every pair of rows i < j of an (N, M) input, in row-major order."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist: expected a 2-D input, got shape {tuple(input.shape)}")
+    i, j = np.triu_indices(input.shape[0], 1)
+    return _F.norm(input[i] - input[j], p, dim=1)

@@ -480,3 +480,90 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if reduction == "sum":
         return loss.sum()
     return loss.reshape(()) if unbatched else loss
+
+
+# ---- pytorch parity: margin losses ----
+__all__ += ["soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+            "triplet_margin_with_distance_loss"]
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """ln(1 + e^(−y·x)) for targets y = ±1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("soft_margin_loss", reduction)
+    target = _tensor(target, input)
+    _check_same_shape("soft_margin_loss", input, target)
+    return _reduced(_F.log1p(_F.exp(-target * input)), reduction)
+
+
+def _class_rows(op, input, target):
+    """(N, C) scores and (N, ...) int targets; a 1-D input is one row."""
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{op}: expected a 1-D or 2-D input (N, C), got shape "
+                         f"{tuple(input.shape)}")
+    target = _array(target).astype(np.int64)
+    if input.ndim == 1:
+        return input.unsqueeze(0), target.reshape(1, -1)
+    return input, target
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """(1/C)·Σ_{i≠y} w_y·max(0, margin − x_y + x_i)ᵖ for each row x with class y (p = 1, 2)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("multi_margin_loss", reduction)
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: only p == 1 and p == 2 supported, got {p}")
+    x, y = _class_rows("multi_margin_loss", input, target)
+    y = y.reshape(-1)
+    n, c = x.shape
+    if y.shape != (n,) or (y.size and (y.min() < 0 or y.max() >= c)):
+        raise RuntimeError(f"multi_margin_loss: expected {n} class indices in [0, {c}), got "
+                           f"target of shape {tuple(np.shape(target))}")
+    xp = backend.xp_of(x.data)
+    y = xp.asarray(y)
+    margins = _F.clamp_min(margin - _F.gather(x, 1, y[:, None]) + x, 0.0)
+    if p == 2:
+        margins = margins * margins
+    if weight is not None:
+        margins = margins * _F.getitem(_tensor(weight, x), y)[:, None]
+    others = Tensor.constant((xp.arange(c)[None, :] != y[:, None]).astype(x.dtype))
+    return _reduced((margins * others).sum(1) / c, reduction)  # 1-D input: shape (1,), as torch
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """(1/C)·Σ_j Σ_{i ∉ targets} max(0, 1 − (x_{y_j} − x_i)) for each row x, the targets
+    y_j being the leading class indices of the target row up to its first −1."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("multilabel_margin_loss", reduction)
+    x, y = _class_rows("multilabel_margin_loss", input, target)
+    n, c = x.shape
+    if y.shape != (n, c) or (y.size and (y.min() < -1 or y.max() >= c)):
+        raise RuntimeError(f"multilabel_margin_loss: expected a target of shape {(n, c)} with "
+                           f"class indices in [0, {c}) or -1, got shape {tuple(np.shape(target))}")
+    xp = backend.xp_of(x.data)
+    y = xp.asarray(y)
+    listed = xp.cumprod(y != -1, axis=1).astype(bool)            # before the first −1
+    labels = xp.where(listed, y, 0)
+    is_target = ((xp.arange(c)[None, None, :] == labels[:, :, None])
+                 & listed[:, :, None]).any(axis=1)
+    pairs = Tensor.constant((listed[:, :, None] & ~is_target[:, None, :]).astype(x.dtype))
+    scores = _F.gather(x, 1, labels)
+    hinge = _F.clamp_min(1.0 - scores.unsqueeze(2) + x.unsqueeze(1), 0.0)
+    loss = (hinge * pairs).sum((1, 2)) / c
+    return _reduced(loss.squeeze(0) if input.ndim == 1 else loss, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """max(0, d(a, p) − d(a, n) + margin) for any ``distance_function`` d (default
+    ``pairwise_distance``); ``swap`` uses min(d(a, n), d(p, n)) as the negative distance."""
+    _check_reduction("triplet_margin_with_distance_loss", reduction)
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, "
+                         f"got {margin}")
+    distance = pairwise_distance if distance_function is None else distance_function
+    d_pos, d_neg = distance(anchor, positive), distance(anchor, negative)
+    if swap:
+        d_neg = _F.minimum(d_neg, distance(positive, negative))
+    return _reduced(_F.clamp_min(margin + d_pos - d_neg, 0.0), reduction)

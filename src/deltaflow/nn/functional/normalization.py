@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import functional as _F
 from ...ops import norm as _N
 
 __all__ = ["batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"]
@@ -137,3 +138,20 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         stats.data += momentum * batch
     y = layer_norm(rows, (positions,), eps=eps).reshape(input.shape)
     return _channel_affine(op, y, weight, bias)
+
+
+# ---- pytorch parity: local response normalisation ----
+__all__ += ["local_response_norm"]
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + α · mean of x² over ``size`` neighbouring channels)^β (dim 1; the window
+    zero-padded by size//2 before and (size−1)//2 after each channel)."""
+    if input.ndim < 3:
+        raise ValueError(f"local_response_norm: expected 3D or higher dimensionality input, got "
+                         f"shape {tuple(input.shape)}")
+    if input.numel() == 0:
+        return input
+    padded = _F.pad(input * input, (0, 0) * (input.ndim - 2) + (size // 2, (size - 1) // 2))
+    window_mean = _F.mean(_F.unfold(padded, 1, size, 1), -1)
+    return input / (window_mean * alpha + k) ** beta

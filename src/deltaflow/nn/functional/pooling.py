@@ -333,3 +333,27 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     ``max_pool2d(..., return_indices=True)``) of a zero (N, C, H_out, W_out) tensor."""
     return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
                        output_size)
+
+
+# ---- pytorch parity: power-average pooling ----
+__all__ += ["lp_pool1d", "lp_pool2d", "lp_pool3d"]
+
+
+def _lp_pool(op, avg_pool, spatial, input, norm_type, kernel_size, stride, ceil_mode):
+    """(Σ_window xᵖ)^(1/p) = (K · mean_window xᵖ)^(1/p), as PyTorch computes it (a negative
+    window sum clipped to 0)."""
+    kernel = ntuple(kernel_size, spatial, op, "kernel_size")
+    out = avg_pool(input ** norm_type, kernel, stride, 0, ceil_mode)
+    return (_F.sign(out) * _F.relu(_F.abs(out)) * float(np.prod(kernel))) ** (1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool("lp_pool1d", avg_pool1d, 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool("lp_pool2d", avg_pool2d, 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool("lp_pool3d", avg_pool3d, 3, input, norm_type, kernel_size, stride, ceil_mode)

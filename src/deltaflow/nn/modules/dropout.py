@@ -2,7 +2,14 @@
 mode."""
 from __future__ import annotations
 
-from ..functional.dropout import dropout, dropout1d, dropout2d
+from ..functional.dropout import (
+    alpha_dropout,
+    dropout,
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
+)
 from .module import Module
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d"]
@@ -39,3 +46,28 @@ class Dropout2d(_DropoutNd):
 
     def forward(self, input):
         return dropout2d(input, self.p, self.training)
+
+
+# ---- pytorch parity: Dropout3d and alpha dropout ----
+__all__ += ["Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
+
+
+class Dropout3d(_DropoutNd):
+    """Zeroes whole channels of (N, C, D, H, W) inputs."""
+
+    def forward(self, input):
+        return dropout3d(input, self.p, self.training)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout for SELU networks: keeps the input's mean and variance."""
+
+    def forward(self, input):
+        return alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """``AlphaDropout`` of whole channels."""
+
+    def forward(self, input):
+        return feature_alpha_dropout(input, self.p, self.training)

@@ -180,3 +180,38 @@ class MaxUnpool2d(MaxUnpool1d):
 
     _fn = staticmethod(F.max_unpool2d)
     _spatial = 2
+
+
+# ---- pytorch parity: power-average pooling ----
+__all__ += ["LPPool1d", "LPPool2d", "LPPool3d"]
+
+
+class LPPool1d(Module):
+    """(Σ_window xᵖ)^(1/p) over windows of (N, C, L); stride defaults to kernel_size."""
+
+    _lp_pool = staticmethod(F.lp_pool1d)
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input):
+        return self._lp_pool(input, float(self.norm_type), self.kernel_size, self.stride,
+                             self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool2d(LPPool1d):
+    """``LPPool1d`` over windows of (N, C, H, W)."""
+
+    _lp_pool = staticmethod(F.lp_pool2d)
+
+
+class LPPool3d(LPPool1d):
+    """``LPPool1d`` over windows of (N, C, D, H, W)."""
+
+    _lp_pool = staticmethod(F.lp_pool3d)
