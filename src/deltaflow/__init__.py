@@ -18,7 +18,13 @@ from .tensor import Tensor
 bool = bool_  # noqa: A001 - torch.bool
 
 from . import nn, optim  # noqa: E402  (nn builds on everything above)
+from .nn.functional import (  # noqa: E402, F401  (torch.X with nn.functional.X's signature)
+    adaptive_avg_pool1d, avg_pool1d, bilinear, celu, conv1d, conv2d, conv3d, conv_transpose1d,
+    conv_transpose2d, conv_transpose3d, cosine_similarity, group_norm, hardshrink, layer_norm,
+    max_pool1d, max_pool2d, max_pool3d, pairwise_distance, pdist, pixel_shuffle,
+    pixel_unshuffle, prelu, rms_norm, rrelu, threshold)
 from . import data  # noqa: E402
+from . import distributed  # noqa: E402  (dl.distributed: MPI, imported on init)
 from . import utils  # noqa: E402  (dl.utils.data: dl.data at torch.utils.data's path)
 from .summary import summary  # noqa: E402  (dl.summary(model, input_shape))
 from . import diagnostics  # noqa: E402  (gradcheck_model, GradientMonitor, explain)

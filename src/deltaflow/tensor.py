@@ -47,10 +47,11 @@ def _to_array(data, dtype, device):
 
 
 class Tensor(TensorMethods):
-    # _history (set by the first recorded in-place write, see autograd/inplace.py) is
-    # left unset until then, so making a tensor costs nothing for it
+    # _history (set by the first recorded in-place write, see autograd/inplace.py) and
+    # _post_accumulate_hooks (set by the first register_post_accumulate_grad_hook) are
+    # left unset until then, so making a tensor costs nothing for them
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_idx", "_hooks", "_version",
-                 "_history", "__weakref__")
+                 "_history", "_post_accumulate_hooks", "__weakref__")
     __array_priority__ = 1000  # make ``ndarray + Tensor`` defer to Tensor.__radd__
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -236,6 +237,22 @@ class Tensor(TensorMethods):
             if ctx.out_hooks is None:
                 ctx.out_hooks = {}
             hooks = ctx.out_hooks.setdefault(self._idx, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf each time backward has added its total gradient
+        to ``.grad`` (PyTorch's name). Returns a handle with ``remove()``."""
+        if self._ctx is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad "
+                               "hooks cannot be registered on non-leaf tensors")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on "
+                               "a tensor that does not require gradient")
+        hooks = getattr(self, "_post_accumulate_hooks", None)
+        if hooks is None:
+            hooks = self._post_accumulate_hooks = {}
         handle = RemovableHandle(hooks)
         hooks[handle.id] = hook
         return handle

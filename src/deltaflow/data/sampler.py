@@ -161,5 +161,63 @@ class BatchSampler(Sampler):
             self.sampler.load_state_dict(state)
 
 
-__all__ = ["BatchSampler", "RandomSampler", "Sampler", "SequentialSampler",
-           "SubsetRandomSampler", "WeightedRandomSampler"]
+class DistributedSampler(Sampler):
+    """Rank ``rank``'s shard of ``dataset`` out of ``num_replicas`` (defaults: the
+    ``dl.distributed`` default group's rank and world size, else one process), as
+    ``torch.utils.data.DistributedSampler``: the indices (shuffled by a generator seeded
+    with ``seed + epoch``, the same on every rank; call ``set_epoch`` each epoch) are padded
+    by repeating from the start to a multiple of ``num_replicas`` (or cut to one with
+    ``drop_last``), and rank ``r`` takes every ``num_replicas``-th from ``r``. The shuffle is
+    NumPy's ``default_rng(seed + epoch).permutation``, not torch's ``randperm``."""
+
+    def __init__(self, dataset, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False):
+        if num_replicas is None or rank is None:
+            from .. import distributed as dist
+            initialized = dist.is_initialized()
+            if num_replicas is None:
+                num_replicas = dist.get_world_size() if initialized else 1
+            if rank is None:
+                rank = dist.get_rank() if initialized else 0
+        if not isinstance(num_replicas, int) or num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be a positive int, got "
+                             f"{num_replicas!r}")
+        if not isinstance(rank, int) or not 0 <= rank < num_replicas:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset, self.num_replicas, self.rank = dataset, num_replicas, rank
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.epoch = 0
+        n = len(dataset)
+        if drop_last and n % num_replicas:
+            self.num_samples = math.ceil((n - num_replicas) / num_replicas)
+        else:
+            self.num_samples = math.ceil(n / num_replicas)
+        self.total_size = self.num_samples * num_replicas
+
+    def __iter__(self):
+        n = len(self.dataset)
+        order = (np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle
+                 else np.arange(n))
+        if self.drop_last:
+            order = order[:self.total_size]
+        elif self.total_size > n:
+            order = np.resize(order, self.total_size)   # repeats from the start, as torch pads
+        return iter(order[self.rank:self.total_size:self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass use the order of ``epoch`` (the same on every rank)."""
+        self.epoch = epoch
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = state["epoch"]
+
+
+__all__ = ["BatchSampler", "DistributedSampler", "RandomSampler", "Sampler",
+           "SequentialSampler", "SubsetRandomSampler", "WeightedRandomSampler"]

@@ -1,0 +1,1 @@
+"""Multi-process tests: real mpiexec runs (see launch.py)."""
