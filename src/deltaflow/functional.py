@@ -286,11 +286,44 @@ def logical_not(x):
 
 
 def logical_and(a, b):
-    return Tensor.constant(a.data & b.data)
+    """Elementwise ``a ≠ 0 and b ≠ 0`` (a bool tensor, for any dtypes; ``&`` is bitwise)."""
+    a, b = _pair(a, b)
+    return Tensor.constant(backend.xp_of(a.data).logical_and(a.data, b.data))
+
+
+def _bitwise(name, a, b):
+    a, b = _pair(a, b)
+    if a.data.dtype.kind not in "biu" or b.data.dtype.kind not in "biu":
+        raise TypeError(f"{name}: needs integer or bool tensors, got {a.dtype} and {b.dtype}")
+    return Tensor.constant(getattr(backend.xp_of(a.data), name)(a.data, b.data))
+
+
+def bitwise_and(a, b):
+    """Elementwise ``a & b`` of integer or bool tensors (bitwise; logical for bool)."""
+    return _bitwise("bitwise_and", a, b)
+
+
+def bitwise_or(a, b):
+    """Elementwise ``a | b`` of integer or bool tensors."""
+    return _bitwise("bitwise_or", a, b)
+
+
+def bitwise_xor(a, b):
+    """Elementwise ``a ^ b`` of integer or bool tensors."""
+    return _bitwise("bitwise_xor", a, b)
+
+
+def bitwise_not(x):
+    """Elementwise ``~x`` of an integer or bool tensor."""
+    if x.data.dtype.kind not in "biu":
+        raise TypeError(f"bitwise_not: needs an integer or bool tensor, got {x.dtype}")
+    return Tensor.constant(backend.xp_of(x.data).invert(x.data))
 
 
 def logical_or(a, b):
-    return Tensor.constant(a.data | b.data)
+    """Elementwise ``a ≠ 0 or b ≠ 0`` (a bool tensor, for any dtypes; ``|`` is bitwise)."""
+    a, b = _pair(a, b)
+    return Tensor.constant(backend.xp_of(a.data).logical_or(a.data, b.data))
 
 
 def isnan(x):
@@ -2493,3 +2526,4 @@ __all__ += ['divide', 'greater', 'greater_equal', 'less', 'less_equal', 'not_equ
             'select', 'take', 'take_along_dim', 'unique', 'tril_indices', 'triu_indices',
             'diagflat', 'block_diag', 'cartesian_prod', 'combinations', 'inner', 'mv', 'addmv',
             'addr', 'vdot', 'cov', 'corrcoef', 'matrix_power']  # pytorch parity
+__all__ += ['bitwise_and', 'bitwise_or', 'bitwise_xor', 'bitwise_not']

@@ -1474,13 +1474,39 @@ class TensorMethods:
         return F.ge(self, other)
 
     def __invert__(self):
-        """``~x``: logical not of a bool tensor."""
-        return F.logical_not(self)
+        """``~x``: bitwise not of an integer or bool tensor (logical not for bool)."""
+        return F.bitwise_not(self)
 
     def __and__(self, other):
-        """``a & b``: elementwise and of bool tensors."""
-        return F.logical_and(self, other)
+        """``a & b``: bitwise and of integer or bool tensors."""
+        return F.bitwise_and(self, other)
+
+    __rand__ = __and__
 
     def __or__(self, other):
-        """``a | b``: elementwise or of bool tensors."""
-        return F.logical_or(self, other)
+        """``a | b``: bitwise or of integer or bool tensors."""
+        return F.bitwise_or(self, other)
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        """``a ^ b``: bitwise xor of integer or bool tensors."""
+        return F.bitwise_xor(self, other)
+
+    __rxor__ = __xor__
+
+    def bitwise_and(self, other):
+        """Bitwise and (``&``)."""
+        return F.bitwise_and(self, other)
+
+    def bitwise_or(self, other):
+        """Bitwise or (``|``)."""
+        return F.bitwise_or(self, other)
+
+    def bitwise_xor(self, other):
+        """Bitwise xor (``^``)."""
+        return F.bitwise_xor(self, other)
+
+    def bitwise_not(self):
+        """Bitwise not (``~``)."""
+        return F.bitwise_not(self)
