@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)   # train --nproc relaunches
         if args.command is None:
             parser.print_help()
             return 2

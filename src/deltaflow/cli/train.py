@@ -9,15 +9,22 @@ Option values come from, in order of precedence: the command line, ``--config FI
 defaults below. An option a task does not use is refused with one line; so is, on
 ``--resume``, an option that would change the model, the data or the schedule of the run
 (:data:`RESUMABLE` may change).
+
+On N processes (``mpiexec -n N deltaflow train ...``, ``srun``, or ``--nproc N``, which
+starts the virtual environment's ``mpiexec`` itself) every rank runs this command;
+``--batch-size`` is per process, as in PyTorch (the global batch is N times it).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import pkgutil
+import subprocess
 import sys
 from pathlib import Path
 
+from .. import distributed as dist
 from .. import models, tasks
 from ..tasks import common, runner
 from ..tasks.common import (
@@ -36,12 +43,12 @@ from . import UsageError
 
 META = ("resume", "config")     # options that pick a configuration but are not part of it
 # left out of a run's config.toml: per-invocation choices, not part of what the run is
-NOT_SAVED = META + ("name", "no_progress", "monitor", "detect_anomaly")
+NOT_SAVED = META + ("name", "no_progress", "monitor", "detect_anomaly", "nproc")
 #: options that may differ from the saved config when a run is resumed (and take effect:
 #: --epochs trains up to the new total, --lr scales every rate of the run from there on);
 #: tasks add their own (``RESUMABLE`` in the task module)
 RESUMABLE = ("epochs", "lr", "clip_grad", "early_stopping", "max_minutes", "max_cpu_minutes",
-             "no_progress", "no_plot", "monitor", "detect_anomaly")
+             "no_progress", "no_plot", "monitor", "detect_anomaly", "nproc")
 
 
 # ------------------------------------------------------------------ tasks and their options
@@ -153,7 +160,9 @@ def add_parser(subparsers, name):
                    help="learning-rate schedule (default cosine)")
     g.add_argument("--epochs", default=20, type=positive_int,
                    help="total epochs (default 20; with --resume: train up to this many)")
-    g.add_argument("--batch-size", default=64, type=positive_int, metavar="N")
+    g.add_argument("--batch-size", default=64, type=positive_int, metavar="N",
+                   help="samples per batch in each process (default 64); on P processes "
+                        "the global batch is P x N")
     g.add_argument("--clip-grad", type=positive_float, metavar="MAX_NORM",
                    help="clip the gradient norm to MAX_NORM before each update")
     g.add_argument("--early-stopping", default=0, type=nonnegative_int, metavar="PATIENCE",
@@ -169,6 +178,9 @@ def add_parser(subparsers, name):
                         "budget on a shared machine)")
     g.add_argument("--seed", default=0, type=integer, help="random seed (default 0)")
     g.add_argument("--device", default="cpu", type=device, help="cpu (default) or cuda")
+    g.add_argument("--nproc", type=positive_int, metavar="P",
+                   help="train data-parallel on P processes: starts this environment's "
+                        "mpiexec -n P (under mpiexec or srun, leave it out)")
     g = parser.add_argument_group("run folder and output")
     g.add_argument("--out", default="runs", type=text, metavar="DIR",
                    help="parent folder of runs (default runs)")
@@ -329,6 +341,9 @@ def resolve(args) -> argparse.Namespace:
                    and (not spec.owners.get(d) or spec.owners[d] & mine)]
     if run_dir is not None:
         may_change = [*RESUMABLE, *module.RESUMABLE]
+        world = explicit.get("nproc") or (dist.get_world_size() if dist.is_initialized() else 1)
+        if rf.checkpoint_world_size(run_dir) != world:
+            may_change.append("batch_size")   # e.g. to keep the global batch on another N
         for dest in given:
             if dest not in (*META, *may_change) and dest in config_keys \
                     and merged[dest] != saved.get(dest, merged[dest]):
@@ -340,27 +355,81 @@ def resolve(args) -> argparse.Namespace:
     merged.pop("train_spec", None)
     merged["data_name"] = common.data_name(merged["data"])
     merged["saved_epochs"], merged["saved_lr"] = saved.get("epochs"), saved.get("lr")
+    merged["saved_batch_size"] = saved.get("batch_size")
     merged["run_config"] = {k: merged[k] for k in config_keys}
     return argparse.Namespace(**merged)
 
 
+def _without_nproc(argv: list) -> list:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def launch(nproc: int, argv: list) -> int:
+    """``mpiexec -n nproc python -m deltaflow <argv without --nproc>`` with this virtual
+    environment's ``mpiexec`` (the ``[distributed]`` extra); its exit status."""
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    if not mpiexec.is_file() or importlib.util.find_spec("mpi4py") is None:
+        missing = "mpi4py" if mpiexec.is_file() else f"mpiexec ({mpiexec})"
+        raise UsageError(f"--nproc {nproc} needs MPI, and {missing} is not installed in this "
+                         f"environment: pip install -e \".[distributed]\" (or run under your "
+                         f"cluster's mpiexec / srun without --nproc)")
+    command = [str(mpiexec), "-n", str(nproc), sys.executable, "-m", "deltaflow",
+               *_without_nproc(argv)]
+    return subprocess.call(command)
+
+
 def run(args) -> int:
-    opts = resolve(args)
+    joined = not dist.is_initialized()   # mpiexec/srun: join the launcher's group
+    if joined:
+        dist.init_process_group()
+    try:
+        opts = resolve(args)
+        if opts.nproc is None:
+            return _train(args, opts)
+        if dist.get_world_size() > 1:
+            raise UsageError("--nproc starts mpiexec itself; under mpiexec or srun leave it "
+                             "out")
+    finally:
+        if joined:
+            dist.destroy_process_group()
+    return launch(opts.nproc, args.argv)
+
+
+def _train(args, opts) -> int:
     module = args.train_spec.modules[opts.task]
+    world = dist.get_world_size()
     if opts.resume is not None:
         run_dir = Path(opts.resume)
         done = rf.checkpoint_epoch(run_dir)
         if done >= opts.epochs:
-            print(f"{run_dir} has already trained {done} epochs (--epochs {opts.epochs}); "
-                  f"pass --epochs N with N > {done} to train further")
+            if dist.get_rank() == 0:
+                print(f"{run_dir} has already trained {done} epochs (--epochs {opts.epochs}); "
+                      f"pass --epochs N with N > {done} to train further")
             return 0
+        saved_world, saved_batch = rf.checkpoint_world_size(run_dir), opts.saved_batch_size
+        if opts.scheduler == "onecycle" and (saved_world, saved_batch) != (world,
+                                                                           opts.batch_size):
+            raise UsageError(f"--resume: the onecycle schedule of {run_dir} was planned for "
+                             f"the steps of {saved_world} processes with batches of "
+                             f"{saved_batch}; it cannot continue on {world} with batches of "
+                             f"{opts.batch_size}")
         if opts.saved_epochs not in (None, opts.epochs) and opts.scheduler != "none":
             if opts.scheduler == "onecycle":
                 raise UsageError(f"--resume: the onecycle schedule of {run_dir} was "
                                  f"planned for {opts.saved_epochs} epochs and cannot be "
                                  f"extended to {opts.epochs}")
-            print(f"note: the {opts.scheduler} schedule was planned for {opts.saved_epochs} "
-                  f"epochs; it continues unchanged up to epoch {opts.epochs}", file=sys.stderr)
+            if dist.get_rank() == 0:
+                print(f"note: the {opts.scheduler} schedule was planned for "
+                      f"{opts.saved_epochs} epochs; it continues unchanged up to epoch "
+                      f"{opts.epochs}", file=sys.stderr)
         if opts.saved_lr not in (None, opts.lr) and opts.scheduler == "onecycle":
             raise UsageError(f"--resume: the onecycle schedule of {run_dir} cannot change its "
                              f"learning rate")

@@ -12,6 +12,10 @@ Loss is the mean cross-entropy in nats per character; perplexity = e^loss. An ep
 ``--steps-per-epoch`` updates; each ends with a validation estimate, a checkpoint and a
 sample (``samples.txt``; from its own random stream, so sampling never changes training).
 ``model.json`` holds the vocabulary and sizes ``deltaflow generate`` needs.
+
+Under ``mpiexec -n N`` each rank reads every N-th window (or stream) of the ones a single
+process with ``N × --batch-size`` would read, and validates on every N-th of the 16
+evaluation streams.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from ..nn import functional as F
 from ..tensor import Tensor
 from ..train import Step, Task
 from ..train import run_folder as rf
+from ..train.distributed import all_sum, gather_rows, rank_and_size, shard_rows
 from .common import make_optimizer
 from .runner import Setup
 
@@ -106,11 +111,12 @@ def evaluate(model, ids: np.ndarray, window: int, streams: int = 16) -> float:
 
     The text is cut into ``streams`` contiguous pieces read in parallel, ``window``
     characters at a time; the LSTM carries its state across windows, the Transformer sees
-    the current window only (so its context restarts every ``window`` characters)."""
+    the current window only (so its context restarts every ``window`` characters).
+    Distributed, each rank scores every N-th stream and the sums are added across ranks."""
     model.eval()
     n = (len(ids) - 1) // streams
-    x_all = ids[:n * streams].reshape(streams, n)
-    y_all = ids[1:n * streams + 1].reshape(streams, n)
+    x_all = shard_rows(ids[:n * streams].reshape(streams, n))
+    y_all = shard_rows(ids[1:n * streams + 1].reshape(streams, n))
     total, count, state = 0.0, 0, None
     carry = isinstance(model, M.CharLSTM)
     with no_grad():
@@ -120,6 +126,8 @@ def evaluate(model, ids: np.ndarray, window: int, streams: int = 16) -> float:
             total += float(loss.item()) * y.size
             count += y.size
     model.train()
+    if rank_and_size()[1] > 1:
+        total, count = all_sum([total, count])
     return total / count
 
 
@@ -146,15 +154,18 @@ class Windows:
     ``stateful`` the ``batch`` streams read contiguously, ``seq_len`` at a time (wrapping
     around at their end; ``fresh`` says the latest batch starts them over).
     ``state_dict()`` holds the generator and the stream offset, so a
-    resumed run draws the same batches."""
+    resumed run draws the same batches. On N processes the windows (streams) are those of
+    ``N × batch`` in one process, and each rank takes every N-th from its rank; the
+    generator is the same on every rank."""
 
     def __init__(self, ids, batch: int, seq_len: int, steps: int, seed: int,
                  stateful: bool = False):
         self.ids, self.batch, self.seq_len, self.steps = ids, batch, seq_len, steps
         self.stateful, self.offset, self.fresh = stateful, 0, True
         self.generator = np.random.default_rng(seed)
-        self.stream_len = (len(ids) - 1) // batch
-        self.starts = np.arange(batch) * self.stream_len
+        self.streams = batch * rank_and_size()[1]   # over all ranks
+        self.stream_len = (len(ids) - 1) // self.streams
+        self.starts = shard_rows(np.arange(self.streams) * self.stream_len)
 
     def __len__(self) -> int:
         return self.steps
@@ -169,17 +180,21 @@ class Windows:
                 idx = self.starts[:, None] + self.offset + np.arange(T + 1)
                 self.offset += T
             else:
-                idx = self.generator.integers(0, len(self.ids) - T - 1,
-                                              size=self.batch)[:, None] + np.arange(T + 1)
+                starts = self.generator.integers(0, len(self.ids) - T - 1, size=self.streams)
+                idx = shard_rows(starts)[:, None] + np.arange(T + 1)
             chunk = self.ids[idx]
             yield chunk[:, :-1], chunk[:, 1:]
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.bit_generator.state, "offset": self.offset}
+        return {"generator": self.generator.bit_generator.state, "offset": self.offset,
+                "streams": self.streams}
 
     def load_state_dict(self, state: dict) -> None:
+        """A state saved with another number of streams in all (``N × batch``) restarts
+        the streams (their length changed)."""
         self.generator.bit_generator.state = state["generator"]
-        self.offset = state["offset"]
+        same = state.get("streams", self.batch) == self.streams
+        self.offset = state["offset"] if same else 0
 
 
 class CharLMTask(Task):
@@ -188,7 +203,8 @@ class CharLMTask(Task):
 
     def __init__(self, model, vocab, prompt, sample_tokens, temperature, seed, windows,
                  samples_path, window):
-        self.model, self.vocab, self.prompt = model, vocab, prompt
+        self.model = self.network = model   # network: what training calls (distribute)
+        self.vocab, self.prompt = vocab, prompt
         self.sample_tokens, self.temperature = sample_tokens, temperature
         self.windows, self.state, self.window = windows, None, window
         self.sample_rng = np.random.default_rng([seed, 1])
@@ -198,12 +214,16 @@ class CharLMTask(Task):
         x, y = (t.numpy() for t in batch)
         if self.windows.fresh:
             self.state = None
-        loss, state = _loss(self.model, x, y, self.state)
+        loss, state = _loss(self.network, x, y, self.state)
         self.state = tuple(s.detach() for s in state) if self.windows.stateful else None
         return Step(loss, len(x))
 
+    def distribute(self, wrap) -> None:
+        self.network = wrap(self.model)
+
     def validation_step(self, batch) -> Step:
-        """``batch``: the ids of a whole split, scored with :func:`evaluate`."""
+        """``batch``: the ids of a whole split, scored with :func:`evaluate` (distributed:
+        the loss over all ranks' streams, the same on every rank)."""
         ids = batch[0].numpy()
         loss = evaluate(self.model, ids, self.window)
         return Step(loss, len(ids) - 1, {"ppl": math.exp(loss)})
@@ -214,18 +234,27 @@ class CharLMTask(Task):
         return self.prompt + "".join(self.vocab[i] for i in ids)
 
     def on_epoch_end(self, trainer, logs):
+        if not trainer.is_main:
+            return
         text = self.sample(self.sample_tokens)
         io.append_text(self.samples_path, f"--- epoch {logs['epoch']}, step {logs['step']}, "
                                           f"val {logs.get('val_loss', math.nan):.4f}\n{text}\n")
 
     def state_dict(self) -> dict:
-        """The sampling generator and the carried LSTM state (``--stateful``)."""
+        """The sampling generator and the carried LSTM state (``--stateful``; distributed:
+        every rank's streams, gathered in their global order)."""
         return {"sample_rng": self.sample_rng.bit_generator.state,
-                "state": None if self.state is None else [s.numpy() for s in self.state]}
+                "state": None if self.state is None
+                else [gather_rows(s.numpy(), axis=1) for s in self.state]}
 
     def load_state_dict(self, state: dict) -> None:
+        """A carried state of another number of streams is dropped (the streams restart)."""
         self.sample_rng.bit_generator.state = state["sample_rng"]
-        self.state = None if state["state"] is None else tuple(Tensor(s) for s in state["state"])
+        carried = state["state"]
+        if carried is not None and carried[0].shape[1] != self.windows.streams:
+            carried = None
+        self.state = None if carried is None \
+            else tuple(Tensor(np.ascontiguousarray(shard_rows(s, axis=1))) for s in carried)
 
 
 def setup(opts) -> Setup:
@@ -255,7 +284,7 @@ def setup(opts) -> Setup:
 
     def finish(trainer):
         test = trainer.evaluate([(test_ids,)])
-        sample = task.sample(opts.sample_tokens)
+        sample = task.sample(opts.sample_tokens) if trainer.is_main else ""
         return ({"test_loss": test["loss"], "test_ppl": test["ppl"],
                  "test_chars": len(test_ids), "sample": sample},
                 {"test": f"loss {test['loss']:.4f} nats/char (perplexity {test['ppl']:.2f}) "

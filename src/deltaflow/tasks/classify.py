@@ -11,10 +11,10 @@ import numpy as np
 
 from .. import data as dl_data
 from .. import io, models, nn
-from ..data import DataLoader, TensorDataset
+from ..data import TensorDataset
 from ..train import SupervisedTask
 from ..train import run_folder as rf
-from .common import fraction, make_optimizer, make_scheduler, parse_data
+from .common import eval_loader, fraction, make_optimizer, make_scheduler, parse_data, train_loader
 from .runner import Setup
 
 NOT_APPLICABLE = ()
@@ -104,14 +104,12 @@ def setup(opts) -> Setup:
                                                       opts.seed)
     model = models.build(opts.model, splits.input_shape, splits.num_classes, opts)
     model.to(opts.device)
-    train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=opts.batch_size,
-                              shuffle=True, generator=opts.seed)
+    train = train_loader(TensorDataset(x_train, y_train), opts.batch_size, opts.seed)
     eval_batch = max(256, opts.batch_size)
-    val_loader = None if x_val is None else DataLoader(TensorDataset(x_val, y_val),
-                                                       batch_size=eval_batch)
-    test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=eval_batch)
+    val_loader = None if x_val is None else eval_loader(TensorDataset(x_val, y_val), eval_batch)
+    test_loader = eval_loader(TensorDataset(x_test, y_test), eval_batch)
     optimizer = make_optimizer(model.parameters(), opts)
-    scheduler, interval = make_scheduler(optimizer, opts, len(train_loader))
+    scheduler, interval = make_scheduler(optimizer, opts, len(train))
     task = SupervisedTask(model, nn.CrossEntropyLoss(label_smoothing=opts.label_smoothing),
                           eval_loss_fn=nn.CrossEntropyLoss(), metrics=("accuracy",))
     meta = {"task": "classify", "model": opts.model, "data": opts.data,
@@ -128,7 +126,7 @@ def setup(opts) -> Setup:
     data = (f"{opts.data}: {len(x_train)} train / {n_val} validation "
             f"({opts.val_split:.0%} of train) / {len(x_test)} test, input "
             f"{tuple(splits.input_shape)}, {splits.num_classes} classes")
-    return Setup(task, optimizer, train_loader, val_loader, meta, finish, scheduler, interval,
+    return Setup(task, optimizer, train, val_loader, meta, finish, scheduler, interval,
                  summary={"data": data, "model": opts.model})
 
 

@@ -10,7 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from .. import backend, io, optim
+from ..data import DataLoader, Subset
+from ..train.distributed import ShardSampler, rank_and_size
 
 #: data sources understood by ``--data``; ``csv`` and ``text`` take ``:PATH``
 DATA_KINDS = ("digits", "mnist", "fashion-mnist", "csv", "text")
@@ -120,6 +124,30 @@ def device(value) -> str:
         return backend.normalize_device(value)
     except (ValueError, RuntimeError) as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+# ------------------------------------------------------------------ loaders
+def train_loader(dataset, batch_size: int, seed: int, drop_last: bool = False) -> DataLoader:
+    """The shuffled training loader, ``batch_size`` samples per process: in one process
+    ``DataLoader(shuffle=True, generator=seed)``; under ``mpiexec -n N`` this rank's shard
+    of the very same order (:class:`~deltaflow.train.distributed.ShardSampler`), so the N
+    ranks' batches together are the one-process batches of ``N × batch_size``."""
+    if rank_and_size()[1] == 1:
+        return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=drop_last,
+                          generator=seed)
+    generator = np.random.default_rng(seed)
+    return DataLoader(dataset, batch_size=batch_size, sampler=ShardSampler(dataset, generator),
+                      drop_last=drop_last, generator=generator)
+
+
+def eval_loader(dataset, batch_size: int) -> DataLoader:
+    """A loader over this rank's samples ``rank, rank + N, ...`` of ``dataset`` (all of them
+    in one process), not padded: the Trainer sums (loss·n, n) over the ranks, so
+    validation and test metrics are those of the whole split."""
+    rank, world = rank_and_size()
+    if world > 1:
+        dataset = Subset(dataset, range(rank, len(dataset), world))
+    return DataLoader(dataset, batch_size=batch_size)
 
 
 # ------------------------------------------------------------------ optimization

@@ -18,6 +18,7 @@ RUN`` judges a finished run).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import struct
 import zlib
@@ -34,6 +35,7 @@ from ..random import generator, manual_seed
 from ..tensor import Tensor
 from ..train import Step, Task, Trainer
 from ..train import run_folder as rf
+from .common import train_loader
 from .runner import Setup
 
 NOT_APPLICABLE = ("hidden", "activation", "batchnorm", "dropout", "val_split", "scheduler",
@@ -117,7 +119,12 @@ def networks(G, D) -> nn.ModuleDict:
 class GANTask(Task):
     """One D update then one G update per batch of real images (``model`` holds both
     networks: ``generator`` and ``discriminator``); after each epoch, the grid of
-    ``fixed_z``'s images."""
+    ``fixed_z``'s images.
+
+    Distributed, G and D are wrapped in a ``DistributedDataParallel`` each (one DDP over
+    both could not tell that the D step leaves G without gradients): the D step averages
+    D's gradients across ranks, the G step G's; D's gradients in the G step, which no
+    update uses, stay local (``D.no_sync()``)."""
 
     def __init__(self, G, D, z_dim, real_label, samples_dir):
         self.model = networks(G, D)
@@ -134,18 +141,25 @@ class GANTask(Task):
         loss_d = _bce(d_real, self.real_label) + _bce(d_fake, 0.0)
         trainer.update(loss_d, "discriminator")
         # G step: L_G's gradient flows back through D into G (only G is updated)
-        loss_g = _bce(self.D(fake), 1.0)
-        trainer.update(loss_g, "generator")
+        with self.D.no_sync() if hasattr(self.D, "no_sync") else contextlib.nullcontext():
+            loss_g = _bce(self.D(fake), 1.0)
+            trainer.update(loss_g, "generator")
         return Step(None, len(real), {
             "loss_d": loss_d.item(), "loss_g": loss_g.item(),
             "D_real": float(F.sigmoid(d_real).mean().item()),
             "D_fake": float(F.sigmoid(d_fake).mean().item()), "grad_norm_G": _grad_norm(self.G)})
 
+    def distribute(self, wrap) -> None:
+        self.G, self.D = wrap(self.G), wrap(self.D)
+
     def on_epoch_end(self, trainer, logs):
-        self.G.eval()
+        if not trainer.is_main:
+            return
+        G = self.model["generator"]
+        G.eval()
         with no_grad():
-            grid = self.G(self.fixed_z).numpy()
-        self.G.train()
+            grid = G(self.fixed_z).numpy()
+        G.train()
         save_png_grid(grid, self.samples_dir / f"epoch_{logs['epoch']:03d}.png")
 
 
@@ -154,7 +168,7 @@ def train_judge(x, y, epochs=3, batch_size=128, seed=0):
     manual_seed(seed)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), nn.CrossEntropyLoss(),
-                      metrics=(), progress=False)
+                      metrics=(), progress=False, distributed=False)
     trainer.fit(DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True,
                            generator=seed), epochs=epochs)
     return model
@@ -184,13 +198,12 @@ def setup(opts) -> Setup:
     opt_g = optim.Adam(G.parameters(), lr=opts.lr, betas=(0.5, 0.999))
     opt_d = optim.Adam(D.parameters(), lr=opts.lr, betas=(0.5, 0.999))
     task = GANTask(G, D, opts.z_dim, opts.real_label, Path(opts.run_dir) / "samples")
-    loader = DataLoader(TensorDataset(real), batch_size=opts.batch_size, shuffle=True,
-                        drop_last=True, generator=opts.seed)
+    loader = train_loader(TensorDataset(real), opts.batch_size, opts.seed, drop_last=True)
     meta = {"task": "gan", "model": opts.model, "data": "mnist",
             "data_dir": mnist_root(opts.data_dir), "z_dim": opts.z_dim}
 
     def finish(trainer):
-        if not opts.judge:
+        if not opts.judge or not trainer.is_main:   # the judge runs on rank 0 only
             return {}, {}
         result = judge(Path(opts.run_dir), G, opts.z_dim, data, opts.judge_epochs)
         return result, {"judge": _judge_line(result)}

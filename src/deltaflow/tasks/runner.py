@@ -9,6 +9,9 @@ the printed summary.
 
 On ``--resume`` the checkpoint is loaded before anything in the folder is rewritten; a new
 ``--lr`` scales the learning rate and the schedule's base rates from there on.
+
+Under ``mpiexec -n N`` every rank runs this; rank 0 makes the run folder (and tells the
+others its name), writes every file and prints; the others train and evaluate their shards.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from ..autograd.anomaly import AnomalyError
 from ..train import EarlyStopping, Trainer
 from ..train import run_folder as rf
 from ..train.budget import TimeBudget
+from ..train.distributed import broadcast_text, rank_and_size
 from .common import RunExtras, print_summary
 
 
@@ -58,18 +62,29 @@ def _scale_lr(trainer, new_lr: float, old_lr: float) -> None:
         trainer.scheduler.base_lrs = [base * ratio for base in trainer.scheduler.base_lrs]
 
 
+def _processes_note(trainer) -> str:
+    """`` of a run on 2 processes, now on 3`` when a resume changes the world size."""
+    saved, now = trainer.saved_world_size, trainer.world_size
+    return "" if saved in (None, now) else f" of a run on {saved} processes, now on {now}"
+
+
 def run(module, opts) -> int:
     """Train ``module``'s task with the resolved options ``opts`` (see cli/train.py)."""
     resuming = opts.resume is not None
-    run_dir = Path(opts.resume) if resuming else rf.new_run_dir(
-        opts.out, opts.name or rf.default_name(module.default_name(opts), opts.data_name))
+    main = rank_and_size()[0] == 0
+    if resuming:
+        run_dir = Path(opts.resume)
+    else:   # rank 0 names and makes the folder (names hold the time, and -2, -3 ...)
+        run_dir = Path(broadcast_text(str(rf.new_run_dir(
+            opts.out, opts.name or rf.default_name(module.default_name(opts),
+                                                   opts.data_name))) if main else None))
     opts.run_dir = run_dir
     try:
         return _run(module, opts, run_dir, resuming)
     except BaseException:
         # a new run that failed before its first checkpoint (bad data, bad option) leaves
         # nothing behind
-        if not resuming and not (run_dir / "checkpoints").exists():
+        if main and not resuming and not (run_dir / "checkpoints").exists():
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
 
@@ -92,10 +107,13 @@ def _run(module, opts, run_dir: Path, resuming: bool) -> int:
         trainer.load_checkpoint(run_dir / rf.CHECKPOINT)
         if opts.saved_lr is not None and opts.lr != opts.saved_lr:
             _scale_lr(trainer, opts.lr, opts.saved_lr)
-    rf.save_config(run_dir, opts.run_config)
-    io.save_json(setup.meta, run_dir / rf.META_NAME)
-    print(f"run: {run_dir}" + (f" (resumed after epoch {trainer.epoch})" if resuming else ""),
-          flush=True)
+    main = trainer.is_main
+    if main:
+        rf.save_config(run_dir, opts.run_config)
+        io.save_json(setup.meta, run_dir / rf.META_NAME)
+        print(f"run: {run_dir}" + (f" (resumed after epoch {trainer.epoch}"
+                                   + _processes_note(trainer) + ")" if resuming else ""),
+              flush=True)
     start_epoch, start = trainer.epoch, time.perf_counter()
     try:
         trainer.fit(setup.train_loader, setup.val_loader, epochs=opts.epochs)
@@ -103,9 +121,14 @@ def _run(module, opts, run_dir: Path, resuming: bool) -> int:
         print(f"error: {err}\n(run folder: {run_dir})", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - start
-    results, lines = setup.finish(trainer)
+    results, lines = setup.finish(trainer)   # evaluates on every rank's shard
+    if not main:
+        return 0
     results = {**results, "epochs": trainer.epoch, "steps": trainer.step,
                "train_seconds": elapsed}
+    if trainer.world_size > 1:
+        results.update(processes=trainer.world_size,
+                       global_batch_size=trainer.world_size * opts.batch_size)
     io.save_json(results, run_dir / rf.RESULTS_NAME)
     written = extras.finish(plot=not opts.no_plot)
     ran = trainer.epoch - start_epoch
@@ -116,6 +139,9 @@ def _run(module, opts, run_dir: Path, resuming: bool) -> int:
         "run": str(run_dir),
         **setup.summary,
         "parameters": f"{n_params:,}",
+        **({"processes": f"{trainer.world_size}, batch {opts.batch_size} per process = "
+                         f"{trainer.world_size * opts.batch_size} global"}
+           if trainer.world_size > 1 else {}),
         "epochs": f"{trainer.epoch}" + (f" (resumed after {start_epoch})" if start_epoch
                                         else "")
                   + (", stopped early" if trainer.should_stop else ""),

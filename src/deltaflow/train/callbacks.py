@@ -7,7 +7,9 @@ Hooks (all optional): ``on_fit_start(trainer)``, ``on_epoch_start(trainer)``,
 ``on_fit_end(trainer)``. A callback with state that must survive a resume implements
 ``state_dict()`` / ``load_state_dict(state)``; the checkpoint stores it under the
 callback's ``name``. Callbacks run in ascending ``order`` (checkpoints last, so they capture
-what the others decided at that epoch).
+what the others decided at that epoch). In a distributed run every callback runs on every
+rank, except those with ``main_process_only`` (the progress bar, the log, the plot): they
+run on rank 0 only.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ..io import append_jsonl, atomic_write
 
 class Callback:
     order = 0
+    main_process_only = False   # True: runs on rank 0 only in a distributed run
 
     @property
     def name(self) -> str:
@@ -49,7 +52,10 @@ def _check_mode(mode: str, who: str) -> str:
 
 
 class ProgressBar(Callback):
-    """A tqdm bar per epoch showing the running loss, metrics and samples per second."""
+    """A tqdm bar per epoch showing the running loss, metrics and samples per second
+    (distributed: rank 0's running values; the epoch's record is over all ranks)."""
+
+    main_process_only = True
 
     def __init__(self, file=None, leave: bool = True):
         self.file, self.leave = file, leave
@@ -93,6 +99,8 @@ class MetricsLogger(Callback):
     On resume the file is cut back to the epochs the checkpoint has seen, so a run killed
     after writing a line but before its checkpoint does not log that epoch twice.
     """
+
+    main_process_only = True
 
     def __init__(self, path):
         self.path = Path(path)
@@ -193,6 +201,7 @@ class CurvePlot(Callback):
     trainer's whole history (resumed runs included). Needs matplotlib; skipped without it."""
 
     order = 90
+    main_process_only = True
 
     def __init__(self, path, title: str | None = None):
         self.path, self.title = Path(path), title

@@ -136,6 +136,11 @@ def checkpoint_epoch(run_dir) -> int:
     return int(io.load_json(Path(run_dir) / (CHECKPOINT + ".json")).get("epoch", 0))
 
 
+def checkpoint_world_size(run_dir) -> int:
+    """How many processes trained the run up to its last checkpoint."""
+    return int(io.load_json(Path(run_dir) / (CHECKPOINT + ".json")).get("world_size", 1))
+
+
 def locate(path) -> tuple[Path, Path]:
     """``(run folder, weights file)`` for a run folder (its ``model.safetensors``, else its
     last checkpoint) or a checkpoint/weights file inside one."""

@@ -16,6 +16,11 @@ with three steps:
 
 A :class:`Step` carries the loss, the batch's weight ``n`` (samples, characters...) and
 named metrics; the Trainer averages each over the epoch weighted by ``n``.
+
+For data-parallel training (``mpiexec -n N``) the Trainer calls ``distribute(wrap)``:
+the task replaces the modules its training step calls by ``wrap(module)`` (their
+``DistributedDataParallel``) and keeps ``model``, the plain module, for checkpoints and
+evaluation.
 """
 from __future__ import annotations
 
@@ -59,6 +64,12 @@ class Task(Callback):
     def validation_step(self, batch) -> Step:
         raise NotImplementedError(f"{type(self).__name__} has no validation_step")
 
+    def distribute(self, wrap) -> None:
+        """Data-parallel training: call ``wrap(module)`` (a ``DistributedDataParallel``)
+        on each module the training step runs, and run those instead."""
+        raise NotImplementedError(f"{type(self).__name__} cannot train on several processes: "
+                                  f"it defines no distribute(wrap)")
+
 
 class SupervisedTask(Task):
     """``loss_fn(model(x), y)`` on ``(inputs, targets)`` batches, with accuracy-style
@@ -68,18 +79,21 @@ class SupervisedTask(Task):
 
     def __init__(self, model, loss_fn=None, eval_loss_fn=None, metrics=("accuracy",)):
         from .. import nn
-        self.model = model
+        self.model = self.network = model   # network: what training calls (distribute)
         self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
         self.eval_loss_fn = eval_loss_fn if eval_loss_fn is not None else self.loss_fn
         self.metric_names = tuple(metrics)
         for name in self.metric_names:
             make_metric(name)  # validate early
 
-    def _step(self, batch, loss_fn) -> Step:
+    def distribute(self, wrap) -> None:
+        self.network = wrap(self.model)
+
+    def _step(self, batch, network, loss_fn) -> Step:
         x, y = batch
         if y is None:
             raise ValueError("Trainer: batches need targets: (inputs, targets)")
-        out = self.model(x)
+        out = network(x)
         metrics = {}
         for name in self.metric_names:
             metric = make_metric(name)
@@ -88,7 +102,7 @@ class SupervisedTask(Task):
         return Step(loss_fn(out, y), x.shape[0], metrics)
 
     def training_step(self, batch) -> Step:
-        return self._step(batch, self.loss_fn)
+        return self._step(batch, self.network, self.loss_fn)
 
     def validation_step(self, batch) -> Step:
-        return self._step(batch, self.eval_loss_fn)
+        return self._step(batch, self.model, self.eval_loss_fn)

@@ -9,6 +9,12 @@ epoch -- weights, buffers, optimizer and scheduler state, epoch and step counter
 global RNG and the training loader's shuffling generator, callback and task state -- is
 saved by :meth:`Trainer.save_checkpoint`, so a run resumed from the checkpoint of epoch *k*
 ends with the same weights, bit for bit, as a run that was never interrupted.
+
+Under ``mpiexec -n N`` (``dl.distributed`` initialized with a world size above 1) the same
+loop trains data-parallel: the task's modules are wrapped in
+``DistributedDataParallel``, each rank draws from its own random stream, the epoch's
+losses and metrics are summed across ranks as (sum, count) pairs, and only rank 0 shows
+the progress bar and writes files (see :mod:`deltaflow.train.distributed`).
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from .. import random as dl_random
 from ..autograd import detect_anomaly, no_grad
 from ..tensor import Tensor
 from . import checkpoint as ckpt
+from . import distributed as group
 from .callbacks import Callback, Checkpoint, CurvePlot, MetricsLogger, ProgressBar
 from .metrics import Mean
 from .task import SupervisedTask, Task
@@ -100,6 +107,19 @@ class Trainer:
         device: move the model and each batch there (``"cpu"``/``"cuda"``).
         detect_anomaly: run under ``dl.autograd.detect_anomaly()`` (slow; finds the op that
             made the first NaN/Inf).
+        distributed: None (default): train data-parallel when ``dl.distributed`` is
+            initialized with a world size above 1 (``mpiexec -n N``); False: this process
+            alone, whatever the world size.
+        ddp_options: keyword arguments of ``DistributedDataParallel`` (``bucket_cap_mb``,
+            ``find_unused_parameters``).
+
+    In a distributed run the loaders must give each rank its own shard (e.g. a
+    ``DistributedSampler``; its ``set_epoch`` is called before every epoch); the task's
+    modules are wrapped by ``task.distribute``; rank ``r``'s global generator is rank 0's
+    advanced by ``r`` jumps (:func:`deltaflow.train.distributed.rank_stream`), so dropout
+    masks differ per rank; epoch records and ``evaluate`` are sums over all ranks; only
+    rank 0 runs the callbacks marked ``main_process_only`` (progress bar, log, plot) and
+    writes checkpoints and the final weights, then all ranks meet at a barrier.
     """
 
     def __init__(self, model=None, optimizer=None, loss_fn=None, *, task=None,
@@ -108,7 +128,8 @@ class Trainer:
                  scheduler_monitor: str | None = None, clip_grad_norm: float | None = None,
                  callbacks=(), run_dir=None, progress: bool = True, plot: bool = True,
                  device=None,
-                 detect_anomaly: bool = False):
+                 detect_anomaly: bool = False, distributed: bool | None = None,
+                 ddp_options: dict | None = None):
         from ..optim import lr_scheduler
         if task is None:
             if model is None:
@@ -141,6 +162,13 @@ class Trainer:
         if device is not None:
             self.model.to(device)
         self.detect_anomaly = detect_anomaly
+        self.rank, self.world_size = (0, 1) if distributed is False else group.rank_and_size()
+        self.is_main = self.rank == 0
+        if self.world_size > 1:
+            from ..nn.parallel import DistributedDataParallel
+            task.distribute(lambda module: DistributedDataParallel(module,
+                                                                   **(ddp_options or {})))
+            dl_random.set_rng_state(group.rank_stream(dl_random.get_rng_state(), self.rank))
         self.run_dir = Path(run_dir) if run_dir is not None else None
         callbacks = [task, *callbacks]
         for cb in callbacks:
@@ -162,6 +190,7 @@ class Trainer:
         self.epoch = 0          # epochs completed
         self.step = 0           # optimization steps taken
         self.history: list[dict] = []
+        self.saved_world_size = None   # processes of the run whose checkpoint was loaded
         self.max_epochs = 0
         self.should_stop = False
         self.train_loader = None
@@ -180,6 +209,8 @@ class Trainer:
     # ------------------------------------------------------------------ helpers
     def _call(self, hook: str, *args) -> None:
         for cb in self.callbacks:
+            if cb.main_process_only and not self.is_main:
+                continue
             fn = getattr(cb, hook, None)
             if fn is not None:
                 fn(self, *args)
@@ -254,12 +285,25 @@ class Trainer:
                 self._epoch_scheduler_step(logs)
                 self.history.append(logs)
                 self._call("on_epoch_end", logs)
-        if self.run_dir is not None:
+        if self.run_dir is not None and self.is_main:
             io.save(self.model.state_dict(), self.run_dir / "model.safetensors")
+        group.barrier()
         self._call("on_fit_end")
         return self.history
 
+    def _reduce(self, means: dict) -> dict:
+        """The means of all ranks' samples: each (sum, count) pair summed across ranks."""
+        if self.world_size > 1:
+            keys = sorted(means)
+            sums = group.all_sum([x for k in keys for x in (means[k].total, means[k].count)])
+            for i, key in enumerate(keys):
+                means[key].total, means[key].count = sums[2 * i], sums[2 * i + 1]
+        return {key: m.compute() for key, m in means.items()}
+
     def _train_epoch(self, loader) -> dict:
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)
         self._call("on_epoch_start")
         self.model.train()
         lr, start = self._lr(), time.perf_counter()
@@ -278,14 +322,18 @@ class Trainer:
             samples += step.n
             running = {key: m.compute() for key, m in means.items()}
             self._call("on_batch_end", {**running, "samples": samples, "step": self.step})
+            if self.world_size > 1:   # a time budget may run out on one rank first
+                self.should_stop = group.any_rank(self.should_stop)
             if self.should_stop:
                 break
         if samples == 0:
             raise ValueError("Trainer.fit: the training loader produced no batches")
         self.epoch += 1
         elapsed = time.perf_counter() - start
-        return {"epoch": self.epoch, "step": self.step, "lr": lr,
-                **{key: m.compute() for key, m in means.items()},
+        if self.world_size > 1:
+            samples = int(group.all_sum([samples])[0])
+            group.broadcast_buffers(self.model)   # validate and save rank 0's statistics
+        return {"epoch": self.epoch, "step": self.step, "lr": lr, **self._reduce(means),
                 "time": elapsed, "samples_per_s": samples / max(elapsed, 1e-9)}
 
     def _epoch_scheduler_step(self, logs: dict) -> None:
@@ -303,7 +351,8 @@ class Trainer:
     # ------------------------------------------------------------------ inference
     def evaluate(self, loader) -> dict:
         """The task's mean loss and metrics over ``loader`` (its ``validation_step``, each
-        batch weighted by its ``n``) in eval mode, without recording a graph."""
+        batch weighted by its ``n``) in eval mode, without recording a graph; in a
+        distributed run, over the shards of all ranks."""
         was_training = self.model.training
         self.model.eval()
         means: dict[str, Mean] = {}
@@ -317,11 +366,12 @@ class Trainer:
             self.model.train(was_training)
         if not means:
             raise ValueError("Trainer.evaluate: the loader produced no batches")
-        return {key: m.compute() for key, m in means.items()}
+        return self._reduce(means)
 
     def predict(self, data, batch_size: int = 256) -> np.ndarray:
         """Model outputs (eval mode, no graph) for a loader, a Tensor or an array, as one
-        NumPy array. Batches of ``(inputs, targets)`` use the inputs only."""
+        NumPy array. Batches of ``(inputs, targets)`` use the inputs only. Each rank
+        predicts what it is given (no communication)."""
         if isinstance(data, Tensor | np.ndarray):
             array = data.numpy() if isinstance(data, Tensor) else data
             data = (array[i:i + batch_size] for i in range(0, len(array), batch_size))
@@ -348,20 +398,34 @@ class Trainer:
 
     def save_checkpoint(self, stem) -> Path:
         """Save everything needed to resume bit-exactly as checkpoint ``stem``
-        (``stem.safetensors`` + ``stem.optim.safetensors`` + ``stem.json``)."""
-        return ckpt.save_checkpoint(
-            stem, self.model, self._checkpointed_optimizer(), self.scheduler,
-            epoch=self.epoch, step=self.step, history=self.history,
-            rng_state=dl_random.get_rng_state(),
-            loader_state=_loader_state(self.train_loader) if self.train_loader is not None
-            else None,
-            callbacks={cb.name: cb.state_dict() for cb in self.callbacks})
+        (``stem.safetensors`` + ``stem.optim.safetensors`` + ``stem.json``).
+
+        Distributed: called on every rank (the callbacks' ``state_dict`` may gather from
+        all ranks; every rank's generator state is gathered); rank 0 writes, then all ranks
+        meet at a barrier."""
+        extra = {}
+        if self.world_size > 1:
+            extra["rng_states"] = group.gather_json(dl_random.get_rng_state())
+        callbacks = {cb.name: cb.state_dict() for cb in self.callbacks}
+        path = ckpt.checkpoint_paths(stem)[2]
+        if self.is_main:
+            path = ckpt.save_checkpoint(
+                stem, self.model, self._checkpointed_optimizer(), self.scheduler,
+                epoch=self.epoch, step=self.step, history=self.history,
+                rng_state=dl_random.get_rng_state(), world_size=self.world_size, **extra,
+                loader_state=_loader_state(self.train_loader) if self.train_loader is not None
+                else None, callbacks=callbacks)
+        group.barrier()
+        return path
 
     def load_checkpoint(self, stem) -> dict:
         """Restore a checkpoint written by :meth:`save_checkpoint`.
 
         Build the model, optimizer, scheduler and data loaders first, then load: the global
-        RNG state is restored here and the loader's at the start of the next ``fit``.
+        RNG state is restored here and the loader's at the start of the next ``fit``. A
+        checkpoint of a run on as many processes restores each rank's own generator; one
+        of another world size gives rank ``r`` rank 0's saved stream jumped ``r`` times
+        (``saved_world_size`` says which it was).
         """
         state = ckpt.load_checkpoint(stem, self.model, self._checkpointed_optimizer(),
                                      self.scheduler)
@@ -370,7 +434,11 @@ class Trainer:
             raise ValueError(f"{stem}: not a trainer checkpoint (no {', '.join(missing)})")
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = list(state.get("history", []))
-        dl_random.set_rng_state(state["rng_state"])
+        self.saved_world_size = int(state.get("world_size", 1))
+        if self.saved_world_size == self.world_size and "rng_states" in state:
+            dl_random.set_rng_state(state["rng_states"][self.rank])
+        else:   # the same rule as a new run: rank r's stream is rank 0's, jumped r times
+            dl_random.set_rng_state(group.rank_stream(state["rng_state"], self.rank))
         self._pending_loader_state = state.get("loader_state")
         saved = state.get("callbacks", {})
         for cb in self.callbacks:
