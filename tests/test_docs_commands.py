@@ -47,6 +47,8 @@ NOT_RUN = {
     "pytest": "the test suite itself",
     "export": "sets the environment of the documented long runs (OPENBLAS_NUM_THREADS)",
     "echo": "shows the exit status in a transcript; checked as the command's expected status",
+    "mpiexec": "starts several processes; tests/distributed/test_cli_ddp.py runs deltaflow "
+               "train under a real mpiexec",
 }
 #: run-folder arguments that stand for "a run of deltaflow train": replaced by a run this
 #: test made, of the task of the block's last train command (charlm for ``generate``); so is
