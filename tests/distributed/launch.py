@@ -28,20 +28,25 @@ def mpiexec() -> str:
     return found
 
 
-def run(n: int, *args: str, timeout: float = 120, env=None):
-    """Run the worker on ``n`` ranks; returns (returncode, stdout, stderr, seconds). The
-    launcher gets its own session, and the whole group is killed on timeout."""
-    cmd = [mpiexec(), "-n", str(n), sys.executable, str(WORKER), *args]
+def launch(cmd, what: str, timeout: float, env=None, cwd=None):
+    """Run ``cmd`` (an mpiexec command line) in its own session, without the MPI variables of
+    any job this one runs in; returns (returncode, stdout, stderr, seconds). The whole group
+    is killed, and the test fails, on timeout."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI_"))}
     full_env.update(env or {})
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=full_env, start_new_session=True)
+                            env=full_env, cwd=cwd, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        pytest.fail(f"mpiexec -n {n} {' '.join(args)} did not end within {timeout} s\n"
-                    f"stdout:\n{out}\nstderr:\n{err}")
+        pytest.fail(f"{what} did not end within {timeout} s\nstdout:\n{out}\nstderr:\n{err}")
     return proc.returncode, out, err, time.monotonic() - start
+
+
+def run(n: int, *args: str, timeout: float = 120, env=None):
+    """Run the worker on ``n`` ranks; returns (returncode, stdout, stderr, seconds)."""
+    cmd = [mpiexec(), "-n", str(n), sys.executable, str(WORKER), *args]
+    return launch(cmd, f"mpiexec -n {n} {' '.join(args)}", timeout, env)

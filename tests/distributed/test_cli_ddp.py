@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from safetensors.numpy import load_file
 
 from deltaflow.cli import main
 
-from .launch import mpiexec
+from .launch import launch, mpiexec
 
 MNIST = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
@@ -37,20 +35,11 @@ ATOL = 1e-5
 def deltaflow(n, args, cwd, timeout=180, launcher=None):
     """``mpiexec -n n python -m deltaflow train args`` (or ``launcher``) in ``cwd``."""
     pytest.importorskip("sklearn")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "MPI_"))}
-    env["PYTHONPATH"] = os.pathsep.join(sys.path)
     cmd = launcher or [mpiexec(), "-n", str(n), sys.executable, "-m", "deltaflow"]
-    proc = subprocess.Popen([*cmd, "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"deltaflow train {' '.join(args)} on {n} processes did not end within "
-                    f"{timeout} s\n{out}\n{err}")
-    assert proc.returncode == 0, f"{out}\n{err}"
+    rc, out, err, _ = launch([*cmd, "train", *args], f"deltaflow train {' '.join(args)} on {n} "
+                             "processes", timeout, {"PYTHONPATH": os.pathsep.join(sys.path)},
+                             cwd)
+    assert rc == 0, f"{out}\n{err}"
     return out
 
 
