@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, with_weight_decay
 
 
 class Adadelta(Optimizer):
@@ -41,8 +41,7 @@ class Adadelta(Optimizer):
             state["square_avg"] = xp.zeros_like(p)
             state["acc_delta"] = xp.zeros_like(p)
         state["step"] += 1
-        if weight_decay:
-            g = g + float(weight_decay) * p
+        g = with_weight_decay(p, g, lr, weight_decay)
         s, a = state["square_avg"], state["acc_delta"]
         s *= rho
         s += (1.0 - rho) * (g * g)

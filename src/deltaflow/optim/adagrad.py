@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, with_weight_decay
 
 
 class Adagrad(Optimizer):
@@ -40,8 +40,7 @@ class Adagrad(Optimizer):
             state["step"] = 0
             state["sum"] = xp.full_like(p, float(initial_accumulator_value))
         state["step"] = step = state["step"] + 1
-        if weight_decay:
-            g = g + weight_decay * p
+        g = with_weight_decay(p, g, lr, weight_decay)
         clr = float(lr) / (1.0 + (step - 1) * float(lr_decay))
         tmp = xp.multiply(g, g)
         state["sum"] += tmp

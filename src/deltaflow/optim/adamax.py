@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import backend
 from .adam import check_options
-from .optimizer import Optimizer
+from .optimizer import Optimizer, with_weight_decay
 
 
 class Adamax(Optimizer):
@@ -37,8 +37,7 @@ class Adamax(Optimizer):
             state["exp_avg"] = xp.zeros_like(p)
             state["exp_inf"] = xp.zeros_like(p)
         state["step"] = step = state["step"] + 1
-        if weight_decay:
-            g = g + float(weight_decay) * p
+        g = with_weight_decay(p, g, lr, weight_decay)
         m, u = state["exp_avg"], state["exp_inf"]
         m *= beta1
         m += (1.0 - beta1) * g

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import backend
 from .adam import check_options
-from .optimizer import Optimizer
+from .optimizer import Optimizer, with_weight_decay
 
 
 class NAdam(Optimizer):
@@ -51,11 +51,7 @@ class NAdam(Optimizer):
             state["exp_avg"] = xp.zeros_like(p)
             state["exp_avg_sq"] = xp.zeros_like(p)
         state["step"] = step = state["step"] + 1
-        if weight_decay:
-            if decoupled_weight_decay:
-                p *= 1.0 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
+        g = with_weight_decay(p, g, lr, weight_decay, decoupled_weight_decay)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
         state["mu_product"] = mu_product = state["mu_product"] * mu

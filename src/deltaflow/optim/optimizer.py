@@ -238,6 +238,17 @@ class Optimizer:
         return restored
 
 
+def with_weight_decay(p, g, lr, weight_decay, decoupled=False):
+    """The gradient an update uses after weight decay λ: ``g + λ·p`` (L2, coupled), or ``g``
+    itself with ``p`` shrunk in place to ``p·(1 − lr·λ)`` (decoupled, as AdamW)."""
+    if not weight_decay:
+        return g
+    if decoupled:
+        p *= 1.0 - float(lr) * float(weight_decay)
+        return g
+    return g + float(weight_decay) * p
+
+
 def is_array(value) -> bool:
     return hasattr(value, "shape") and hasattr(value, "dtype")
 

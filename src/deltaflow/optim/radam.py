@@ -6,7 +6,7 @@ import math
 
 from .. import backend
 from .adam import check_options
-from .optimizer import Optimizer
+from .optimizer import Optimizer, with_weight_decay
 
 
 class RAdam(Optimizer):
@@ -45,11 +45,7 @@ class RAdam(Optimizer):
             state["exp_avg"] = xp.zeros_like(p)
             state["exp_avg_sq"] = xp.zeros_like(p)
         state["step"] = step = state["step"] + 1
-        if weight_decay:
-            if decoupled_weight_decay:
-                p *= 1.0 - lr * weight_decay
-            else:
-                g = g + weight_decay * p
+        g = with_weight_decay(p, g, lr, weight_decay, decoupled_weight_decay)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= beta1
         m += (1.0 - beta1) * g

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, with_weight_decay
 
 
 class RMSprop(Optimizer):
@@ -45,8 +45,7 @@ class RMSprop(Optimizer):
             if centered:
                 state["grad_avg"] = xp.zeros_like(p)
         state["step"] += 1
-        if weight_decay:
-            g = g + weight_decay * p
+        g = with_weight_decay(p, g, lr, weight_decay)
         s = state["square_avg"]
         tmp = xp.multiply(g, g)
         tmp *= 1.0 - alpha
