@@ -20,7 +20,7 @@ POOL = 32            # batches in the pool the steps cycle through
 LR = 1e-3
 
 
-def _layers(nn):
+def layers(nn):
     return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
@@ -33,7 +33,7 @@ def _initial_state():
     except ImportError:
         return None
     torch.manual_seed(0)
-    return {k: v.numpy().copy() for k, v in _layers(torch.nn).state_dict().items()}
+    return {k: v.numpy().copy() for k, v in layers(torch.nn).state_dict().items()}
 
 
 def make(impl, quick=False):
@@ -55,7 +55,7 @@ def _deltaflow(x, y):
     from deltaflow import nn, optim
 
     dl.manual_seed(0)
-    model = _layers(nn)
+    model = layers(nn)
     state = _initial_state()
     if state is not None:
         model.load_state_dict(state)
@@ -82,7 +82,7 @@ def _torch(x, y):
     except ImportError:
         return None
 
-    model = _layers(nn)
+    model = layers(nn)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in _initial_state().items()})
     loss_fn = nn.CrossEntropyLoss()
     opt = optim.Adam(model.parameters(), lr=LR)

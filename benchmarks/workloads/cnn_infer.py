@@ -5,7 +5,7 @@ an evaluation loop does."""
 from __future__ import annotations
 
 from benchmarks.common import counting_evaluation
-from benchmarks.workloads.cnn import _initial_state, _layers
+from benchmarks.workloads.cnn import _initial_state, layers
 
 DESCRIPTION = "MNIST CNN of `cnn`, no_grad forward over the test set, batch 250"
 TARGET = 1.0
@@ -34,7 +34,7 @@ def _deltaflow(x, y):
     from deltaflow import nn
 
     dl.manual_seed(0)
-    model = _layers(nn)
+    model = layers(nn)
     state = _initial_state()
     if state is not None:
         model.load_state_dict(state)
@@ -47,6 +47,6 @@ def _torch(x, y):
     except ImportError:
         return None
 
-    model = _layers(torch.nn)
+    model = layers(torch.nn)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in _initial_state().items()})
     return counting_evaluation(torch, model, x, y, BATCH)

@@ -21,7 +21,7 @@ POOL = 16
 LR = 1e-3
 
 
-def _model(nn, lib):
+def build_model(nn, lib):
     class CharTransformer(nn.Module):
         def __init__(self):
             super().__init__()
@@ -46,7 +46,7 @@ def _initial_state():
     except ImportError:
         return None
     torch.manual_seed(0)
-    model = _model(torch.nn, torch)
+    model = build_model(torch.nn, torch)
     torch.nn.init.normal_(model.pos, std=0.02)
     return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
@@ -70,7 +70,7 @@ def _deltaflow(batches, state):
     import deltaflow as dl
     from deltaflow import nn, optim
 
-    model = _model(nn, dl)
+    model = build_model(nn, dl)
     if state is not None:
         model.load_state_dict(state)
     opt = optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
@@ -92,7 +92,7 @@ def _torch(batches, state):
     import torch
     from torch import nn, optim
 
-    model = _model(nn, torch)
+    model = build_model(nn, torch)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     opt = optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
     mask = nn.Transformer.generate_square_subsequent_mask(SEQ)
