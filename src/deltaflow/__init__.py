@@ -55,3 +55,4 @@ class cuda:  # noqa: N801 - mirrors torch.cuda
 
 
 from . import train  # noqa: E402  (the Trainer sits on top of everything above)
+from . import tune  # noqa: E402  (dl.tune.search; Optuna is imported when a study runs)

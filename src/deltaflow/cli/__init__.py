@@ -21,6 +21,8 @@ COMMANDS = {
     "generate": "generate",
     "explain": "explain",
     "gradcheck": "gradcheck",
+    "compare": "compare",
+    "tune": "tune",
 }
 
 

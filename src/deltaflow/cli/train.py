@@ -39,16 +39,17 @@ from ..tasks.common import (
     text,
 )
 from ..train import run_folder as rf
+from ..train.tensorboard import summary_writer_class
 from . import UsageError
 
 META = ("resume", "config")     # options that pick a configuration but are not part of it
 # left out of a run's config.toml: per-invocation choices, not part of what the run is
-NOT_SAVED = META + ("name", "no_progress", "monitor", "detect_anomaly", "nproc")
+NOT_SAVED = META + ("name", "no_progress", "monitor", "detect_anomaly", "nproc", "tensorboard")
 #: options that may differ from the saved config when a run is resumed (and take effect:
 #: --epochs trains up to the new total, --lr scales every rate of the run from there on);
 #: tasks add their own (``RESUMABLE`` in the task module)
 RESUMABLE = ("epochs", "lr", "clip_grad", "early_stopping", "max_minutes", "max_cpu_minutes",
-             "no_progress", "no_plot", "monitor", "detect_anomaly", "nproc")
+             "no_progress", "no_plot", "monitor", "detect_anomaly", "nproc", "tensorboard")
 
 
 # ------------------------------------------------------------------ tasks and their options
@@ -191,6 +192,9 @@ def add_parser(subparsers, name):
                    help="read options from a TOML file (same names as the options)")
     g.add_argument("--monitor", action="store_true",
                    help="record gradient flow per layer; report and plots in the run folder")
+    g.add_argument("--tensorboard", type=text, metavar="DIR",
+                   help="write TensorBoard event files to DIR/<run name> (tensorboard "
+                        "--logdir DIR shows them; needs tensorboardX)")
     g.add_argument("--detect-anomaly", action="store_true",
                    help="stop at the op that produces the first NaN/Inf (slow)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -351,6 +355,11 @@ def resolve(args) -> argparse.Namespace:
                 raise UsageError(f"--resume: {spec.flags[dest]} would change what {run_dir} "
                                  f"is (saved {saved[dest]!r}, given {merged[dest]!r}); only "
                                  f"{flags} may change on resume -- start a new run instead")
+    if merged.get("tensorboard"):
+        try:
+            summary_writer_class()
+        except ImportError as err:
+            raise UsageError(f"--tensorboard: {err}") from None
     merged.pop("run", None)
     merged.pop("train_spec", None)
     merged["data_name"] = common.data_name(merged["data"])

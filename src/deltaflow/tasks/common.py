@@ -199,7 +199,8 @@ def make_scheduler(optimizer, args, steps_per_epoch: int):
 # ------------------------------------------------------------------ trainer extras
 class RunExtras:
     """Callbacks and context the common options ask for: ``--monitor`` (a gradient-flow
-    monitor whose report and plots go to the run folder) and ``--no-progress``."""
+    monitor whose report and plots go to the run folder), ``--tensorboard DIR`` (event
+    files in ``DIR/<run name>``, the run's config as hparams) and ``--no-progress``."""
 
     def __init__(self, args, model, run_dir):
         from ..train import GradientMonitorCallback
@@ -208,6 +209,10 @@ class RunExtras:
             from ..diagnostics import GradientMonitor
             self.monitor = GradientMonitor(model)
             self.callbacks.append(GradientMonitorCallback(self.monitor))
+        if args.tensorboard:
+            from ..train import TensorBoard
+            self.callbacks.append(TensorBoard(Path(args.tensorboard) / self.run_dir.name,
+                                              hparams=args.run_config))
         self.progress = not args.no_progress
 
     def finish(self, plot: bool = True) -> list[Path]:

@@ -68,8 +68,9 @@ def _processes_note(trainer) -> str:
     return "" if saved in (None, now) else f" of a run on {saved} processes, now on {now}"
 
 
-def run(module, opts) -> int:
-    """Train ``module``'s task with the resolved options ``opts`` (see cli/train.py)."""
+def run(module, opts, callbacks=()) -> int:
+    """Train ``module``'s task with the resolved options ``opts`` (see cli/train.py);
+    ``callbacks`` join the run's own (``deltaflow tune`` reports each epoch to its trial)."""
     resuming = opts.resume is not None
     main = rank_and_size()[0] == 0
     if resuming:
@@ -80,7 +81,7 @@ def run(module, opts) -> int:
                                                    opts.data_name))) if main else None))
     opts.run_dir = run_dir
     try:
-        return _run(module, opts, run_dir, resuming)
+        return _run(module, opts, run_dir, resuming, callbacks)
     except BaseException:
         # a new run that failed before its first checkpoint (bad data, bad option) leaves
         # nothing behind
@@ -89,11 +90,11 @@ def run(module, opts) -> int:
         raise
 
 
-def _run(module, opts, run_dir: Path, resuming: bool) -> int:
+def _run(module, opts, run_dir: Path, resuming: bool, extra_callbacks) -> int:
     dl_random.manual_seed(opts.seed)
     setup = module.setup(opts)
     extras = RunExtras(opts, setup.task.model, run_dir)
-    callbacks = list(extras.callbacks)
+    callbacks = [*extras.callbacks, *extra_callbacks]
     if opts.early_stopping:
         callbacks.append(EarlyStopping("val_loss", patience=opts.early_stopping))
     if opts.max_minutes is not None or opts.max_cpu_minutes is not None:
