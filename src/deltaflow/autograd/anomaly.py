@@ -38,7 +38,7 @@ from .grad_mode import state
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _PLUMBING = (os.path.join(_PACKAGE_DIR, "autograd") + os.sep,
-             os.path.join(_PACKAGE_DIR, "functional.py"),
+             os.path.join(_PACKAGE_DIR, "functional") + os.sep,
              os.path.join(_PACKAGE_DIR, "tensor.py"))
 _FRAMES = 6
 
