@@ -1,8 +1,14 @@
 """The DDP cost model's arithmetic (benchmarks/cost_model.py) on hand-made inputs: no timing."""
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import pytest
-from benchmarks import cost_model as cm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the repository root
+cm = importlib.import_module("benchmarks.cost_model")
 
 MS = 1e-3
 
