@@ -5,41 +5,13 @@ import json
 
 import numpy as np
 import pytest
+from scheduler_pairs import optimizer_pair, scheduled_values, zero_grad_step
 
-import deltaflow as dl
-from deltaflow import optim
 from deltaflow.optim import lr_scheduler as S
 
 torch = pytest.importorskip("torch")
 TS = torch.optim.lr_scheduler
 STEPS = 20
-
-
-def _optimizers(name="SGD", groups=2, **kw):
-    kw = kw or (dict(lr=0.1, momentum=0.9) if name == "SGD" else dict(lr=0.1))
-    ours = [dict(params=[dl.nn.Parameter(dl.zeros(2, dtype=dl.float64))], lr=0.1 * (k + 1))
-            for k in range(groups)]
-    theirs = [dict(params=[torch.zeros(2, dtype=torch.float64, requires_grad=True)],
-                   lr=0.1 * (k + 1)) for k in range(groups)]
-    return getattr(optim, name)(ours, **kw), getattr(torch.optim, name)(theirs, **kw)
-
-
-def _trace(opt):
-    out = []
-    for g in opt.param_groups:
-        out.append(g["lr"])
-        if "momentum" in g:
-            out.append(g["momentum"])
-        if "betas" in g:
-            out.extend(g["betas"])
-    return out
-
-
-def _zero_step(opt):
-    for g in opt.param_groups:
-        for p in g["params"]:
-            p.grad = dl.zeros_like(p) if isinstance(p, dl.Tensor) else torch.zeros_like(p)
-    opt.step()
 
 
 SCHEDULERS = {
@@ -64,28 +36,29 @@ SCHEDULERS = {
 @pytest.mark.parametrize("name", list(SCHEDULERS))
 @pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
 def test_schedule_matches_torch(name, opt_name):
-    opt, topt = _optimizers(opt_name)
+    opt, topt = optimizer_pair(torch, opt_name)
     sched, tsched = SCHEDULERS[name](S, opt), SCHEDULERS[name](TS, topt)
-    np.testing.assert_allclose(_trace(opt), _trace(topt), rtol=1e-12)
+    np.testing.assert_allclose(scheduled_values(opt), scheduled_values(topt), rtol=1e-12)
     for k in range(STEPS - 1 if "OneCycle" in name else STEPS):
-        _zero_step(opt)
-        _zero_step(topt)
+        zero_grad_step(torch, opt)
+        zero_grad_step(torch, topt)
         sched.step()
         tsched.step()
-        np.testing.assert_allclose(_trace(opt), _trace(topt), rtol=1e-5, err_msg=f"step {k}")
+        np.testing.assert_allclose(scheduled_values(opt), scheduled_values(topt),
+                                   rtol=1e-5, err_msg=f"step {k}")
         np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-5)
 
 
 def test_chained_schedulers_match_torch():
-    opt, topt = _optimizers()
+    opt, topt = optimizer_pair(torch)
     ours = [S.ExponentialLR(opt, gamma=0.9), S.StepLR(opt, step_size=4, gamma=0.5)]
     theirs = [TS.ExponentialLR(topt, gamma=0.9), TS.StepLR(topt, step_size=4, gamma=0.5)]
     for _ in range(STEPS):
-        _zero_step(opt)
-        _zero_step(topt)
+        zero_grad_step(torch, opt)
+        zero_grad_step(torch, topt)
         for s in ours + theirs:
             s.step()
-        np.testing.assert_allclose(_trace(opt), _trace(topt), rtol=1e-5)
+        np.testing.assert_allclose(scheduled_values(opt), scheduled_values(topt), rtol=1e-5)
 
 
 @pytest.mark.parametrize("kw", [
@@ -95,14 +68,15 @@ def test_chained_schedulers_match_torch():
     dict(mode="max", threshold_mode="abs", patience=0, factor=0.3, min_lr=0.01),
 ])
 def test_reduce_on_plateau_matches_torch(kw):
-    opt, topt = _optimizers()
+    opt, topt = optimizer_pair(torch)
     sched, tsched = S.ReduceLROnPlateau(opt, **kw), TS.ReduceLROnPlateau(topt, **kw)
     rng = np.random.default_rng(3)
     metrics = np.concatenate([np.linspace(1.0, 0.5, 5), 0.5 + 0.02 * rng.standard_normal(40)])
     for k, m in enumerate(metrics):
         sched.step(m)
         tsched.step(m)
-        np.testing.assert_allclose(_trace(opt), _trace(topt), rtol=1e-12, err_msg=f"epoch {k}")
+        np.testing.assert_allclose(scheduled_values(opt), scheduled_values(topt),
+                                   rtol=1e-12, err_msg=f"epoch {k}")
         assert sched.num_bad_epochs == tsched.num_bad_epochs
     assert opt.param_groups[0]["lr"] < 0.1
 
@@ -110,7 +84,7 @@ def test_reduce_on_plateau_matches_torch(kw):
 @pytest.mark.parametrize("name", list(SCHEDULERS) + ["ReduceLROnPlateau"])
 def test_state_dict_json_roundtrip_resumes(name):
     def build():
-        opt, _ = _optimizers()
+        opt, _ = optimizer_pair(torch)
         if name == "ReduceLROnPlateau":
             return opt, S.ReduceLROnPlateau(opt, patience=1, cooldown=1)
         return opt, SCHEDULERS[name](S, opt)
@@ -119,13 +93,13 @@ def test_state_dict_json_roundtrip_resumes(name):
         if name == "ReduceLROnPlateau":
             sched.step(1.0 / (1 + k % 3))
         else:
-            _zero_step(opt)
+            zero_grad_step(torch, opt)
             sched.step()
 
     opt, sched = build()
     for k in range(STEPS - 1):
         advance(opt, sched, k)
-    expected = _trace(opt)
+    expected = scheduled_values(opt)
 
     opt1, sched1 = build()
     for k in range(8):
@@ -137,11 +111,11 @@ def test_state_dict_json_roundtrip_resumes(name):
     sched2.load_state_dict(saved["sched"])
     for k in range(8, STEPS - 1):
         advance(opt2, sched2, k)
-    np.testing.assert_allclose(_trace(opt2), expected, rtol=1e-12)
+    np.testing.assert_allclose(scheduled_values(opt2), expected, rtol=1e-12)
 
 
 def test_scheduler_errors():
-    opt, _ = _optimizers()
+    opt, _ = optimizer_pair(torch)
     with pytest.raises(TypeError, match="not an Optimizer"):
         S.StepLR(object(), step_size=2)
     with pytest.raises(ValueError, match="one value per parameter group"):
@@ -154,6 +128,6 @@ def test_scheduler_errors():
     with pytest.raises(ValueError, match="one milestone fewer"):
         S.SequentialLR(opt, [S.StepLR(opt, 2)], milestones=[3])
     with pytest.raises(KeyError, match="initial_lr"):
-        S.StepLR(_optimizers()[0], step_size=2, last_epoch=3)
+        S.StepLR(optimizer_pair(torch)[0], step_size=2, last_epoch=3)
     with pytest.raises(ValueError, match="cycle_momentum"):
-        S.OneCycleLR(_optimizers("Adagrad")[0], max_lr=0.1, total_steps=3)
+        S.OneCycleLR(optimizer_pair(torch, "Adagrad")[0], max_lr=0.1, total_steps=3)

@@ -7,41 +7,13 @@ import json
 
 import numpy as np
 import pytest
+from scheduler_pairs import optimizer_pair, scheduled_values, zero_grad_step
 
-import deltaflow as dl
-from deltaflow import optim
 from deltaflow.optim import lr_scheduler as S
 
 torch = pytest.importorskip("torch")
 TS = torch.optim.lr_scheduler
 STEPS = 30
-
-
-def _optimizers(name="SGD", groups=2, **kw):
-    kw = kw or (dict(lr=0.1, momentum=0.9) if name == "SGD" else dict(lr=0.1))
-    ours = [dict(params=[dl.nn.Parameter(dl.zeros(2, dtype=dl.float64))], lr=0.1 * (k + 1))
-            for k in range(groups)]
-    theirs = [dict(params=[torch.zeros(2, dtype=torch.float64, requires_grad=True)],
-                   lr=0.1 * (k + 1)) for k in range(groups)]
-    return getattr(optim, name)(ours, **kw), getattr(torch.optim, name)(theirs, **kw)
-
-
-def _trace(opt):
-    out = []
-    for g in opt.param_groups:
-        out.append(g["lr"])
-        if "momentum" in g:
-            out.append(g["momentum"])
-        if "betas" in g:
-            out.extend(g["betas"])
-    return out
-
-
-def _zero_step(opt):
-    for g in opt.param_groups:
-        for p in g["params"]:
-            p.grad = dl.zeros_like(p) if isinstance(p, dl.Tensor) else torch.zeros_like(p)
-    opt.step()
 
 
 class Halving:
@@ -87,63 +59,66 @@ SCHEDULERS = {
 @pytest.mark.parametrize("name", list(SCHEDULERS))
 @pytest.mark.parametrize("opt_name", ["SGD", "Adam"])
 def test_schedule_matches_torch(name, opt_name):
-    opt, topt = _optimizers(opt_name)
+    opt, topt = optimizer_pair(torch, opt_name)
     sched, tsched = SCHEDULERS[name](S, opt), SCHEDULERS[name](TS, topt)
-    np.testing.assert_allclose(_trace(opt), _trace(topt), rtol=1e-12)
+    np.testing.assert_allclose(scheduled_values(opt), scheduled_values(topt), rtol=1e-12)
     for k in range(STEPS):
-        _zero_step(opt)
-        _zero_step(topt)
+        zero_grad_step(torch, opt)
+        zero_grad_step(torch, topt)
         sched.step()
         tsched.step()
-        np.testing.assert_allclose(_trace(opt), _trace(topt), rtol=1e-12, err_msg=f"step {k}")
+        np.testing.assert_allclose(scheduled_values(opt), scheduled_values(topt),
+                                   rtol=1e-12, err_msg=f"step {k}")
         np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("T_mult", [1, 2, 3])
 def test_warm_restarts_fractional_epochs_match_torch(T_mult):
-    opt, topt = _optimizers()
+    opt, topt = optimizer_pair(torch)
     sched = S.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=T_mult, eta_min=0.01)
     tsched = TS.CosineAnnealingWarmRestarts(topt, T_0=2, T_mult=T_mult, eta_min=0.01)
     iters = 4
     epochs = [e + i / iters for e in range(12) for i in range(iters)] + [3.5, 0.25, 17.0]
     for epoch in epochs:                             # the last three jump back and forth
-        _zero_step(opt)
-        _zero_step(topt)
+        zero_grad_step(torch, opt)
+        zero_grad_step(torch, topt)
         sched.step(epoch)
         tsched.step(epoch)
-        np.testing.assert_allclose(_trace(opt), _trace(topt), rtol=1e-12, err_msg=str(epoch))
+        np.testing.assert_allclose(scheduled_values(opt), scheduled_values(topt),
+                                   rtol=1e-12, err_msg=str(epoch))
         assert sched.last_epoch == tsched.last_epoch and sched.T_i == tsched.T_i
 
 
 @pytest.mark.parametrize("name", ["ConstantLR", "PolynomialLR"])
 def test_step_with_epoch_uses_the_closed_form_as_torch(name):
-    opt, topt = _optimizers()
+    opt, topt = optimizer_pair(torch)
     sched, tsched = SCHEDULERS[name](S, opt), SCHEDULERS[name](TS, topt)
     for epoch in (3, 9, 4, 25):
-        _zero_step(opt)
-        _zero_step(topt)
+        zero_grad_step(torch, opt)
+        zero_grad_step(torch, topt)
         with pytest.warns(UserWarning, match="epoch parameter"):
             sched.step(epoch)
         with pytest.warns(UserWarning):
             tsched.step(epoch)
-        np.testing.assert_allclose(_trace(opt), _trace(topt), rtol=1e-12, err_msg=str(epoch))
+        np.testing.assert_allclose(scheduled_values(opt), scheduled_values(topt),
+                                   rtol=1e-12, err_msg=str(epoch))
 
 
 @pytest.mark.parametrize("name", list(SCHEDULERS))
 def test_state_dict_json_roundtrip_resumes(name):
     def build():
-        opt, _ = _optimizers()
+        opt, _ = optimizer_pair(torch)
         return opt, SCHEDULERS[name](S, opt)
 
     opt, sched = build()
     for _ in range(STEPS):
-        _zero_step(opt)
+        zero_grad_step(torch, opt)
         sched.step()
-    expected = _trace(opt)
+    expected = scheduled_values(opt)
 
     opt1, sched1 = build()
     for _ in range(11):
-        _zero_step(opt1)
+        zero_grad_step(torch, opt1)
         sched1.step()
     if name == "LambdaLR-per-group":
         sched1.lr_lambdas[1].factor = 0.25            # saved: the object's __dict__
@@ -157,13 +132,13 @@ def test_state_dict_json_roundtrip_resumes(name):
         assert sched2.lr_lambdas[1].factor == 0.25
         return
     for _ in range(11, STEPS):
-        _zero_step(opt2)
+        zero_grad_step(torch, opt2)
         sched2.step()
-    np.testing.assert_allclose(_trace(opt2), expected, rtol=1e-12)
+    np.testing.assert_allclose(scheduled_values(opt2), expected, rtol=1e-12)
 
 
 def test_state_dict_leaves_functions_out_as_torch():
-    opt, topt = _optimizers()
+    opt, topt = optimizer_pair(torch)
     ours = S.CyclicLR(opt, 0.01, 0.1, scale_fn=Halving()).state_dict()
     theirs = TS.CyclicLR(topt, 0.01, 0.1, scale_fn=Halving()).state_dict()
     assert ours["_scale_fn_custom"] == theirs["_scale_fn_custom"] == {"factor": 0.5}
@@ -171,7 +146,7 @@ def test_state_dict_leaves_functions_out_as_torch():
 
 
 def test_scheduler_errors():
-    opt, _ = _optimizers()
+    opt, _ = optimizer_pair(torch)
     with pytest.raises(ValueError, match="one value per parameter group"):
         S.LambdaLR(opt, [lambda e: 1.0])
     with pytest.raises(TypeError, match="lr_lambda should be a function"):
@@ -181,7 +156,7 @@ def test_scheduler_errors():
     with pytest.raises(ValueError, match="CyclicLR: mode"):
         S.CyclicLR(opt, 0.01, 0.1, mode="square")
     with pytest.raises(ValueError, match="cycle_momentum"):
-        S.CyclicLR(_optimizers("Adagrad")[0], 0.01, 0.1)
+        S.CyclicLR(optimizer_pair(torch, "Adagrad")[0], 0.01, 0.1)
     with pytest.raises(ValueError, match="positive integer T_0"):
         S.CosineAnnealingWarmRestarts(opt, T_0=0)
     with pytest.raises(ValueError, match="T_mult"):
@@ -190,7 +165,7 @@ def test_scheduler_errors():
         S.CosineAnnealingWarmRestarts(opt, T_0=2).step(-1)
     with pytest.raises(ValueError, match="at least one scheduler"):
         S.ChainedScheduler([])
-    other, _ = _optimizers()
+    other, _ = optimizer_pair(torch)
     with pytest.raises(ValueError, match="different optimizer"):
         S.ChainedScheduler([S.StepLR(opt, 2), S.StepLR(other, 2)])
     with pytest.raises(TypeError, match="not an Optimizer"):
