@@ -28,6 +28,7 @@ from . import distributed  # noqa: E402  (dl.distributed: MPI, imported on init)
 from . import utils  # noqa: E402  (dl.utils.data: dl.data at torch.utils.data's path)
 from .summary import summary  # noqa: E402  (dl.summary(model, input_shape))
 from . import diagnostics  # noqa: E402  (gradcheck_model, GradientMonitor, explain)
+from . import viz  # noqa: E402  (dl.viz.graph, dl.viz.trace: pictures of the graph)
 
 __version__ = "0.1.0"
 

@@ -9,6 +9,7 @@ import pytest
 import deltaflow as dl
 from deltaflow.cli import main
 from deltaflow.diagnostics.explain import explain, mlp_from_spec
+from deltaflow.diagnostics.explain.rules import sup
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "two_layer_network.py"
 
@@ -34,12 +35,13 @@ def test_textbook_numbers_equal_the_numpy_example(ex):
         np.testing.assert_allclose(e.find(k, "δ"), deltas[l], atol=1e-15, rtol=0)
         np.testing.assert_allclose(e.find(k, "∇W"), gW[l].T, atol=1e-15, rtol=0)  # (out, in)
         np.testing.assert_allclose(e.find(k, "∇b"), gb[l][0], atol=1e-15, rtol=0)
-        np.testing.assert_allclose(e.find(k, "W⁽"), (Ws[l] - 0.1 * gW[l]).T, atol=1e-15)
+        np.testing.assert_allclose(e.find(k, f"W{sup(k)} new"), (Ws[l] - 0.1 * gW[l]).T,
+                                   atol=1e-15)
     W2, b2 = ex.update(Ws, bs, gW, gb)
     assert e.loss_after == pytest.approx(ex.loss(ex.forward(W2, b2, ex.X)[1][-1], ex.Y),
                                          abs=1e-15)
-    checks = [q.check for l in e.layers for q in l.backward]
-    assert all(c is not None and c < 1e-15 for c in checks)
+    checks = [q.check for l in e.layers for q in l.forward + l.backward if q.check]
+    assert len(checks) == 10 and all(c.ok and c.difference < 1e-15 for c in checks)
 
 
 def test_spec_numbers_equal_the_model_and_model_is_untouched():
@@ -67,7 +69,7 @@ def test_spec_numbers_equal_the_model_and_model_is_untouched():
     np.testing.assert_allclose(e.find(1, "δ"), z1.grad.numpy(), atol=1e-14)
     np.testing.assert_allclose(e.find(3, "∇W"), m64[4].weight.grad.numpy(), atol=1e-14)
     np.testing.assert_allclose(e.find(1, "Δb"), -0.5 * m64[0].bias.grad.numpy(), atol=1e-14)
-    assert all(q.check < 1e-13 for l in e.layers for q in l.backward if q.check is not None)
+    assert all(q.check.difference < 1e-13 for q in e.checks()) and not e.failed()
 
 
 def test_cli_formats(capsys):
@@ -80,18 +82,22 @@ def test_cli_formats(capsys):
     assert main(["explain", "--spec", "4,8,3", "--activation", "relu", "--format", "json",
                  "--max-values", "8"]) == 0
     data = json.loads(capsys.readouterr().out)
-    layer1 = data["layers"][0]
-    assert layer1["modules"] == ["model.0 Linear(4→8)", "model.1 ReLU"]
-    z = layer1["forward"][0]
+    assert data["format"] == "deltaflow-explain/1"
+    assert data["network"][1]["modules"] == ["model.0 Linear(4→8)", "model.1 ReLU"]
+    steps = {(s["phase"], s["layer"]): s["quantities"] for s in data["steps"]}
+    z = next(q for q in steps["forward", 1] if q["symbol"] == "z⁽¹⁾")
     assert z["shape"] == [4, 8] and "norm" in z and "values" not in z   # 32 > 8 values
-    assert data["layers"][1]["backward"][2]["values"]                  # ∇b⁽²⁾: 3 values
+    assert z["check"]["mark"] == "✓" and z["check"]["against"] == "forward"
+    gb = next(q for q in steps["backward", 2] if q["symbol"] == "∇b⁽²⁾")
+    assert len(gb["values"]) == 3 and gb["check"]["ok"]
+    assert data["checks"]["failed"] == 0 and data["warnings"] == [] == data["not_shown"]
 
 
 def test_cli_output_activation(capsys):
     assert main(["explain", "--spec", "3,4,2", "--activation", "sigmoid", "--output-activation",
                  "sigmoid", "--loss", "half_sse", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["layers"][1]["modules"] == ["model.2 Linear(4→2)", "model.3 Sigmoid"]
+    assert data["network"][2]["modules"] == ["model.2 Linear(4→2)", "model.3 Sigmoid"]
     assert data["loss_name"] == "L = ½ Σ (a − y)²"
 
 

@@ -32,13 +32,16 @@ def test_explain_run_numbers_equal_the_saved_model(run_dir, capsys):
                  "--max-values", "192"]) == 0
     data = json.loads(capsys.readouterr().out)
     weights = dl.load(run_dir / "model.safetensors")
-    first = data["layers"][0]
-    assert first["modules"][0].endswith("Linear(64→16)")
+    assert data["network"][1]["modules"][0].endswith("Linear(64→16)")
+    steps = {(s["phase"], s["layer"]): {q["symbol"]: q for q in s["quantities"]}
+             for s in data["steps"]}
     w = weights["1.weight"].numpy().astype(np.float64)
     b = weights["1.bias"].numpy().astype(np.float64)
-    x = np.asarray(data["input"]["values"])          # (3, 64): after the model's Flatten
-    z = first["forward"][0]
+    x = np.asarray(steps["forward", 0]["a⁽⁰⁾"]["values"])   # (3, 64): after the Flatten
+    z = steps["forward", 1]["z⁽¹⁾"]
     assert x.shape == (3, 64) and z["shape"] == [3, 16]
     np.testing.assert_allclose(np.asarray(z["values"]), x @ w.T + b, rtol=1e-12, atol=1e-12)
-    new_w = first["update"][1]
+    assert z["check"]["mark"] == "✓"
+    new_w = steps["update", 1]["W⁽¹⁾ new"]
     assert new_w["shape"] == [16, 64]
+    assert data["checks"]["failed"] == 0

@@ -20,6 +20,7 @@ COMMANDS = {
     "predict": "predict",
     "generate": "generate",
     "explain": "explain",
+    "graph": "graph",
     "gradcheck": "gradcheck",
     "compare": "compare",
     "tune": "tune",

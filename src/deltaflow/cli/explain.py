@@ -4,8 +4,12 @@
     deltaflow explain --spec 4,8,3 --activation relu
     deltaflow explain runs/classify-digits-...     # a run saved by deltaflow train
     deltaflow explain --format markdown            # or json
+    deltaflow explain --model cnn                  # conv + pooling on one MNIST digit
+    deltaflow explain --model rnn                  # backpropagation through time (or lstm)
 """
 from __future__ import annotations
+
+import sys
 
 from . import UsageError
 
@@ -21,6 +25,15 @@ def add_parser(subparsers, name="explain"):
                    help="a run folder, an MLP spec like 4,8,3, FILE.py:NAME, or 'textbook' "
                         "(default)")
     p.add_argument("--spec", help="MLP layer widths, e.g. 4,8,3 (same as the positional)")
+    p.add_argument("--model", choices=["cnn", "rnn", "lstm"],
+                   help="a small built-in model: cnn (convolution and pooling on one MNIST "
+                        "digit, a synthetic one without the data), rnn or lstm (a short "
+                        "sequence, backpropagation through time)")
+    p.add_argument("--data-dir", help="the only folder to look in for MNIST for --model cnn "
+                                      "(default: $DELTAFLOW_DATA, ../shared/data, "
+                                      "~/.cache/deltaflow)")
+    p.add_argument("--seq-len", type=int, default=8,
+                   help="time steps for --model rnn/lstm (default 8)")
     p.add_argument("--activation", default="relu", choices=["relu", "sigmoid", "tanh", "gelu"],
                    help="hidden activation for --spec (default relu)")
     p.add_argument("--output-activation", default="none",
@@ -36,6 +49,9 @@ def add_parser(subparsers, name="explain"):
                    help="show tensors with at most this many elements in full, larger ones "
                         "by norm/mean/std/min/max")
     p.add_argument("--format", default="text", choices=["text", "markdown", "json"])
+    p.add_argument("--html", metavar="FILE",
+                   help="also write a self-contained page that steps through the forward "
+                        "pass, the backward pass and the update (open it in a browser)")
     p.set_defaults(run=run)
     return p
 
@@ -43,14 +59,27 @@ def add_parser(subparsers, name="explain"):
 def run(args) -> int:
     from ..diagnostics.explain import explain
     from .targets import resolve
-    if args.spec and args.target:
-        raise UsageError("explain: give either a positional target or --spec, not both")
+    if sum(bool(v) for v in (args.spec, args.target, args.model)) > 1:
+        raise UsageError("explain: give one of a positional target, --spec or --model")
     if args.batch_size < 1:
         raise UsageError("explain: --batch-size must be at least 1")
-    t = resolve(args.spec or args.target, activation=args.activation,
-                output_activation=args.output_activation, loss=args.loss,
-                batch_size=args.batch_size, seed=args.seed)
-    result = explain(t.model, t.x, t.y, t.loss_fn, lr=args.lr, loss_name=t.loss_name,
-                     title=f"explain: {t.description}", max_values=args.max_values)
+    if args.seq_len < 1:
+        raise UsageError("explain: --seq-len must be at least 1")
+    if args.model:
+        from ..diagnostics.demos import explain_demo
+        d = explain_demo(args.model, seed=args.seed, data_dir=args.data_dir,
+                         seq_len=args.seq_len)
+        result = explain(d.model, d.x, d.y, d.loss_fn, lr=args.lr, loss_name=d.loss_name,
+                         title=f"explain: {d.description}", max_values=args.max_values,
+                         notes=d.notes)
+    else:
+        t = resolve(args.spec or args.target, activation=args.activation,
+                    output_activation=args.output_activation, loss=args.loss,
+                    batch_size=args.batch_size, seed=args.seed)
+        result = explain(t.model, t.x, t.y, t.loss_fn, lr=args.lr, loss_name=t.loss_name,
+                         title=f"explain: {t.description}", max_values=args.max_values)
     print(result.format(args.format))
+    if args.html:
+        from ..viz import write_page
+        print(f"wrote {write_page(result, args.html)}", file=sys.stderr)
     return 0
