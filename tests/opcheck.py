@@ -6,7 +6,10 @@ An op table is a list of :class:`OpCase` rows; ``check_op(case, check)`` runs on
 * ``"gradcheck"`` backprop gradients equal float64 central differences (``dl.autograd.gradcheck``);
 * ``"torch"``     forward values and input gradients equal PyTorch's (float64, rtol 1e-6),
                   skipped when PyTorch is not installed;
-* ``"cuda"``      forward values and input gradients on the GPU equal the CPU's (rtol 1e-9).
+* ``"cuda"``      forward values and input gradients on the GPU equal the CPU's (rtol 1e-9);
+* ``"gradgradcheck"`` second derivatives (the gradient of the gradient, ``create_graph``)
+                  equal float64 central differences of the gradient (``dl.autograd.gradgradcheck``);
+* ``"torch2"``    second derivatives equal PyTorch's (float64, rtol 1e-6).
 
 ``op_params(cases)`` gives the ``(case, check)`` pytest parameters of a table, one per row
 and check that applies to it. Each ``tests/test_ops_*.py`` module lists all its rows in a
@@ -14,8 +17,10 @@ module-level ``CASES`` list and runs them in one ``test_op``; ``tests/test_tenso
 every module's ``CASES`` on CUDA.
 
 Convention: a test module that gradchecks ops lists their ``Function`` class names in a
-module-level tuple ``GRADCHECKED``; ``tests/test_op_coverage.py`` fails for any Function
-subclass in deltaflow that no test module lists.
+module-level tuple ``GRADCHECKED``, and those whose second derivatives it checks (the
+``SECOND_ORDER`` checks, or its own double-backward tests) in ``GRADGRADCHECKED``;
+``tests/test_op_coverage.py`` fails for any Function subclass in deltaflow that no test
+module lists in either.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ except ImportError:  # pragma: no cover - torch is optional
     torch = None
 
 CHECKS = ("numpy", "gradcheck", "torch")
+SECOND_ORDER = ("gradgradcheck", "torch2")
 
 
 def normal(rng, shape):
@@ -61,6 +67,8 @@ class OpCase:
     its outputs must not require grad. ``gradcheck=False`` keeps the gradient comparison with
     PyTorch but skips finite differences (ties, kinks, ±inf, where they mean nothing).
     ``tol`` is the rtol and atol of the NumPy comparison (0: bit-identical).
+    ``gradgrad=False`` skips the second-derivative checks (an op whose first derivative is
+    piecewise constant at the row's points still runs them: its second derivative is 0).
     """
 
     name: str
@@ -71,6 +79,7 @@ class OpCase:
     values: tuple = ()                 # the input arrays
     grad: bool = True
     gradcheck: bool = True
+    gradgrad: bool = True
     tol: float = 1e-12
 
     def at(self, *shapes, seed=0):
@@ -85,18 +94,22 @@ class OpCase:
 
 def special(name, fn, *values, torch_fn=None):
     """A row at special points (0·∞, 0/0, ±inf, NaN, ties, kinks), compared with PyTorch
-    only: no NumPy reference, no finite differences."""
+    only: no NumPy reference, no finite differences. First derivatives only: at poles and
+    kinks a second derivative is whatever the formula gives (PyTorch's own double-backward
+    formulas give nan in one op and -inf in another there)."""
     return OpCase(name, fn, None, torch_fn, values=tuple(map(np.array, values)),
-                  gradcheck=False)
+                  gradcheck=False, gradgrad=False)
 
 
 def op_params(cases):
     """``pytest.param(case, check)`` for every row and every check that applies to it."""
     def applies(case, check):
+        second = case.grad and case.gradgrad
         return {"numpy": case.numpy_fn is not None, "gradcheck": case.grad and case.gradcheck,
-                "torch": True}[check]
+                "torch": True, "gradgradcheck": second and case.gradcheck,
+                "torch2": second}[check]
     return [pytest.param(case, check, id=f"{check}-{case}")
-            for case in cases for check in CHECKS if applies(case, check)]
+            for case in cases for check in CHECKS + SECOND_ORDER if applies(case, check)]
 
 
 def check_op(case, check):
@@ -109,6 +122,10 @@ def check_op(case, check):
             assert_gradcheck(case.fn, *case.values)
         elif check == "torch":
             assert_matches_torch(case.fn, case.torch_fn or case.fn, *case.values, grad=case.grad)
+        elif check == "gradgradcheck":
+            assert_gradgradcheck(case.fn, *case.values)
+        elif check == "torch2":
+            assert_second_order_matches_torch(case.fn, case.torch_fn or case.fn, *case.values)
         elif check == "cuda":
             cpu, gpu = run_on("cpu", case), run_on("cuda", case)
             assert len(cpu) == len(gpu)
@@ -167,6 +184,75 @@ def assert_gradcheck(fn, *arrays, **kw):
     arrays are passed as constants)."""
     result = dl.autograd.gradcheck(fn, [input_tensor(a) for a in arrays], **kw)
     assert result, str(result)
+
+
+def assert_gradgradcheck(fn, *arrays, **kw):
+    """Run float64 finite-difference gradgradcheck of ``fn`` at ``arrays``."""
+    result = dl.autograd.gradgradcheck(fn, [input_tensor(a) for a in arrays], **kw)
+    assert result, str(result)
+
+
+def assert_second_order_matches_torch(dl_fn, torch_fn, *arrays, rtol=1e-6, atol=1e-9):
+    """Second derivatives equal PyTorch's (float64): the gradients ``gᵢ = ∂(Σ out ⊙ w)/∂xᵢ``
+    computed with ``create_graph``, then ``∂(Σᵢ gᵢ ⊙ uᵢ)/∂xⱼ`` and ``∂/∂w``, with ``w`` and
+    ``u`` fixed random."""
+    if torch is None:
+        pytest.skip("PyTorch not installed")
+    rng = np.random.default_rng(1)
+    d_in = [input_tensor(a) for a in arrays]
+    t_in = [torch.tensor(np.asarray(a, np.float64) if is_floating(a) else np.asarray(a),
+                         requires_grad=is_floating(a)) for a in arrays]
+    d_outs, t_outs = as_outputs(dl_fn(*d_in)), as_outputs(torch_fn(*t_in))
+    pairs = [(d, t) for d, t in zip(d_outs, t_outs) if t.requires_grad]
+    ws = [rng.standard_normal(tuple(t.shape)) for _, t in pairs]
+    d_w = [dl.tensor(w, requires_grad=True) for w in ws]
+    t_w = [torch.tensor(w, requires_grad=True) for w in ws]
+    d_x = [d for d, t in zip(d_in, t_in) if t.requires_grad]
+    t_x = [t for t in t_in if t.requires_grad]
+    t_g = torch.autograd.grad([t for _, t in pairs], t_x, t_w, create_graph=True,
+                              allow_unused=True)
+    live = [k for k, t in enumerate(t_g) if t is not None and t.requires_grad]
+    try:
+        torch.autograd.grad([t_g[k] for k in live], t_x + t_w,
+                            [torch.ones_like(t_g[k]) for k in live], allow_unused=True,
+                            retain_graph=True)
+    except (NotImplementedError, RuntimeError) as err:
+        if "not implemented" not in str(err) and "unsupported" not in str(err):
+            raise
+        pytest.skip(f"PyTorch has no double backward here: {str(err).splitlines()[0]}")
+    d_g = dl.autograd.grad([d for d, _ in pairs], d_x, d_w, create_graph=True,
+                           allow_unused=True)
+    for k, (d, t) in enumerate(zip(d_g, t_g)):
+        if t is None:
+            assert d is None or not np.any(d.numpy()), f"gradient of input {k}"
+            continue
+        np.testing.assert_allclose(d.numpy(), _numpy(t), rtol=rtol, atol=atol,
+                                   err_msg=f"first-order gradient of input {k}")
+    if not live:
+        return
+    us = {k: rng.standard_normal(tuple(t_g[k].shape)) for k in live}
+    targets_d, targets_t = d_x + d_w, t_x + t_w
+    second_t = torch.autograd.grad([t_g[k] for k in live], targets_t,
+                                   [torch.tensor(us[k]) for k in live], allow_unused=True)
+    recorded = [k for k in live if d_g[k] is not None and d_g[k].requires_grad]
+    second_d = (dl.autograd.grad([d_g[k] for k in recorded], targets_d,
+                                 [dl.tensor(us[k]) for k in recorded], allow_unused=True)
+                if recorded else [None] * len(targets_d))
+    for k, (d, t) in enumerate(zip(second_d, second_t)):
+        what = (f"second derivative w.r.t. input {k}" if k < len(d_x)
+                else f"second derivative w.r.t. output weight {k - len(d_x)}")
+        if t is None:
+            assert d is None or not np.any(d.numpy()), what
+            continue
+        if d is None:
+            np.testing.assert_allclose(0 * _numpy(t), _numpy(t), atol=atol, err_msg=what)
+            continue
+        np.testing.assert_allclose(d.numpy(), _numpy(t), rtol=rtol, atol=atol, err_msg=what)
+
+
+def _numpy(t):
+    """A torch tensor's values (also of the ZeroTensor torch returns for a zero gradient)."""
+    return (torch.zeros_like(t) + t.detach()).numpy()
 
 
 def assert_matches_torch(dl_fn, torch_fn, *arrays, rtol=1e-6, atol=1e-9, grad=True):

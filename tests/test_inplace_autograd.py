@@ -18,6 +18,7 @@ from opcheck import OpCase, check_op, op_params
 torch = pytest.importorskip("torch")
 
 GRADCHECKED = ("IndexPut",)
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 
 def mask_assign(L, x, w):

@@ -1,6 +1,8 @@
-"""Every op is gradchecked: each ``Function`` subclass defined in deltaflow must be named in
-the ``GRADCHECKED`` tuple of some ``tests/**/test_*.py`` module (by class name, or by
-``module.Class`` where two ops share a name), and every name listed there must exist."""
+"""Every op is gradchecked, to the second order: each ``Function`` subclass defined in
+deltaflow must be named in the ``GRADCHECKED`` tuple of some ``tests/**/test_*.py`` module
+(finite differences and PyTorch for its gradient) and in the ``GRADGRADCHECKED`` tuple of
+one (the same for its second derivatives, ``create_graph=True``), by class name or by
+``module.Class`` where two ops share a name; every name listed must exist."""
 from __future__ import annotations
 
 import ast
@@ -74,26 +76,27 @@ def load_test_module(path):
     return module
 
 
-def literal_gradchecked(path):
-    """GRADCHECKED read from the source, for a module that skips itself at import."""
+def literal_gradchecked(path, tuple_name="GRADCHECKED"):
+    """The tuple read from the source, for a module that skips itself at import."""
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "GRADCHECKED"
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == tuple_name
                                                 for t in node.targets):
             return ast.literal_eval(node.value)
     return ()
 
 
-def gradchecked_names():
-    """``{name: test file}`` from the GRADCHECKED tuple of every test module."""
+def gradchecked_names(tuple_name="GRADCHECKED"):
+    """``{name: test file}`` from that tuple (GRADCHECKED, GRADGRADCHECKED) of every test
+    module."""
     names = {}
     for path in sorted(TESTS.rglob("test_*.py")):
         rel = path.relative_to(TESTS)
         try:
-            listed = getattr(load_test_module(path), "GRADCHECKED", ())
+            listed = getattr(load_test_module(path), tuple_name, ())
         except pytest.skip.Exception:
-            listed = literal_gradchecked(path)
+            listed = literal_gradchecked(path, tuple_name)
         except Exception as err:
-            raise AssertionError(f"cannot import tests/{rel} to read its GRADCHECKED: "
+            raise AssertionError(f"cannot import tests/{rel} to read its {tuple_name}: "
                                  f"{type(err).__name__}: {err}") from err
         for entry in listed:
             names.setdefault(entry if isinstance(entry, str) else entry.__name__, str(rel))
@@ -114,11 +117,22 @@ def test_every_function_is_gradchecked():
                          + ", ".join(missing))
 
 
-def test_every_gradchecked_name_is_a_function():
+def test_every_function_is_gradgradchecked():
+    names = gradchecked_names("GRADGRADCHECKED")
+    missing = sorted(f"{cls.__module__}.{cls.__qualname__}" for cls in registered_functions()
+                     if not any(covers(n, cls) for n in names))
+    assert not missing, ("Function subclasses without a second-derivative case (add a "
+                         "gradgradcheck and a torch comparison, and list the class name in "
+                         "that module's GRADGRADCHECKED tuple): " + ", ".join(missing))
+
+
+@pytest.mark.parametrize("tuple_name", ["GRADCHECKED", "GRADGRADCHECKED"])
+def test_every_gradchecked_name_is_a_function(tuple_name):
     functions = registered_functions()
-    unknown = sorted(f"{n} (in tests/{path})" for n, path in gradchecked_names().items()
+    unknown = sorted(f"{n} (in tests/{path})" for n, path in gradchecked_names(tuple_name).items()
                      if not any(covers(n, cls) for cls in functions))
-    assert not unknown, "GRADCHECKED names that match no Function subclass: " + ", ".join(unknown)
+    assert not unknown, (f"{tuple_name} names that match no Function subclass: "
+                         + ", ".join(unknown))
 
 
 def test_the_collector_sees_the_core_ops():

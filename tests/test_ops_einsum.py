@@ -10,6 +10,7 @@ import deltaflow as dl
 from opcheck import OpCase, check_op, op_params, torch
 
 GRADCHECKED = ("Einsum",)
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 
 def einsum_case(equation, *shapes, numpy=True):

@@ -17,6 +17,7 @@ from opcheck import CHECKS, OpCase, check_op, leaf, normal, op_params, special, 
 
 GRADCHECKED = ("Add", "Sub", "Mul", "Div", "Neg", "Pow", "PowScalar", "Exp", "Log", "Log1p",
                "Sqrt", "Rsqrt", "Abs", "Sign", "Clamp", "Maximum", "Minimum", "Where", "Cast")
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 
 # ------------------------------------------------------------------ input draws

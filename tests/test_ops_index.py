@@ -13,6 +13,7 @@ import deltaflow as dl
 from opcheck import OpCase, check_op, leaf, normal, op_params, torch
 
 GRADCHECKED = ("GetItem", "Gather", "ScatterAdd", "IndexSelect", "MaskedFill")
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 X = np.random.default_rng(0).standard_normal((4, 5, 3))
 MASK = np.random.default_rng(1).random((4, 5)) > 0.4

@@ -11,6 +11,7 @@ import deltaflow as dl
 from opcheck import OpCase, check_op, leaf, op_params, torch
 
 GRADCHECKED = ("MatMul", "Tril", "Triu", "Diagonal", "DiagEmbed", "Cross")
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 MATMUL_SHAPES = [
     ((4,), (4,)),              # dot

@@ -17,7 +17,8 @@ scipy_special = pytest.importorskip("scipy.special")
 
 GRADCHECKED = ("Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
                "Atanh", "Atan2", "Floor", "Ceil", "Trunc", "Round", "Frac", "Expm1", "Log2",
-               "Log10", "Reciprocal", "Erf", "Erfinv", "Lgamma", "Digamma", "Lerp")
+               "Log10", "Reciprocal", "Erf", "Erfinv", "Lgamma", "Digamma", "Polygamma", "Lerp")
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 
 # ------------------------------------------------------------------ input draws
@@ -95,6 +96,10 @@ UNARY = [
     OpCase("lgamma_negative", dl.lgamma, scipy_special.gammaln, of_torch("lgamma"),
            draw=negative_off_integers),
     OpCase("digamma", dl.digamma, scipy_special.digamma, of_torch("digamma"), draw=positive),
+    OpCase("polygamma_1", lambda x: dl.polygamma(1, x), lambda x: scipy_special.polygamma(1, x),
+           lambda x: torch.polygamma(1, x), draw=positive),
+    OpCase("polygamma_2", lambda x: x.polygamma(2), lambda x: scipy_special.polygamma(2, x),
+           lambda x: x.polygamma(2), draw=positive),
     OpCase("digamma_negative", dl.digamma, scipy_special.digamma, of_torch("digamma"),
            draw=negative_off_integers, tol=1e-10),
 ]

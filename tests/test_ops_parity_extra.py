@@ -13,6 +13,7 @@ import deltaflow as dl
 from opcheck import OpCase, check_op, distinct, normal, op_params, special, torch
 
 GRADCHECKED = ("Erfc", "Fmod", "Remainder", "LogAddExp", "Hypot", "Copysign", "Logit")
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 NAN, INF = np.nan, np.inf
 

@@ -11,6 +11,7 @@ import deltaflow as dl
 from opcheck import OpCase, check_op, distinct, leaf, normal, op_params, special, torch
 
 GRADCHECKED = ("Sum", "Mean", "Prod", "MaxDim", "Amax", "Var", "Std", "LogSumExp", "Norm")
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 
 def np_logsumexp(x, axis=None, keepdims=False):

@@ -13,6 +13,7 @@ import deltaflow as dl
 from opcheck import OpCase, check_op, distinct, leaf, op_params, torch
 
 GRADCHECKED = ("Scatter", "ScatterReduce", "IndexAdd")
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 RNG = np.random.default_rng(0)
 X = distinct(RNG, (3, 5))

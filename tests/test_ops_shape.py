@@ -11,6 +11,7 @@ from opcheck import OpCase, check_op, leaf, op_params, torch
 
 GRADCHECKED = ("Reshape", "Permute", "Expand", "Cat", "Stack", "Split", "Flip", "Roll", "Tile",
                "Pad")
+GRADGRADCHECKED = GRADCHECKED   # second derivatives: opcheck.SECOND_ORDER on every row
 
 
 def tpad(x, pad, mode="constant", value=0.0):

@@ -57,10 +57,14 @@ def cuda_available() -> bool:
 
 
 def xp_of(array):
-    """The array module (``numpy`` or ``cupy``) that owns ``array``."""
+    """The array module (``numpy`` or ``cupy``) that owns ``array``; for a Tensor (an op's
+    backward running under ``create_graph``) the namespace of NumPy-named differentiable
+    functions that Tensor declares (``functional/array_namespace.py``)."""
+    if type(array) is np.ndarray:
+        return np
     if _cupy is not None and isinstance(array, _cupy.ndarray):
         return _cupy
-    return np
+    return getattr(array, "array_namespace", np)
 
 
 def device_of(array) -> str:

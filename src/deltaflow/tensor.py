@@ -267,14 +267,35 @@ class Tensor(TensorMethods):
                 self.grad.data + grad.data)
         self.register_hook(keep)
 
-    def backward(self, gradient=None, retain_graph=False) -> None:
-        """Backpropagate from this tensor, accumulating into ``.grad`` of the leaves."""
+    def backward(self, gradient=None, retain_graph=None, create_graph=False,
+                 inputs=None) -> None:
+        """Backpropagate from this tensor, accumulating into ``.grad`` of the leaves.
+
+        ``create_graph``: record the backward pass, so that the gradients (``.grad``) are
+        Tensors with a graph and can be differentiated again; ``retain_graph`` defaults to
+        it. ``inputs``: accumulate only into these tensors' ``.grad`` (PyTorch's rule)."""
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no "
                                "grad_fn (did you compute it under no_grad, or from tensors "
                                "without requires_grad=True?)")
-        run_backward([self], root_grads([self], None if gradient is None else [gradient]),
-                     retain_graph)
+        if retain_graph is None:
+            retain_graph = create_graph
+        grads = root_grads([self], None if gradient is None else [gradient], create_graph)
+        if inputs is None:
+            run_backward([self], grads, retain_graph, create_graph=create_graph)
+            return
+        from .autograd.gradients import gradients_of
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        for t, g in zip(inputs, gradients_of([self], inputs, grads, retain_graph,
+                                             create_graph)):
+            if g is None:
+                continue
+            if create_graph:
+                t.grad = g if t.grad is None else t.grad + g
+            elif t.grad is None:
+                t.grad = Tensor.constant(g.copy())
+            else:
+                t.grad.data = t.grad.data + g
 
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", precision=4,
@@ -291,8 +312,13 @@ class Tensor(TensorMethods):
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
 
 
-def root_grads(outputs, grad_outputs):
-    """Seed gradients for backward: ones for a scalar output, else the given gradient."""
+def root_grads(outputs, grad_outputs, as_tensors=False):
+    """Seed gradients for backward: ones for a scalar output, else the given gradient.
+    ``as_tensors`` (create_graph): Tensors, a given gradient Tensor kept with its graph."""
+    if as_tensors:
+        seeds = root_grads(outputs, grad_outputs)
+        return [g if isinstance(g, Tensor) and g.dtype == s.dtype else Tensor.constant(s)
+                for s, g in zip(seeds, grad_outputs or [None] * len(outputs))]
     grads = []
     for k, out in enumerate(outputs):
         g = None if grad_outputs is None else grad_outputs[k]

@@ -521,6 +521,10 @@ class TensorMethods:
         """ln |Γ(x)|."""
         return F.lgamma(self)
 
+    def polygamma(self, n):
+        """ψ⁽ⁿ⁾(self), the n-th derivative of digamma (``torch.Tensor.polygamma(n)``)."""
+        return F.polygamma(n, self)
+
     def digamma(self):
         """ψ(x) = d/dx ln Γ(x)."""
         return F.digamma(self)

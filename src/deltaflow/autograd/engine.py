@@ -20,8 +20,9 @@ from __future__ import annotations
 import sys
 import threading
 
+from ..backend import xp_of
 from . import inplace, write_clock
-from .grad_mode import state
+from .grad_mode import enable_grad, state
 
 # where reference counts mean what _is_private assumes (3.14 borrows stack references)
 _getrefcount = (sys.getrefcount if sys.implementation.name == "cpython"
@@ -29,13 +30,15 @@ _getrefcount = (sys.getrefcount if sys.implementation.name == "cpython"
 
 
 def unbroadcast(grad, shape):
-    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``."""
+    """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``
+    (an array, or under ``create_graph`` a Tensor: ``xp_of`` gives its namespace)."""
+    xp = xp_of(grad)
     extra = grad.ndim - len(shape)
     if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
+        grad = xp.sum(grad, axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = xp.sum(grad, axis=axes, keepdims=True)
     if grad.shape != tuple(shape):
         grad = grad.reshape(shape)
     return grad
@@ -82,29 +85,34 @@ def _is_private(grad, _owners=3):
             and _getrefcount(grad) <= _owners)
 
 
-def _run_hook(hook, grad):
-    """``hook(grad)``; a returned Tensor replaces the gradient and must keep its shape."""
+def _run_hook(hook, grad, graph=False):
+    """``hook(grad)``; a returned Tensor replaces the gradient and must keep its shape.
+    Under ``create_graph`` (``graph``) the gradient is a Tensor already and stays one."""
     from ..tensor import Tensor
 
-    out = hook(Tensor.constant(grad))
+    out = hook(grad if graph else Tensor.constant(grad))
     if out is None:
         return grad
     if out.shape != grad.shape:
         raise RuntimeError(f"backward: hook {getattr(hook, '__name__', hook)!r} changed the "
                            f"gradient's shape from {tuple(grad.shape)} to {tuple(out.shape)}")
-    return out.data
+    return out if graph else out.data
 
 
-def _accumulate_leaf(tensor, grad, accumulate):
-    """Run the leaf's hooks on its total gradient, then add it to ``.grad``."""
+def _accumulate_leaf(tensor, grad, accumulate, graph=False):
+    """Run the leaf's hooks on its total gradient, then add it to ``.grad``. Under
+    ``create_graph`` the gradient is a Tensor with its own graph: ``.grad`` becomes that
+    Tensor (or the recorded sum ``.grad + grad``), so it can be differentiated again."""
     from ..tensor import Tensor
 
     if tensor._hooks:
         for hook in list(tensor._hooks.values()):
-            grad = _run_hook(hook, grad)
+            grad = _run_hook(hook, grad, graph)
     if not accumulate:
         return
-    if tensor.grad is None:
+    if graph:
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    elif tensor.grad is None:
         # .grad must be private: copy unless nothing else can see this array
         tensor.grad = Tensor.constant(grad if _is_private(grad) else grad.copy())
     else:
@@ -153,19 +161,49 @@ def queue_callback(callback):
     _callbacks.stack[-1].append(callback)
 
 
-def run_backward(roots, root_grads, retain_graph=False, accumulate=True):
-    """Backpropagate ``root_grads`` (arrays) from ``roots`` (Tensors) through the graph."""
+def run_backward(roots, root_grads, retain_graph=False, accumulate=True, create_graph=False,
+                 capture=None):
+    """Backpropagate ``root_grads`` from ``roots`` (Tensors) through the graph.
+
+    ``root_grads`` are arrays; with ``create_graph`` they are Tensors, and every node's
+    backward runs as :meth:`Function.backward_graph` with grad mode on, so the gradients are
+    Tensors recorded in a graph of their own (double backward, docs/autodiff.md).
+
+    ``capture`` (``autograd.grad``): a list of Tensors whose total gradients to return, in
+    a list; then only the nodes on a path to one of them run, no ``.grad`` changes, and
+    only the captured tensors' hooks run (PyTorch's rule)."""
     queued = []
     _callbacks.stack.append(queued)
     try:
-        _backpropagate(roots, root_grads, retain_graph, accumulate)
+        if create_graph:
+            with enable_grad():
+                found = _backpropagate(roots, root_grads, retain_graph, accumulate, True,
+                                       capture)
+        else:
+            found = _backpropagate(roots, root_grads, retain_graph, accumulate, False, capture)
         while queued:
             queued.pop(0)()
     finally:
         _callbacks.stack.pop()
+    return found
 
 
-def _backpropagate(roots, root_grads, retain_graph, accumulate):
+def needed_nodes(order, capture):
+    """The Functions of ``order`` from which a path leads to one of the ``capture`` tensors
+    (the only ones ``autograd.grad`` has to run)."""
+    targets = {id(t) for t in capture}
+    needed = set()
+    for fn in reversed(order):           # producers before their consumers
+        rebased = fn.clock_at_forward < inplace.last_rebase
+        for t in fn.parents:
+            ctx = inplace.as_of(t, fn.clock_at_forward)[0] if rebased else t._ctx
+            if id(t) in targets or (ctx is not None and ctx in needed):
+                needed.add(fn)
+                break
+    return needed
+
+
+def _backpropagate(roots, root_grads, retain_graph, accumulate, graph, capture=None):
     pending = {}      # Function -> gradient of each of its outputs
     leaf_grads = {}   # leaf Tensor -> its summed gradient (hooks and .grad see the total)
     fns = []
@@ -179,34 +217,50 @@ def _backpropagate(roots, root_grads, retain_graph, accumulate):
         fns.append(t._ctx)
     anomaly = state.anomaly_enabled
     order = topological_order(fns)
-    leaves_of, uses = leaf_consumers(order)
+    needed = None
+    if capture is not None:
+        needed, captured, leaves_of, uses = needed_nodes(order, capture), {}, {}, {}
+        slots_of = {}   # Function -> [(output index, captured non-leaf tensor)]
+        for t in capture:
+            if t._ctx is not None:
+                slots_of.setdefault(t._ctx, []).append((t._idx, t))
+    else:
+        leaves_of, uses = leaf_consumers(order)
     for fn in order:
         grads = pending.pop(fn, None)
         if grads is None:
             continue
+        if needed is not None:
+            if fn.out_hooks:
+                _run_out_hooks(fn, grads, graph)
+            for i, t in slots_of.get(fn, ()):
+                if grads[i] is not None:
+                    captured[id(t)] = grads[i]
+            if fn not in needed:
+                continue
         if fn.released:
             raise RuntimeError(
                 f"backward: trying to backward through the graph a second time (at "
                 f"'{fn.op_name()}'); its saved values were freed after the first backward. "
                 "Pass retain_graph=True to the first backward() to keep them.")
-        if fn.out_hooks:
-            for i, hooks in fn.out_hooks.items():
-                for hook in list(hooks.values()):
-                    if grads[i] is not None:
-                        grads[i] = _run_hook(hook, grads[i])
+        if fn.out_hooks and needed is None:
+            _run_out_hooks(fn, grads, graph)
         if fn.n_outputs > 1:
             for i, g in enumerate(grads):
                 if g is None:
                     shape, dtype = fn.out_meta[i]
-                    grads[i] = _zeros_like_parent(fn, shape, dtype)
+                    grads[i] = _zeros_like_parent(fn, shape, dtype, graph)
         if write_clock.latest > fn.clock_at_forward:
             check_saved_inputs(fn)
-        in_grads = fn.backward(*grads)
+        in_grads = fn.backward_graph(*grads) if graph else fn.backward(*grads)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
+        if graph:
+            in_grads = _tensors(in_grads)
         if anomaly:
             from . import anomaly as _anomaly
-            _anomaly.on_backward(fn, grads, in_grads)
+            _anomaly.on_backward(fn, *((_arrays(grads), _arrays(in_grads)) if graph
+                                       else (grads, in_grads)))
         parents = fn.parents
         rebased = fn.clock_at_forward < inplace.last_rebase
         if not retain_graph:
@@ -224,7 +278,7 @@ def _backpropagate(roots, root_grads, retain_graph, accumulate):
             if g.shape != data.shape:
                 g = unbroadcast(g, data.shape)
             if g.dtype != data.dtype:
-                g = g.astype(data.dtype)
+                g = g.to(data.dtype) if graph else g.astype(data.dtype)
             if ctx is None:
                 prev = leaf_grads.get(t)
                 leaf_grads[t] = g if prev is None else prev + g
@@ -241,10 +295,27 @@ def _backpropagate(roots, root_grads, retain_graph, accumulate):
         if complete:   # accumulate now, so post-accumulate hooks overlap the rest
             grads = in_grads = g = None  # drop the loop's references: _is_private counts them
             for t in complete:
-                _accumulate_leaf(t, leaf_grads.pop(t), accumulate)
+                _accumulate_leaf(t, leaf_grads.pop(t), accumulate, graph)
     grads = in_grads = g = None  # drop the loop's references: _is_private counts them
+    if capture is not None:
+        targets = {id(t) for t in capture}
+        for t, g in leaf_grads.items():
+            if id(t) in targets:
+                for hook in list(t._hooks.values()) if t._hooks else ():
+                    g = _run_hook(hook, g, graph)
+                captured[id(t)] = g
+        return [captured.get(id(t)) for t in capture]
     for t in list(leaf_grads):
-        _accumulate_leaf(t, leaf_grads.pop(t), accumulate)
+        _accumulate_leaf(t, leaf_grads.pop(t), accumulate, graph)
+    return None
+
+
+def _run_out_hooks(fn, grads, graph):
+    """The hooks registered on ``fn``'s outputs, each on its output's summed gradient."""
+    for i, hooks in fn.out_hooks.items():
+        for hook in list(hooks.values()):
+            if grads[i] is not None:
+                grads[i] = _run_hook(hook, grads[i], graph)
 
 
 def check_saved_inputs(fn):
@@ -259,8 +330,6 @@ def check_saved_inputs(fn):
     neither, ``x * y`` keeps both — so the check looks through what ``fn`` saved. Writes
     through another Tensor that views the same memory are caught too: the clock remembers
     which arrays' memory was written (``write_clock.written_since``)."""
-    from ..backend import xp_of
-
     saved = []
     for value in vars(fn).values():
         for item in (value if isinstance(value, (tuple, list)) else (value,)):
@@ -287,8 +356,24 @@ def check_saved_inputs(fn):
                     "after backward.")
 
 
-def _zeros_like_parent(fn, shape, dtype):
-    from ..backend import xp_of
-
+def _zeros_like_parent(fn, shape, dtype, graph=False):
     xp = xp_of(fn.parents[0].data) if fn.parents else __import__("numpy")
-    return xp.zeros(shape, dtype=dtype)
+    zeros = xp.zeros(shape, dtype=dtype)
+    if graph:
+        from ..tensor import Tensor
+        return Tensor.constant(zeros)
+    return zeros
+
+
+def _tensors(grads):
+    """Gradients of a graph-mode backward as Tensors (a constant array, e.g. the zeros of
+    ``floor``'s derivative, becomes a constant Tensor)."""
+    from ..tensor import Tensor
+
+    return tuple(g if g is None or isinstance(g, Tensor) else Tensor.constant(g)
+                 for g in grads)
+
+
+def _arrays(grads):
+    """The arrays of a tuple of gradient Tensors (None kept), for the anomaly hooks."""
+    return tuple(None if g is None else g.data for g in grads)

@@ -41,12 +41,15 @@ def _as_list(inputs):
     return list(inputs)
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=False, seed=0):
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=False, seed=0,
+              check_constant_outputs=False):
     """Compare backprop gradients of ``fn(*inputs)`` with float64 central differences.
 
     Inputs that require grad are checked; they must be float64 (promote them first, e.g.
     ``x.double()``). Returns a :class:`GradcheckResult` naming the worst element on failure;
     with ``raise_exception=True`` a failure raises ``AssertionError`` instead.
+    ``check_constant_outputs``: floating outputs that do not require grad are checked too,
+    against an analytic gradient of 0.
     """
     from ..tensor import Tensor
 
@@ -58,7 +61,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=False,
                             "float64 inputs (call .double())")
     out = fn(*inputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
-    outs = [o for o in outs if isinstance(o, Tensor) and o.requires_grad]
+    outs = [o for o in outs if isinstance(o, Tensor) and (o.requires_grad or (
+        check_constant_outputs and np.issubdtype(o.dtype, np.floating)))]
     rng = np.random.default_rng(seed)
     weights = [np.ones(o.shape) if o.data.size == 1 else rng.standard_normal(o.shape)
                for o in outs]
@@ -75,9 +79,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=False,
         raise ValueError("gradcheck: fn returned no tensor that requires grad")
     total = None
     for o, w in zip(outs, weights):
-        term = (o * Tensor(w.astype(o.dtype))).sum()
-        total = term if total is None else total + term
-    total.backward()
+        if o.requires_grad:
+            term = (o * Tensor(w.astype(o.dtype))).sum()
+            total = term if total is None else total + term
+    if total is not None:
+        total.backward()
 
     result = GradcheckResult(True)
     worst_margin = 0.0
@@ -115,3 +121,44 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=False,
     if raise_exception and not result.passed:
         raise AssertionError(str(result))
     return result
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  raise_exception=False, seed=0):
+    """Check second derivatives: gradcheck of the vector–Jacobian product.
+
+    The first-order gradient ``(x, v) ↦ ∂(Σ fn(x) ⊙ v)/∂x``, computed by backprop with
+    ``create_graph=True``, is itself gradchecked against float64 central differences, with
+    respect to both ``x`` (the second derivatives, Σ v·∂²f/∂x²) and ``v`` (the Jacobian
+    again). ``grad_outputs`` (one per output that requires grad) default to fixed random
+    float64 tensors."""
+    from ..tensor import Tensor
+    from .grad_mode import enable_grad
+    from .gradients import grad
+
+    inputs = _as_list(inputs)
+    diff = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    out = fn(*inputs)
+    outs = [o for o in (out if isinstance(out, (tuple, list)) else (out,))
+            if isinstance(o, Tensor) and o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        grad_outputs = [Tensor(rng.standard_normal(o.shape), requires_grad=True) for o in outs]
+    grad_outputs = _as_list(grad_outputs)
+    n = len(inputs)
+
+    def first_order(*args):
+        xs, vs = list(args[:n]), args[n:]
+        with enable_grad():
+            y = fn(*xs)
+            ys = [o for o in (y if isinstance(y, (tuple, list)) else (y,))
+                  if isinstance(o, Tensor) and o.requires_grad]
+            grads = grad(ys, [xs[i] for i in diff], list(vs), create_graph=True,
+                         allow_unused=True)
+        return tuple(g for g in grads if g is not None)
+
+    # a first derivative that is constant (floor's 0, a linear op's) has second derivative
+    # 0: gradcheck then compares the finite differences of the gradient with 0
+    return gradcheck(first_order, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, seed=seed,
+                     check_constant_outputs=True)

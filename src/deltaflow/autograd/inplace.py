@@ -79,8 +79,11 @@ def write(x, name, compute, record=True):
         raise RuntimeError(f"{name}: the result has dtype {new.dtype}, which cannot be "
                            f"written in place into a tensor of dtype {x.dtype}")
     if record:
+        copies = {}
         for node in _recorded_since(new._ctx, start):
-            _keep_old_values(node, x.data)
+            _keep_old_values(node, x.data, copies)
+        if copies:   # the stand-in holds the old value too (double backward reads it)
+            old.data = copies[id(x.data)] if id(x.data) in copies else old.data.copy()
     before_write(x)
     if new.data is not x.data:
         x.data[...] = new.data
@@ -124,24 +127,28 @@ def _rebase(x, new):
     x._ctx, x._idx, x.requires_grad = new._ctx, new._idx, new.requires_grad
 
 
-def _keep_old_values(node, array):
+def _keep_old_values(node, array, copies=None):
     """Replace what ``node`` saved for backward that shares memory with ``array`` (about to
-    be overwritten) by a copy."""
+    be overwritten) by a copy; ``copies`` (id → copy) shares one copy of each saved array
+    among the nodes of one write."""
     from ..backend import xp_of
 
     overlaps = getattr(xp_of(array), "may_share_memory", None)
+    copies = {} if copies is None else copies
 
     def kept(item):
         if hasattr(item, "shape") and hasattr(item, "dtype") and (
                 item is array or (overlaps is not None and overlaps(item, array))):
-            return item.copy()
+            if id(item) not in copies:
+                copies[id(item)] = item.copy()
+            return copies[id(item)]
         return item
 
     saved = vars(node)
     for key, value in list(saved.items()):
         if isinstance(value, (tuple, list)):
-            copies = [kept(v) for v in value]
-            if any(c is not v for c, v in zip(copies, value)):
-                saved[key] = type(value)(copies)
+            items = [kept(v) for v in value]
+            if any(c is not v for c, v in zip(items, value)):
+                saved[key] = type(value)(items)
         else:
             saved[key] = kept(value)

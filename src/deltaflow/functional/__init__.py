@@ -27,7 +27,7 @@ from .math import (
     acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan,
     atan2, atanh, ceil, cos, cosh, deg2rad, digamma, erf, erfc, erfinv, exp, exp2, expm1, fix,
     floor, frac, heaviside, hypot, lgamma, log, log10, log1p, log2, logaddexp, logaddexp2,
-    logit, rad2deg, reciprocal, round, rsqrt, sin, sinc, sinh, sqrt, tan, trunc, xlogy
+    logit, polygamma, rad2deg, reciprocal, round, rsqrt, sin, sinc, sinh, sqrt, tan, trunc, xlogy
 )
 from .comparison import (
     all, allclose, any, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, eq, equal, ge,
@@ -68,6 +68,11 @@ from .linalg import (
     outer, tensordot, trace, tril, tril_indices, triu, triu_indices, vdot
 )
 from .inplace_methods import copy_, fill_, inplace
+from . import array_namespace
+
+# an op's backward under create_graph: xp_of(tensor) is NumPy's names over Tensors
+from ..tensor import Tensor as _Tensor
+_Tensor.array_namespace = array_namespace
 
 # Tensor.new_* and the random in-place fills (Tensor's methods call them here) live with
 # creation, which imports Tensor: complete by now.
@@ -101,7 +106,8 @@ __all__ = [
     'median', 'meshgrid', 'min', 'minimum', 'mish', 'mm', 'mode', 'moveaxis', 'movedim',
     'msort', 'mul', 'multiply', 'mv', 'nan_to_num', 'nanmean', 'nanmedian', 'nansum', 'narrow',
     'ne', 'neg', 'negative', 'nonzero', 'norm', 'not_equal', 'numel', 'outer', 'pad',
-    'permute', 'positive', 'pow', 'prod', 'quantile', 'rad2deg', 'ravel', 'reciprocal', 'relu',
+    'permute', 'polygamma', 'positive', 'pow', 'prod', 'quantile', 'rad2deg', 'ravel',
+    'reciprocal', 'relu',
     'remainder', 'repeat', 'repeat_interleave', 'reshape', 'roll', 'rot90', 'round',
     'row_stack', 'rsqrt', 'scatter', 'scatter_add', 'scatter_reduce', 'searchsorted', 'select',
     'selu', 'set_default_dtype', 'sgn', 'sigmoid', 'sign', 'signbit', 'silu', 'sin', 'sinc',

@@ -227,6 +227,13 @@ def digamma(x):
     return E.Digamma.apply(_as_float(x))
 
 
+def polygamma(n, x):
+    """ψ⁽ⁿ⁾(x), the n-th derivative of the digamma function (ψ⁽⁰⁾ = digamma)."""
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"polygamma: n must be a non-negative integer, got {n!r}")
+    return digamma(x) if n == 0 else E.Polygamma.apply(_as_float(x), n=n)
+
+
 def logit(x, eps=None):
     """ln(x / (1 − x)), ``x`` clamped to [eps, 1 − eps] first when ``eps`` is given."""
     return PO.Logit.apply(_as_float(x), eps=eps)

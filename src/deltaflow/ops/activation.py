@@ -71,6 +71,9 @@ class ReLU(Function):
     def backward(self, g):
         return relu_kernels.pick(g, self.out).backward(g, self.out)
 
+    def backward_graph(self, g):
+        return xp_of(g).where(self.out <= 0, 0.0, g)   # f″ = 0: the mask is a constant
+
 
 class LeakyReLU(Function):
     """f(z) = z if z > 0 else s·z;  f′(z) = 1 if z > 0 else s."""
@@ -97,8 +100,13 @@ class ELU(Function):
 
     def backward(self, g):
         xp = xp_of(g)
-        d = xp.where(self.z > 0, 1.0, self.out + self.alpha).astype(g.dtype)
+        d = xp.where(self.z > 0, 1.0, self.out + self.alpha)
         return g * (d * self.scale)
+
+    def recompute_saved(self, saved):
+        z = saved["z"]
+        xp = xp_of(z)
+        saved["out"] = xp.where(z > 0, z, self.alpha * xp.expm1(xp.minimum(z, 0)))
 
 
 class GELU(Function):
@@ -124,6 +132,21 @@ class GELU(Function):
         pdf, cdf = self.pdf, self.cdf
         return gelu_kernels.pick(z, pdf, cdf, g).gelu_backward(z, pdf, cdf, g)
 
+    def recompute_saved(self, saved):
+        z = saved["z"]
+        xp = xp_of(z)
+        if self.approximate == "tanh":
+            saved["t"] = xp.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z ** 3))
+        else:
+            saved["cdf"] = 0.5 * (1 + xp.erf(z / _SQRT_2))
+            saved["pdf"] = xp.exp(-0.5 * z * z) * INV_SQRT_2PI
+
+    def backward_graph(self, g):
+        if self.approximate == "tanh":
+            return super().backward_graph(g)
+        saved = self.saved_tensors()
+        return g * (saved["cdf"] + saved["z"] * saved["pdf"])
+
 
 class SiLU(Function):
     """f(z) = z·σ(z);  f′(z) = σ(z)(1 + z(1 − σ(z)))."""
@@ -136,6 +159,9 @@ class SiLU(Function):
     def backward(self, g):
         s = self.s
         return g * (s * (1 + self.z * (1 - s)))
+
+    def recompute_saved(self, saved):
+        saved["s"] = sigmoid(saved["z"])
 
 
 def softplus(z, beta=1.0, threshold=20.0):
@@ -155,7 +181,7 @@ class Softplus(Function):
     def backward(self, g):
         xp = xp_of(g)
         bz = self.z * self.beta
-        return g * xp.where(bz > self.threshold, 1.0, sigmoid(bz)).astype(g.dtype)
+        return g * xp.where(bz > self.threshold, 1.0, sigmoid(bz))
 
 
 class Mish(Function):
@@ -171,9 +197,14 @@ class Mish(Function):
         t = self.t
         return g * (t + self.z * sigmoid(self.z) * (1 - t * t))
 
+    def recompute_saved(self, saved):
+        saved["t"] = xp_of(saved["z"]).tanh(softplus(saved["z"]))
+
 
 class Sigmoid(Function):
     """f(z) = σ(z) = 1/(1 + e⁻ᶻ);  f′(z) = σ(z)(1 − σ(z))."""
+
+    saved_outputs = ("out",)
 
     def forward(self, z):
         self.out = sigmoid(z)
@@ -186,6 +217,8 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     """f(z) = tanh z;  f′(z) = 1 − tanh² z."""
+
+    saved_outputs = ("out",)
 
     def forward(self, z):
         self.out = xp_of(z).tanh(z)
@@ -210,6 +243,8 @@ class Hardtanh(Function):
 class Softmax(Function):
     """yᵢ = e^{zᵢ − m} / Σⱼ e^{zⱼ − m} (m = max z);  ∂L/∂z = y ⊙ (g − Σ g ⊙ y)."""
 
+    saved_outputs = ("out",)
+
     def forward(self, z, dim=-1):
         xp = xp_of(z)
         e = xp.exp(z - z.max(axis=dim, keepdims=True))
@@ -220,7 +255,7 @@ class Softmax(Function):
     def backward(self, g):
         y = self.out
         gy = g * y
-        gy -= y * gy.sum(axis=self.dim, keepdims=True)
+        gy -= y * xp_of(g).sum(gy, axis=self.dim, keepdims=True)
         return gy
 
 
@@ -228,6 +263,7 @@ class LogSoftmax(Function):
     """yᵢ = zᵢ − m − ln Σⱼ e^{zⱼ − m};  ∂L/∂z = g − softmax(z) ⊙ Σ g."""
 
     name = "log_softmax"
+    saved_outputs = ("out",)
 
     def forward(self, z, dim=-1):
         xp = xp_of(z)
@@ -238,7 +274,7 @@ class LogSoftmax(Function):
 
     def backward(self, g):
         xp = xp_of(g)
-        return g - xp.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
+        return g - xp.exp(self.out) * xp.sum(g, axis=self.dim, keepdims=True)
 
 
 class Hardsigmoid(Function):
@@ -263,5 +299,5 @@ class Hardswish(Function):
     def backward(self, g):
         xp = xp_of(g)
         z = self.z
-        d = xp.where(z <= -3, 0.0, xp.where(z < 3, z / 3 + 0.5, 1.0)).astype(g.dtype)
+        d = xp.where(z <= -3, 0.0, xp.where(z < 3, z / 3 + 0.5, 1.0))
         return g * d

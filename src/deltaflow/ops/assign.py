@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from ..autograd.function import Function
+from ..backend import xp_of
+from .index import TakeFlat, positions_of
 
 
 class IndexPut(Function):
@@ -24,3 +26,14 @@ class IndexPut(Function):
             gx = g.copy()
             gx[self.index] = 0
         return gx, (g[self.index] if need[1] else None)
+
+    def backward_graph(self, g):
+        need = self.needs_input_grad
+        gx = gv = None
+        if need[0]:
+            keep = xp_of(g.data).ones(g.shape, dtype=g.dtype)
+            keep[self.index] = 0
+            gx = g * keep
+        if need[1]:
+            gv = TakeFlat.apply(g, positions=positions_of(g.shape, self.index, xp_of(g.data)))
+        return gx, gv

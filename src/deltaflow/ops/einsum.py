@@ -103,6 +103,13 @@ class Einsum(Function):
         self.inputs, self.output, self.sizes = inputs, output, sizes
         return contract(xp, inputs, output, self.operands)
 
+    def recompute_saved(self, saved):
+        """Under create_graph the stretched operands are views of the input Tensors."""
+        inputs = self.unwritten_inputs()
+        xp = xp_of(inputs[0])
+        saved["operands"] = [broadcast(xp, t, s, self.sizes) for t, s in zip(inputs,
+                                                                            self.inputs)]
+
     def backward(self, g):
         xp = xp_of(g)
         grads = []
@@ -138,8 +145,8 @@ def contract(xp, inputs, output, arrays):
 def contract_pair(xp, sa, sb, output, a, b):
     """z[output] = Σ a[sa]·b[sb] as (batch, kept of a, summed) @ (batch, summed, kept of b):
     one GEMM per batch entry, where NumPy's einsum loops in C for batched contractions."""
-    a, sa = sum_alone(a, sa, sb + output)
-    b, sb = sum_alone(b, sb, sa + output)
+    a, sa = sum_alone(xp, a, sa, sb + output)
+    b, sb = sum_alone(xp, b, sb, sa + output)
     batch = [c for c in sa if c in sb and c in output]
     summed = [c for c in sa if c in sb and c not in output]
     left = [c for c in sa if c not in sb]
@@ -148,21 +155,21 @@ def contract_pair(xp, sa, sb, output, a, b):
 
     def flat(array, subs, *groups):
         order = [c for group in groups for c in group]
-        return array.transpose([subs.index(c) for c in order]).reshape(
+        return xp.transpose(array, [subs.index(c) for c in order]).reshape(
             [math.prod(size[c] for c in group) for group in groups])
 
     z = xp.matmul(flat(a, sa, batch, left, summed), flat(b, sb, batch, summed, right))
     order = batch + left + right
     z = z.reshape([size[c] for c in order])
-    return z.transpose([order.index(c) for c in output])
+    return xp.transpose(z, [order.index(c) for c in output])
 
 
-def sum_alone(array, subs, keep):
+def sum_alone(xp, array, subs, keep):
     """``array`` summed over its letters that are not in ``keep``, and its remaining ones."""
     axes = tuple(i for i, c in enumerate(subs) if c not in keep)
     if not axes:
         return array, subs
-    return array.sum(axis=axes), "".join(c for c in subs if c in keep)
+    return xp.sum(array, axis=axes), "".join(c for c in subs if c in keep)
 
 
 def on_diagonal(xp, grad, letters, subscripts, sizes):

@@ -71,6 +71,8 @@ class Neg(Function):
 class Pow(Function):
     """z = aᵇ;  ∂z/∂a = b·aᵇ⁻¹ (0 where b = 0), ∂z/∂b = aᵇ·ln a (0 where a = 0 and b ≥ 0)."""
 
+    saved_outputs = ("out",)
+
     def forward(self, a, b):
         self.a, self.b = a, b
         self.out = a ** b
@@ -110,6 +112,8 @@ class PowScalar(Function):
 class Exp(Function):
     """z = eᵃ;  ∂z/∂a = eᵃ."""
 
+    saved_outputs = ("out",)
+
     def forward(self, a):
         self.out = xp_of(a).exp(a)
         return self.out
@@ -143,6 +147,8 @@ class Log1p(Function):
 class Sqrt(Function):
     """z = √a;  ∂z/∂a = 1/(2√a)."""
 
+    saved_outputs = ("out",)
+
     def forward(self, a):
         self.out = xp_of(a).sqrt(a)
         return self.out
@@ -153,6 +159,8 @@ class Sqrt(Function):
 
 class Rsqrt(Function):
     """z = 1/√a;  ∂z/∂a = −z³/2."""
+
+    saved_outputs = ("out",)
 
     def forward(self, a):
         self.out = 1 / xp_of(a).sqrt(a)
@@ -324,6 +332,8 @@ class Frac(Function):
 class Expm1(Function):
     """z = eᵃ − 1 (accurate near 0);  ∂z/∂a = eᵃ = z + 1."""
 
+    saved_outputs = ("out",)
+
     def forward(self, a):
         self.out = xp_of(a).expm1(a)
         return self.out
@@ -357,6 +367,8 @@ class Log10(Function):
 class Reciprocal(Function):
     """z = 1/a;  ∂z/∂a = −1/a² = −z²."""
 
+    saved_outputs = ("out",)
+
     def forward(self, a):
         self.out = 1 / a
         return self.out
@@ -367,8 +379,12 @@ class Reciprocal(Function):
 
 # ------------------------------------------------------------ special functions
 def special_function(name, x):
-    """``scipy.special``'s function ``name`` (``cupyx.scipy.special``'s on the GPU)."""
-    if xp_of(x) is not np:
+    """``scipy.special``'s function ``name`` (``cupyx.scipy.special``'s on the GPU; for a
+    Tensor under create_graph, the array namespace's differentiable one)."""
+    xp = xp_of(x)
+    if xp is not np and not hasattr(xp, "ndarray"):
+        return getattr(xp, name)
+    if xp is not np:
         import cupyx.scipy.special as special  # type: ignore
     else:
         try:
@@ -392,6 +408,8 @@ class Erf(Function):
 
 class Erfinv(Function):
     """z = erf⁻¹ a (|a| ≤ 1);  ∂z/∂a = (√π/2) e^(z²)."""
+
+    saved_outputs = ("out",)
 
     def forward(self, a):
         self.out = special_function("erfinv", a)(a)
@@ -420,7 +438,18 @@ class Digamma(Function):
         return special_function("digamma", a)(a)
 
     def backward(self, g):
-        return g * special_function("polygamma", self.a)(1, self.a).astype(g.dtype, copy=False)
+        return g * special_function("polygamma", self.a)(1, self.a)
+
+
+class Polygamma(Function):
+    """z = ψ⁽ⁿ⁾(a), the n-th derivative of the digamma function;  ∂z/∂a = ψ⁽ⁿ⁺¹⁾(a)."""
+
+    def forward(self, a, n=1):
+        self.a, self.n = a, n
+        return special_function("polygamma", a)(n, a).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        return g * special_function("polygamma", self.a)(self.n + 1, self.a)
 
 
 # ------------------------------------------------------------------- lerp

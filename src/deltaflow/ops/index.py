@@ -11,6 +11,60 @@ def is_basic_index(index) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (int, slice)) for i in items)
 
 
+def positions_of(shape, index, xp):
+    """The flat offsets of ``x[index]``'s elements in an array ``x`` of ``shape`` (any
+    index: slices, integer arrays, masks): ``arange(size).reshape(shape)[index]``."""
+    size = 1
+    for n in shape:
+        size *= n
+    return xp.arange(size).reshape(shape)[index]
+
+
+class TakeFlat(Function):
+    """y = x.flat[positions] (an array of flat offsets, any shape, repeats allowed);
+    ∂L/∂x = ∂L/∂y added into those offsets: :class:`PutAddFlat`. With it, the pair is how
+    every indexing op backpropagates under create_graph (each is the other's adjoint)."""
+
+    name = "take"
+
+    def forward(self, x, positions):
+        self.shape, self.positions = x.shape, positions
+        return x.reshape(-1)[positions]
+
+    def backward(self, g):
+        return _put_add(g, self.positions, self.shape)
+
+    def backward_graph(self, g):
+        return PutAddFlat.apply(g, positions=self.positions, shape=self.shape)
+
+
+class PutAddFlat(Function):
+    """y = zeros(shape), then y.flat[positions] += g (repeated offsets add up);
+    ∂L/∂g = (∂L/∂y).flat[positions]: :class:`TakeFlat`."""
+
+    name = "put_add"
+
+    def forward(self, g, positions, shape):
+        self.positions = positions
+        return _put_add(g, positions, shape)
+
+    def backward(self, u):
+        return u.reshape(-1)[self.positions]
+
+    def backward_graph(self, u):
+        return TakeFlat.apply(u, positions=self.positions)
+
+
+def _put_add(g, positions, shape):
+    """zeros(shape) with g added at the flat ``positions`` (bincount: one pass)."""
+    xp = xp_of(g)
+    size = 1
+    for n in shape:
+        size *= n
+    out = xp.bincount(positions.reshape(-1), weights=g.reshape(-1), minlength=size)
+    return out.astype(g.dtype, copy=False).reshape(shape)
+
+
 class GetItem(Function):
     """y = x[index];  ∂L/∂x scatters ∂L/∂y back, adding where an index repeats."""
 
@@ -28,6 +82,10 @@ class GetItem(Function):
         else:
             xp.add.at(out, self.index, g)
         return out
+
+    def backward_graph(self, g):
+        return PutAddFlat.apply(g, positions=positions_of(self.shape, self.index, xp_of(
+            g.data)), shape=self.shape)
 
 
 def _flat_positions(xp, shape, index, dim):
@@ -55,6 +113,9 @@ class Gather(Function):
         out = xp.bincount(self.flat.reshape(-1), weights=g.reshape(-1), minlength=size)
         return out.astype(g.dtype, copy=False).reshape(self.shape)
 
+    def backward_graph(self, g):
+        return PutAddFlat.apply(g, positions=self.flat, shape=self.shape)
+
 
 class ScatterAdd(Function):
     """y = x, then y[index[i][j]][j] += src[i][j] along ``dim``;
@@ -75,12 +136,24 @@ class ScatterAdd(Function):
         gsrc = _to_src(g.reshape(-1)[self.flat], self) if need[1] else None
         return (g if need[0] else None), gsrc
 
+    def backward_graph(self, g):
+        need = self.needs_input_grad
+        return (g if need[0] else None), (_to_src_graph(g, self) if need[1] else None)
+
 
 def _to_src(values, op):
     """Gradients for the part of ``src`` that ``index`` covers, zero elsewhere."""
     out = xp_of(values).zeros(op.src_shape, dtype=values.dtype)
     out[op.part] = values.reshape(out[op.part].shape)
     return out
+
+
+def _to_src_graph(g, op):
+    """:func:`_to_src` of ``g`` at the op's flat offsets, recorded (create_graph)."""
+    taken = TakeFlat.apply(g, positions=op.flat.reshape(-1))
+    xp = xp_of(g.data)
+    return PutAddFlat.apply(taken, positions=positions_of(op.src_shape, op.part, xp).reshape(-1),
+                            shape=op.src_shape)
 
 
 class Scatter(Function):
@@ -105,6 +178,17 @@ class Scatter(Function):
             gx.reshape(-1)[self.flat] = 0
         if need[1]:
             gsrc = _to_src(g.reshape(-1)[self.flat], self)
+        return gx, gsrc
+
+    def backward_graph(self, g):
+        need = self.needs_input_grad
+        gx = gsrc = None
+        if need[0]:
+            keep = xp_of(g.data).ones(g.shape, dtype=g.dtype)
+            keep.reshape(-1)[self.flat] = 0
+            gx = g * keep
+        if need[1]:
+            gsrc = _to_src_graph(g, self)
         return gx, gsrc
 
 
@@ -164,6 +248,38 @@ class ScatterReduce(Function):
             gx = xp.where(self.written, 0, gx)
         return gx.reshape(self.shape), _to_src(gs, self)
 
+    def backward_graph(self, g):
+        """The reduction recomputed densely: row p of a (size of x) × (members) matrix holds
+        the members of position p (and xₚ with ``include_self``), the reduction's identity
+        elsewhere; reducing each row is ordinary differentiable ops (O(size·members))."""
+        import numpy as np
+
+        reduce, flat, include_self, shape = self.reduce, self.flat, self.include_self, \
+            self.shape
+        written = self.written
+        part, size = self.part, written.shape[0]
+
+        def dense(x, src):
+            xp = xp_of(x)
+            xf, sf = x.reshape(-1), src[part].reshape(-1)
+            member = np.arange(size)[:, None] == flat[None, :]
+            fill = {"sum": 0.0, "mean": 0.0, "prod": 1.0, "amax": -np.inf,
+                    "amin": np.inf}[reduce]
+            rows = xp.where(member, xp.expand_dims(sf, 0), fill)
+            if include_self:
+                rows = xp.concatenate([xp.expand_dims(xf, 1), rows], axis=1)
+            if reduce in ("sum", "mean"):
+                out = xp.sum(rows, axis=1)
+                if reduce == "mean":
+                    out = out / np.maximum(self.members, 1)
+            elif reduce == "prod":
+                out = xp.prod(rows, axis=1)
+            else:
+                out = (xp.max if reduce == "amax" else xp.min)(rows, axis=1)
+            return xp.where(written, out, xf).reshape(shape)
+
+        return self.recompute_backward(dense, g)
+
     def _prod_grads(self, xp, g):
         """∂yₚ/∂xₚ = Π srcᵢ at p; ∂yₚ/∂srcᵢ = xₚ · Π of p's other src elements, that
         product found as Π(non-zero)/srcᵢ, or Π(non-zero) for p's only zero, or 0."""
@@ -199,6 +315,15 @@ class IndexAdd(Function):
         gsrc = xp_of(g).take(g, self.index, axis=self.dim) if need[1] else None
         return (g if need[0] else None), gsrc
 
+    def backward_graph(self, g):
+        need = self.needs_input_grad
+        gsrc = None
+        if need[1]:
+            xp = xp_of(g.data)
+            positions = xp.take(positions_of(g.shape, Ellipsis, xp), self.index, axis=self.dim)
+            gsrc = TakeFlat.apply(g, positions=positions)
+        return (g if need[0] else None), gsrc
+
 
 class IndexSelect(Function):
     """y = x.take(index, axis=dim);  ∂L/∂x adds each slice of ∂L/∂y into its source row."""
@@ -215,6 +340,11 @@ class IndexSelect(Function):
         moved_out = xp.moveaxis(out, self.dim, 0)
         xp.add.at(moved_out, self.index, xp.moveaxis(g, self.dim, 0))
         return out
+
+    def backward_graph(self, g):
+        xp = xp_of(g.data)
+        positions = xp.take(positions_of(self.shape, Ellipsis, xp), self.index, axis=self.dim)
+        return PutAddFlat.apply(g, positions=positions, shape=self.shape)
 
 
 class MaskedFill(Function):

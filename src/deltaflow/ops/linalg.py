@@ -30,7 +30,7 @@ class MatMul(Function):
         if need[0]:
             ga = xp.matmul(g2, b2.swapaxes(-1, -2))
             if a.ndim == 1:
-                ga = ga.reshape(-1, a.shape[0]).sum(axis=0)
+                ga = xp.sum(ga.reshape(-1, a.shape[0]), axis=0)
         if need[1]:
             if b2.ndim == 2 and a2.ndim > 2:
                 # B is shared by the whole batch: fold the batch into rows, one GEMM
@@ -38,7 +38,7 @@ class MatMul(Function):
             else:
                 gb = xp.matmul(a2.swapaxes(-1, -2), g2)
             if b.ndim == 1:
-                gb = gb.reshape(-1, b.shape[0]).sum(axis=0)
+                gb = xp.sum(gb.reshape(-1, b.shape[0]), axis=0)
         return ga, gb
 
 
@@ -87,6 +87,10 @@ class Diagonal(Function):
 
     def backward(self, g):
         return embed_diagonal(xp_of(g), g, self.shape, *self.options)
+
+    def backward_graph(self, g):
+        offset, dim1, dim2 = self.options
+        return DiagEmbed.apply(g, shape=self.shape, offset=offset, dim1=dim1, dim2=dim2)
 
 
 class DiagEmbed(Function):

@@ -51,6 +51,8 @@ class Remainder(Function):
 class LogAddExp(Function):
     """z = ln(eᵃ + eᵇ);  ∂z/∂a = e^(a − z), ∂z/∂b = e^(b − z) (½ each at a = b)."""
 
+    saved_outputs = ("out",)
+
     def forward(self, a, b, base2=False):
         xp = xp_of(a)
         self.a, self.b, self.base2 = a, b, base2
@@ -67,6 +69,8 @@ class LogAddExp(Function):
 class Hypot(Function):
     """z = √(a² + b²);  ∂z/∂a = a/z, ∂z/∂b = b/z."""
 
+    saved_outputs = ("out",)
+
     def forward(self, a, b):
         self.a, self.b = a, b
         self.out = xp_of(a).hypot(a, b)
@@ -80,6 +84,8 @@ class Hypot(Function):
 
 class Copysign(Function):
     """z = |a| · sign(b) (−0.0 negative);  ∂z/∂a = z/a (0 at a = 0); b gets no gradient."""
+
+    saved_outputs = ("out",)
 
     def forward(self, a, b):
         xp = xp_of(a)

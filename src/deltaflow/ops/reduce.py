@@ -40,7 +40,7 @@ class Mean(Function):
     def backward(self, g):
         xp = xp_of(g)
         g = _expand_back(g, self.shape, self.dim, self.keepdim) * (1.0 / self.n)
-        return xp.broadcast_to(g.astype(g.dtype, copy=False), self.shape)
+        return xp.broadcast_to(g, self.shape)
 
 
 class Prod(Function):
@@ -89,6 +89,12 @@ class MaxDim(Function):
         xp.put_along_axis(out, self.idx, g, axis=self.dim)
         return out
 
+    def backward_graph(self, g):
+        xp = xp_of(g)   # the values at the index, recomputed: take_along_dim records
+        return self.recompute_backward(lambda x: xp.take_along_axis(
+            x, self.idx, self.dim) if self.keepdim else xp.take_along_axis(
+                x, self.idx, self.dim).squeeze(self.dim), g)
+
 
 class Amax(Function):
     """y = max x over dim;  ∂y/∂xᵢ = 1/k for each of the k maximal elements (ties split)."""
@@ -101,8 +107,9 @@ class Amax(Function):
         return out.reshape(()) if dim is None else out.squeeze(dim)
 
     def backward(self, g):
-        mask = (self.x == self.out_k)
-        count = mask.sum(axis=self.dim, keepdims=True)
+        xp = xp_of(g)
+        mask = xp.asarray(self.x == self.out_k)
+        count = xp.sum(mask, axis=self.dim, keepdims=True)
         return _expand_back(g, self.x.shape, self.dim, self.keepdim) * mask / count
 
 
@@ -125,11 +132,15 @@ class Var(Function):
     """v = Σ(x − x̄)²/(N − c) over dim;  ∂v/∂xᵢ = 2(xᵢ − x̄)/(N − c)."""
 
     def forward(self, x, dim=None, correction=1, keepdim=False):
-        self.centered = x - x.mean(axis=dim, keepdims=True)
+        self.x, self.centered = x, x - x.mean(axis=dim, keepdims=True)
         n = x.size if dim is None else _count(x.shape, dim)
         self.denom = max(n - correction, 0)
         self.dim, self.keepdim, self.shape = dim, keepdim, x.shape
         return (self.centered ** 2).sum(axis=dim, keepdims=keepdim) / self.denom
+
+    def recompute_saved(self, saved):
+        x = saved["x"]
+        saved["centered"] = x - xp_of(x).mean(x, axis=self.dim, keepdims=True)
 
     def backward(self, g):
         g = _expand_back(g, self.shape, self.dim, self.keepdim)
@@ -146,9 +157,16 @@ class Std(Function):
         self.denom = max(n - correction, 0)
         self.dim, self.keepdim, self.shape = dim, keepdim, x.shape
         self.out = xp.sqrt((self.centered ** 2).sum(axis=dim, keepdims=True) / self.denom)
+        self.x = x
         if keepdim:
             return self.out
         return self.out.reshape(()) if dim is None else self.out.squeeze(dim)
+
+    def recompute_saved(self, saved):
+        x = saved["x"]
+        xp = xp_of(x)
+        saved["centered"] = c = x - xp.mean(x, axis=self.dim, keepdims=True)
+        saved["out"] = xp.sqrt(xp.sum(c * c, axis=self.dim, keepdims=True) / self.denom)
 
     def backward(self, g):
         xp = xp_of(g)
@@ -174,6 +192,12 @@ class LogSumExp(Function):
         xp = xp_of(g)
         g = _expand_back(g, self.x.shape, self.dim, self.keepdim)
         return g * xp.exp(self.x - self.out_k)
+
+    def recompute_saved(self, saved):
+        x = saved["x"]
+        xp = xp_of(x)
+        m = xp.asarray(self.out_k)   # any constant shift: m + ln Σ e^{x − m}
+        saved["out_k"] = m + xp.log(xp.sum(xp.exp(x - m), axis=self.dim, keepdims=True))
 
 
 class Norm(Function):
@@ -202,8 +226,8 @@ class Norm(Function):
         safe_y = xp.where(y == 0, 1, y)
         if p == float("inf"):
             a = xp.abs(x)
-            mask = (a == y)
-            d = xp.sign(x) * mask / mask.sum(axis=self.dim, keepdims=True)
+            mask = xp.asarray(a == y)
+            d = xp.sign(x) * mask / xp.sum(mask, axis=self.dim, keepdims=True)
         elif p == 2:
             d = x / safe_y
         elif p == 1:
@@ -211,6 +235,20 @@ class Norm(Function):
         else:
             d = xp.sign(x) * xp.abs(x) ** (p - 1) / safe_y ** (p - 1)
         return g * xp.where(y == 0, 0, d)
+
+    def recompute_saved(self, saved):
+        x, p = saved["x"], self.p
+        xp = xp_of(x)
+        a = xp.abs(x)
+        if p == float("inf"):
+            y = xp.max(a, axis=self.dim, keepdims=True)
+        elif p == 2:
+            y = xp.sqrt(xp.sum(x * x, axis=self.dim, keepdims=True))
+        elif p == 1:
+            y = xp.sum(a, axis=self.dim, keepdims=True)
+        else:
+            y = xp.sum(a ** p, axis=self.dim, keepdims=True) ** (1.0 / p)
+        saved["out_k"] = y
 
 
 def _count(shape, dim):

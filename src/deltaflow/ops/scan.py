@@ -30,6 +30,8 @@ class Cumprod(Function):
     at the first zero, Σ_{i≥k} ∂L/∂yᵢ y′ᵢ with y′ the running product of x with that zero
     replaced by 1; after it, 0 (every product there holds the zero)."""
 
+    saved_outputs = ("y",)
+
     def forward(self, x, dim):
         self.x, self.dim = x, dim
         self.y = xp_of(x).cumprod(x, axis=dim)
@@ -49,10 +51,26 @@ class Cumprod(Function):
         at_zero = reverse_cumsum(xp, g * skipping_it, dim)
         return xp.where(before, grad, xp.where(first_zero, at_zero, 0))
 
+    def backward_graph(self, g):
+        """The product formula itself, ∂L/∂xₖ = Σ_{i≥k} gᵢ Π_{j≤i, j≠k} xⱼ, as n running
+        products of x with xₖ set to 1 (O(n²) work, exact at zeros to every order)."""
+        x = self.saved_tensors()["x"]
+        xp = xp_of(x)
+        n = x.shape[self.dim]
+        xs, gs = xp.moveaxis(x, self.dim, -1), xp.moveaxis(g, self.dim, -1)
+        eye = np.eye(n, dtype=bool)                                  # [k, j]: j = k
+        rows = xp.where(eye, 1.0, xp.expand_dims(xs, -2))            # [..., k, j]
+        products = xp.cumprod(rows, axis=-1)                         # [..., k, i]
+        later = np.triu(np.ones((n, n), dtype=bool))                 # [k, i]: i ≥ k
+        grad = xp.sum(products * xp.expand_dims(gs, -2) * later, axis=-1)
+        return xp.moveaxis(grad, -1, self.dim)
+
 
 class LogCumSumExp(Function):
     """yᵢ = ln Σ_{j≤i} e^{xⱼ} along ``dim``;  ∂L/∂xₖ = Σ_{i≥k} ∂L/∂yᵢ e^{xₖ − yᵢ}, summed in
     log space for the positive and the negative parts of ∂L/∂y (nothing overflows)."""
+
+    saved_outputs = ("y",)
 
     def forward(self, x, dim):
         self.x, self.dim = x, dim
@@ -70,3 +88,8 @@ class LogCumSumExp(Function):
             return xp.exp(x + tail)
 
         return part(xp.maximum(g, 0)) - part(xp.maximum(-g, 0))
+
+    def backward_graph(self, g):
+        m = xp_of(self.x).max(self.x, axis=self.dim, keepdims=True)   # a constant shift
+        return self.recompute_backward(lambda x: xp_of(x).log(xp_of(x).cumsum(
+            xp_of(x).exp(x - m), axis=self.dim)) + m, g)[0]

@@ -26,7 +26,7 @@ class Permute(Function):
         return x.transpose(dims)
 
     def backward(self, g):
-        return g.transpose(self.inverse)
+        return xp_of(g).transpose(g, self.inverse)
 
 
 class Expand(Function):
@@ -116,7 +116,7 @@ class Tile(Function):
         split = []
         for r, s in zip(self.reps, self.in_shape):
             split += [r, s]
-        g = g.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        g = xp_of(g).sum(g.reshape(split), axis=tuple(range(0, len(split), 2)))
         return g.reshape(self.x_shape)
 
 
@@ -152,3 +152,13 @@ class Pad(Function):
             xp.add.at(out, xp.asarray(idx), moved)
             g = xp.moveaxis(out, 0, axis)
         return g
+
+    def backward_graph(self, g):
+        if self.mode == "constant":
+            return super().backward_graph(g)
+        from .index import PutAddFlat, positions_of
+        xp = xp_of(g.data)
+        positions = positions_of(self.shape, Ellipsis, xp)
+        for axis, idx in self.index:   # where each output element was copied from
+            positions = xp.take(positions, xp.asarray(idx), axis=axis)
+        return PutAddFlat.apply(g, positions=positions, shape=self.shape)

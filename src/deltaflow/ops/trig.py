@@ -36,6 +36,8 @@ class Cos(Function):
 class Tan(Function):
     """z = tan a;  ∂z/∂a = 1 + z²."""
 
+    saved_outputs = ("out",)
+
     def forward(self, a):
         self.out = xp_of(a).tan(a)
         return self.out
