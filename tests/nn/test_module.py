@@ -8,13 +8,14 @@ import pytest
 import deltaflow as dl
 from deltaflow import nn
 from deltaflow.nn.modules.module import _BackwardHook, current_module_path
-from opcheck import assert_gradcheck
+from opcheck import assert_gradcheck, assert_gradgradcheck
 
 from .helpers import compare_module, load_from_torch, rand, torch
 
 tnn = torch.nn
 
 GRADCHECKED = ("_BackwardHook",)
+GRADGRADCHECKED = GRADCHECKED
 
 
 class DlNet(nn.Module):
@@ -285,6 +286,20 @@ def test_gradcheck_backward_hook_identity():
         return _BackwardHook.apply(*outs, state=st, role="in")
 
     assert_gradcheck(fn, rand(2, 3), rand(3, seed=1))
+    assert_gradgradcheck(lambda a, b: [o * o for o in fn(a, b)], rand(2, 3), rand(3, seed=1))
+
+
+def test_backward_hooks_see_differentiable_gradients_under_create_graph():
+    """A full backward hook on a module inside a double backward gets gradient Tensors."""
+    seen = []
+    act = nn.Tanh()
+    act.register_full_backward_hook(lambda m, gi, go: seen.append(gi[0].requires_grad))
+    x = dl.tensor(np.array([0.3, -0.7]), requires_grad=True)
+    (g,) = dl.autograd.grad(act(x).sum(), x, create_graph=True)
+    (h,) = dl.autograd.grad(g.sum(), x)
+    t = np.tanh(x.data)
+    np.testing.assert_allclose(h.numpy(), -2 * t * (1 - t * t))
+    assert seen[0] is True   # (the second backward passes the hooked module again)
 
 
 def test_current_module_path_names_nested_modules():

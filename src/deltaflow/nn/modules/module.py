@@ -97,6 +97,16 @@ class _BackwardHook(Function):
         new = st["module"]._run_backward_hooks(grad_input, st.get("grad_output", ()))
         return tuple(g.data if isinstance(g, Tensor) else g for g in new)
 
+    def backward_graph(self, *grads):
+        """Under create_graph the hooks see the gradient Tensors themselves."""
+        st = self.state
+        if self.role == "out":
+            st["grad_output"] = grads
+            if not st["n_in"]:
+                st["module"]._run_backward_hooks((None,) * st["n_args"], grads)
+            return grads
+        return tuple(st["module"]._run_backward_hooks(grads, st.get("grad_output", ())))
+
 
 class Module:
     """Base class for all layers; subclasses set attributes in ``__init__`` and define
