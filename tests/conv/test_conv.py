@@ -11,12 +11,13 @@ import pytest
 
 import deltaflow as dl
 import deltaflow.nn.functional as F
-from opcheck import assert_gradcheck
+from opcheck import SECOND_ORDER, OpCase, assert_gradcheck, check_op
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 GRADCHECKED = ("Convolution", "TransposedConvolution", "Im2Col", "Col2Im")
+GRADGRADCHECKED = ("Convolution", "TransposedConvolution", "Im2Col", "Col2Im")
 
 
 def check(dl_fn, torch_fn, *arrays, seed=0):
@@ -289,3 +290,50 @@ def test_max_pool_inference_path_equals_training_path(kernel, stride, padding):
     with dl.no_grad():
         inferred = F.max_pool2d(dl.tensor(x), kernel, stride, padding)
     np.testing.assert_array_equal(inferred.numpy(), trained.detach().numpy())
+
+
+# ------------------------------------------------------------------- second derivatives
+def second_order_case(name, op, **kw):
+    """``F.<op>`` and ``torch.nn.functional.<op>`` with the same options, as a table row."""
+    return OpCase(name, lambda *a: getattr(F, op)(*a, **kw), None,
+                  lambda *a: getattr(TF, op)(*a, **kw))
+
+
+SECOND_ORDER_CASES = [
+    second_order_case("conv2d", "conv2d", stride=(2, 1), padding=(1, 2), dilation=(1, 2),
+                      groups=2).at((2, 4, 5, 6), (4, 2, 2, 3), (4,)),
+    second_order_case("conv2d_same", "conv2d", padding="same").at((1, 2, 4, 5), (3, 2, 3, 2)),
+    second_order_case("conv1d", "conv1d", stride=2, padding=1).at((2, 3, 7), (2, 3, 3)),
+    second_order_case("conv3d", "conv3d", stride=(2, 1, 1), padding=1).at(
+        (1, 2, 3, 4, 3), (2, 2, 2, 2, 2), (2,)),
+    second_order_case("conv_transpose2d", "conv_transpose2d", stride=(2, 1), padding=1,
+                      output_padding=(1, 0), groups=2, dilation=(1, 2)).at(
+        (2, 4, 3, 4), (4, 1, 3, 2), (2,)),
+    second_order_case("conv_transpose1d", "conv_transpose1d", stride=2, padding=1,
+                      output_padding=1).at((2, 3, 4), (3, 2, 3)),
+    second_order_case("conv_transpose3d", "conv_transpose3d", stride=2, padding=1).at(
+        (1, 2, 2, 3, 2), (2, 2, 2, 2, 3)),
+    OpCase("unfold", lambda x: F.unfold(x, (2, 3), padding=1, stride=(1, 2)), None,
+           lambda x: TF.unfold(x, (2, 3), padding=1, stride=(1, 2))).at((1, 2, 4, 5)),
+    OpCase("fold", lambda c: F.fold(c, (4, 5), (2, 2), padding=1, stride=2), None,
+           lambda c: TF.fold(c, (4, 5), (2, 2), padding=1, stride=2)).at((2, 8, 9)),
+]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("check", SECOND_ORDER)
+@pytest.mark.parametrize("case", SECOND_ORDER_CASES, ids=str)
+def test_second_order(case, check):
+    """create_graph: gradgradcheck, and second derivatives equal PyTorch's (a convolution
+    is bilinear: the cross terms of x and w are what it checks)."""
+    check_op(case, check)
+
+
+def test_second_order_through_a_nonlinearity_matches_torch():
+    """The gradient of ‖∂L/∂x‖² for L = Σ tanh(conv2d(x, w) + b): every op's double
+    backward on a path that is not linear."""
+    from opcheck import assert_second_order_matches_torch
+    assert_second_order_matches_torch(
+        lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1).tanh(),
+        lambda x, w, b: TF.conv2d(x, w, b, stride=2, padding=1).tanh(),
+        rand(2, 3, 5, 5), rand(4, 3, 3, 3, seed=1), rand(4, seed=2))

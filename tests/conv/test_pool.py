@@ -9,7 +9,7 @@ import pytest
 
 import deltaflow as dl
 import deltaflow.nn.functional as F
-from opcheck import assert_gradcheck
+from opcheck import SECOND_ORDER, OpCase, assert_gradcheck, check_op, distinct
 
 from .test_conv import check, rand
 
@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 GRADCHECKED = ("MaxPooling", "AvgPooling", "MaxUnpooling")
+GRADGRADCHECKED = ("MaxPooling", "AvgPooling", "MaxUnpooling")
 
 MAX_GRID = [
     # kernel, stride, padding, dilation, ceil_mode
@@ -204,3 +205,50 @@ def test_max_unpool_gradcheck_and_errors():
         F.max_unpool1d(dl.ones(1, 1, 3), idx, 2, output_size=(9,))
     with pytest.raises(ValueError, match="do not match"):
         F.max_unpool1d(dl.ones(1, 1, 3), dl.tensor(np.array([[0, 1]])), 2)
+
+
+# ------------------------------------------------------------------- second derivatives
+def pool_case(name, op, shape, **kw):
+    """``F.<op>`` against PyTorch's on distinct values (no ties between window elements)."""
+    return OpCase(name, lambda x: getattr(F, op)(x, **kw), None,
+                  lambda x: getattr(TF, op)(x, **kw), draw=distinct).at(shape)
+
+
+UNPOOL_INDEX = np.array([[[[0, 3], [9, 14]], [[5, 2], [8, 15]]]])
+SECOND_ORDER_CASES = [
+    pool_case("max_pool2d", "max_pool2d", (2, 2, 5, 6), kernel_size=(2, 3), stride=(1, 2),
+              padding=1),
+    pool_case("max_pool2d_ceil_dilation", "max_pool2d", (1, 2, 7, 6), kernel_size=2,
+              stride=2, dilation=2, ceil_mode=True),
+    pool_case("max_pool1d", "max_pool1d", (2, 3, 7), kernel_size=3, stride=2, padding=1),
+    pool_case("max_pool3d", "max_pool3d", (1, 2, 3, 3, 4), kernel_size=2, stride=1, padding=1),
+    pool_case("avg_pool2d", "avg_pool2d", (2, 2, 5, 6), kernel_size=(2, 3), stride=(1, 2),
+              padding=1, ceil_mode=True, count_include_pad=False),
+    pool_case("avg_pool2d_divisor", "avg_pool2d", (1, 2, 4, 5), kernel_size=2,
+              divisor_override=3),
+    pool_case("avg_pool1d", "avg_pool1d", (2, 3, 7), kernel_size=3, stride=2, padding=1),
+    pool_case("avg_pool3d", "avg_pool3d", (1, 2, 3, 3, 4), kernel_size=2, stride=1, padding=1),
+    pool_case("adaptive_avg_pool2d", "adaptive_avg_pool2d", (1, 2, 5, 7), output_size=(2, 3)),
+    pool_case("adaptive_avg_pool3d", "adaptive_avg_pool3d", (1, 2, 3, 5, 4),
+              output_size=(2, 2, 3)),
+    pool_case("adaptive_max_pool2d", "adaptive_max_pool2d", (1, 2, 5, 7), output_size=(2, 3)),
+    pool_case("adaptive_max_pool1d", "adaptive_max_pool1d", (1, 2, 7), output_size=3),
+    OpCase("max_unpool2d", lambda x: F.max_unpool2d(x, dl.tensor(UNPOOL_INDEX), 2), None,
+           lambda x: TF.max_unpool2d(x, torch.tensor(UNPOOL_INDEX), 2)).at((1, 2, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("check", SECOND_ORDER)
+@pytest.mark.parametrize("case", SECOND_ORDER_CASES, ids=str)
+def test_second_order(case, check):
+    """create_graph: pooling is linear near the point (max pooling: a gather of the saved
+    arg-max elements), so what is checked is that its gradient is differentiable again."""
+    check_op(case, check)
+
+
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
+def test_second_order_through_a_nonlinearity_matches_torch(op):
+    from opcheck import assert_second_order_matches_torch
+    x = distinct(np.random.default_rng(0), (2, 2, 4, 6))
+    assert_second_order_matches_torch(lambda x: getattr(F, op)(x.tanh(), 2) ** 2,
+                                      lambda x: getattr(TF, op)(x.tanh(), 2) ** 2, x)

@@ -7,7 +7,7 @@ import pytest
 
 import deltaflow as dl
 import deltaflow.nn.functional as F
-from opcheck import assert_gradcheck
+from opcheck import assert_gradcheck, assert_gradgradcheck, assert_second_order_matches_torch
 
 from .test_conv import check, rand
 
@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 GRADCHECKED = ("Resample",)
+GRADGRADCHECKED = ("Resample",)
 
 CASES = [
     dict(scale_factor=2), dict(scale_factor=3), dict(size=(5, 17)),
@@ -75,3 +76,15 @@ def test_resample_gradcheck():
 def test_interpolate_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("kw", [dict(scale_factor=2, mode="bilinear"), dict(size=(5, 3),
+                                mode="bicubic"), dict(scale_factor=1.5), dict(size=(2, 3),
+                                mode="area")])
+def test_second_order(kw):
+    """create_graph: y = A_h·x·A_wᵀ is linear, its gradient A_hᵀ·g·A_w is differentiable
+    again (gradgradcheck; second derivatives of tanh(y)² equal PyTorch's)."""
+    x = rand(1, 2, 3, 4)
+    assert_gradgradcheck(lambda x: F.interpolate(x, **kw), x)
+    assert_second_order_matches_torch(lambda x: F.interpolate(x, **kw).tanh() ** 2,
+                                      lambda x: TF.interpolate(x, **kw).tanh() ** 2, x)

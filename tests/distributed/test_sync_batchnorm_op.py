@@ -9,6 +9,7 @@ from deltaflow.distributed import LocalCommunicator
 from deltaflow.ops.sync_batch_norm import SyncBatchNorm
 
 GRADCHECKED = ("SyncBatchNorm",)
+GRADGRADCHECKED = ("SyncBatchNorm",)
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 2, 2)])
@@ -53,3 +54,36 @@ def test_convert_sync_batchnorm_shares_parameters():
     assert type(single) is dl.nn.SyncBatchNorm
     with pytest.raises(ValueError, match="at least 2D"):
         dl.nn.SyncBatchNorm(3)(dl.randn(3))
+
+
+def test_second_order_in_one_process_matches_torch():
+    """create_graph on one rank: BatchNorm's training formula, differentiated again;
+    second derivatives equal PyTorch's batch_norm's, and gradgradcheck passes."""
+    torch = pytest.importorskip("torch")
+    from opcheck import assert_gradgradcheck, assert_second_order_matches_torch
+    rng = np.random.default_rng(1)
+    arrays = rng.standard_normal((4, 3, 2)), rng.standard_normal(3), rng.standard_normal(3)
+
+    def ours(x, w, b):
+        return SyncBatchNorm.apply(x, w, b, comm=LocalCommunicator()) ** 2
+
+    def theirs(x, w, b):
+        return torch.nn.functional.batch_norm(x, None, None, w, b, training=True) ** 2
+    assert_second_order_matches_torch(ours, theirs, *arrays)
+    assert_gradgradcheck(ours, *arrays)
+
+
+class _TwoRankEcho(LocalCommunicator):
+    """A stand-in for a two-rank communicator whose other rank holds the same batch."""
+
+    size = 2
+
+    def allgather(self, send, out):
+        out[:] = send
+
+
+def test_second_order_over_several_ranks_is_refused_clearly():
+    x = dl.tensor(np.random.default_rng(2).standard_normal((4, 3)), requires_grad=True)
+    y = SyncBatchNorm.apply(x, has_weight=False, has_bias=False, comm=_TwoRankEcho())
+    with pytest.raises(RuntimeError, match="single process only; this communicator has 2"):
+        dl.autograd.grad((y * y).sum(), [x], create_graph=True)

@@ -8,12 +8,14 @@ import deltaflow as dl
 from deltaflow import nn
 from deltaflow.nn import functional as F
 from deltaflow.ops import ctc
-from opcheck import assert_gradcheck
+from opcheck import assert_gradcheck, assert_gradgradcheck
 
 from .helpers import torch
 
 TF = torch.nn.functional
 GRADCHECKED = ("CTCLoss",)
+# PyTorch has no double backward for CTC: second derivatives vs finite differences
+GRADGRADCHECKED = ("CTCLoss",)
 REDUCTIONS = ["mean", "sum", "none"]
 
 
@@ -67,6 +69,25 @@ def test_ctc_loss_gradcheck_through_the_reductions():
     for reduction in REDUCTIONS:
         assert_gradcheck(lambda x, r=reduction: F.ctc_loss(x, np.array([1, 2, 2]), [4, 3],
                                                            [2, 1], reduction=r), lp)
+
+
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_ctc_op_gradgradcheck(zero_infinity):
+    """create_graph: the α recursion recomputed on Tensors, differentiated twice; lengths 0
+    (an empty input), a repeat, a blank-only target and (with ``zero_infinity``) a target
+    too long for its input."""
+    lp = log_probs(5, 4, 4)
+    targets = np.array([[1, 1], [3, 0], [2, 2], [2, 0]])
+    lengths, labels = np.array([5, 4, 2, 0]), np.array([2, 1, 2 if zero_infinity else 1, 0])
+    assert_gradgradcheck(lambda x: ctc.CTCLoss.apply(
+        x, targets=targets, input_lengths=lengths, target_lengths=labels,
+        zero_infinity=zero_infinity), lp)
+
+
+def test_ctc_loss_gradgradcheck_through_log_softmax():
+    assert_gradgradcheck(lambda z: F.ctc_loss(F.log_softmax(z, -1), np.array([1, 2, 2]),
+                                              [4, 3], [2, 1]),
+                         np.random.default_rng(0).standard_normal((4, 2, 3)))
 
 
 # ------------------------------------------------------------------------------- PyTorch

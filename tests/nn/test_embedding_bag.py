@@ -17,6 +17,7 @@ from .helpers import compare_module, rand, torch
 tnn, TF = torch.nn, torch.nn.functional
 
 GRADCHECKED = ("EmbeddingBag",)
+GRADGRADCHECKED = ("EmbeddingBag",)  # the table's second-order checks
 
 INDEX = np.array([1, 4, 4, 0, 2, 5, 3, 1, 0])
 OFFSETS = np.array([0, 2, 2, 5])          # bags [1 4] [] [4 0 2] [5 3 1 0]
@@ -152,3 +153,16 @@ def test_from_pretrained_freezes():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_scale_grad_by_freq_second_order(mode):
+    """The 1/count factor of ∂L/∂W carries into the double backward (exactly: float64
+    finite differences of the gradient), with per-sample weights in sum mode. (The bag
+    itself, not a function of it: with the factor, ∂L/∂W is no longer the derivative of
+    the output, so a nonlinear function of the output has no consistent second order.)"""
+    from opcheck import assert_gradgradcheck
+    psw = (rand(9, seed=1),) if mode == "sum" else ()
+    assert_gradgradcheck(lambda w, *p: F.embedding_bag(
+        dl.tensor(INDEX), w, dl.tensor(OFFSETS), mode=mode, scale_grad_by_freq=True,
+        per_sample_weights=p[0] if p else None), rand(6, 3), *psw)

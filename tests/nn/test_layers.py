@@ -9,13 +9,14 @@ from deltaflow.ops import dropout as D
 from deltaflow.ops import embedding as E
 from deltaflow.ops import linear as L
 from deltaflow.ops import norm as N
-from opcheck import assert_gradcheck
+from opcheck import SECOND_ORDER, OpCase, assert_gradcheck, assert_gradgradcheck, check_op
 
 from .helpers import compare_module, load_from_torch, rand, torch
 
 tnn = torch.nn
 
 GRADCHECKED = ("Linear", "BatchNorm", "LayerNorm", "Embedding", "Dropout")
+GRADGRADCHECKED = ("Linear", "BatchNorm", "LayerNorm", "Embedding", "Dropout")
 
 
 # ------------------------------------------------------------------------- gradchecks
@@ -300,3 +301,61 @@ def test_dropout2d_zeroes_whole_channels():
     assert np.all((y3 == 0).all(-1) | (y3 == 2).all(-1))
     with pytest.raises(ValueError, match="dropout2d"):
         F.dropout2d(dl.ones(4, 6))
+
+
+# ------------------------------------------------------------------- second derivatives
+RUNNING = np.array([0.1, -0.2, 0.3]), np.array([1.5, 0.5, 2.0])
+INDEX = np.array([[0, 2, 2], [4, 0, 1]])
+KEEP = (np.random.default_rng(0).random((4, 3)) > 0.5) * 2.0
+SECOND_ORDER_CASES = [
+    OpCase("linear", F.linear, None, torch.nn.functional.linear).at((2, 3, 4), (5, 4), (5,)),
+    OpCase("linear_no_bias", F.linear, None, torch.nn.functional.linear).at((4,), (2, 4)),
+    OpCase("batch_norm_train", lambda x, w, b: F.batch_norm(x, None, None, w, b, True), None,
+           lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, True)).at(
+        (4, 3, 2), (3,), (3,)),
+    OpCase("batch_norm_train_plain", lambda x: F.batch_norm(x, None, None, training=True),
+           None, lambda x: torch.nn.functional.batch_norm(x, None, None, training=True)
+           ).at((5, 3)),
+    OpCase("batch_norm_eval", lambda x, w, b: F.batch_norm(
+        x, *map(dl.tensor, RUNNING), w, b), None,
+        lambda x, w, b: torch.nn.functional.batch_norm(x, *map(torch.tensor, RUNNING), w, b)
+    ).at((4, 3, 2), (3,), (3,)),
+    OpCase("layer_norm", lambda x, w, b: F.layer_norm(x, (2, 3), w, b), None,
+           lambda x, w, b: torch.nn.functional.layer_norm(x, (2, 3), w, b)).at(
+        (4, 2, 3), (2, 3), (2, 3)),
+    OpCase("layer_norm_plain", lambda x: F.layer_norm(x, (5,)), None,
+           lambda x: torch.nn.functional.layer_norm(x, (5,))).at((3, 5)),
+    OpCase("embedding", lambda w: F.embedding(dl.tensor(INDEX), w), None,
+           lambda w: torch.nn.functional.embedding(torch.tensor(INDEX), w)).at((5, 3)),
+    OpCase("embedding_padding_idx", lambda w: F.embedding(dl.tensor(INDEX), w, padding_idx=2),
+           None, lambda w: torch.nn.functional.embedding(torch.tensor(INDEX), w,
+                                                         padding_idx=2)).at((5, 3)),
+    OpCase("dropout", lambda x: D.Dropout.apply(x, mask=KEEP), None,
+           lambda x: x * torch.tensor(KEEP)).at((4, 3)),
+]
+
+
+@pytest.mark.parametrize("check", SECOND_ORDER)
+@pytest.mark.parametrize("case", SECOND_ORDER_CASES, ids=str)
+def test_second_order(case, check):
+    check_op(case, check)
+
+
+def test_second_order_of_norms_through_a_nonlinearity_matches_torch():
+    """tanh(norm(x))²: the normalisation's own second derivative (x̂ is not linear in x)."""
+    from opcheck import assert_second_order_matches_torch
+    TF = torch.nn.functional
+    x, w, b = rand(4, 3, 2), rand(3, seed=1), rand(3, seed=2)
+    assert_second_order_matches_torch(
+        lambda x, w, b: F.batch_norm(x, None, None, w, b, True).tanh() ** 2,
+        lambda x, w, b: TF.batch_norm(x, None, None, w, b, True).tanh() ** 2, x, w, b)
+    assert_second_order_matches_torch(
+        lambda x, w, b: F.layer_norm(x, (2,), w[:2], b[:2]).tanh() ** 2,
+        lambda x, w, b: TF.layer_norm(x, (2,), w[:2], b[:2]).tanh() ** 2, x, w, b)
+
+
+def test_embedding_scale_grad_by_freq_second_order_is_exact():
+    """With scale_grad_by_freq, ∂L/∂W = (1/count)·scatter(g) and its derivative in g is the
+    gather of (1/count)·u: gradgradcheck (PyTorch's double backward leaves out 1/count)."""
+    assert_gradgradcheck(lambda w: F.embedding(dl.tensor(INDEX), w, scale_grad_by_freq=True),
+                         rand(5, 3))

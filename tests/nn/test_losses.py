@@ -6,7 +6,7 @@ import deltaflow as dl
 from deltaflow import nn
 from deltaflow.nn import functional as F
 from deltaflow.ops import loss as L
-from opcheck import assert_gradcheck
+from opcheck import SECOND_ORDER, OpCase, assert_gradcheck, check_op
 
 from .helpers import rand, torch
 
@@ -15,6 +15,8 @@ TF = torch.nn.functional
 # _Pointwise is the shared forward/backward of the six pointwise losses gradchecked below
 GRADCHECKED = ("CrossEntropy", "CrossEntropyProbs", "NLLLoss", "MSELoss", "L1Loss", "HuberLoss",
                "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "_Pointwise")
+GRADGRADCHECKED = ("CrossEntropy", "CrossEntropyProbs", "NLLLoss", "MSELoss", "L1Loss",
+                   "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "_Pointwise")
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -294,3 +296,62 @@ def test_cross_entropy_properties():
         assert la.item() >= 0
 
     check()
+
+
+# ------------------------------------------------------------------- second derivatives
+def loss_case(name, op, shapes, draw=None, **kw):
+    """``F.<op>(input, *rest, **kw)`` against PyTorch's; tensor-valued options (weights,
+    targets) given as arrays in ``kw`` become constant tensors of either library."""
+    def call(lib, fn):
+        def run(*a):
+            options = {k: lib.tensor(v) if isinstance(v, np.ndarray) else v
+                       for k, v in kw.items()}
+            return fn(*a, **options)
+        return run
+    case = OpCase(name, call(dl, getattr(F, op)), None, call(torch, getattr(TF, op)))
+    return case.at(*shapes) if draw is None else OpCase(
+        name, case.fn, None, case.torch_fn, draw=draw).at(*shapes)
+
+
+def probabilities(rng, shape):
+    return rng.uniform(0.1, 0.9, shape)
+
+
+TARGET = np.array([1, 0, 3, 2])
+CLASS_WEIGHT = np.array([0.5, 2.0, 1.0, 1.5])
+SECOND_ORDER_CASES = [
+    loss_case("cross_entropy", "cross_entropy", [(4, 4)], target=TARGET),
+    loss_case("cross_entropy_all_options", "cross_entropy", [(4, 4)],
+              target=np.array([1, -100, 3, 2]), weight=CLASS_WEIGHT, label_smoothing=0.2),
+    loss_case("cross_entropy_nd_sum", "cross_entropy", [(2, 3, 3)],
+              target=np.array([[1, 0, 2], [2, 2, 0]]), reduction="sum", label_smoothing=0.1),
+    loss_case("cross_entropy_none_weight", "cross_entropy", [(4, 4)], target=TARGET,
+              weight=CLASS_WEIGHT, reduction="none"),
+    loss_case("cross_entropy_probs", "cross_entropy", [(3, 4), (3, 4)],
+              (lambda rng, s: rng.standard_normal(s), probabilities),
+              weight=CLASS_WEIGHT, label_smoothing=0.1),
+    loss_case("nll_loss", "nll_loss", [(4, 4)], target=np.array([1, -100, 3, 2]),
+              weight=CLASS_WEIGHT),
+    loss_case("mse_loss", "mse_loss", [(3, 4), (3, 4)]),
+    loss_case("l1_loss", "l1_loss", [(3, 4), (3, 4)], reduction="sum"),
+    loss_case("huber_loss", "huber_loss", [(3, 4), (3, 4)], delta=0.7),
+    loss_case("smooth_l1_loss", "smooth_l1_loss", [(3, 4), (3, 4)], beta=0.5),
+    loss_case("binary_cross_entropy", "binary_cross_entropy", [(3, 4), (3, 4)],
+              probabilities, weight=CLASS_WEIGHT),
+    loss_case("binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits",
+              [(3, 4), (3, 4)], (lambda rng, s: rng.standard_normal(s), probabilities),
+              pos_weight=CLASS_WEIGHT),
+    loss_case("kl_div", "kl_div", [(3, 4), (3, 4)],
+              (lambda rng, s: rng.standard_normal(s), probabilities), reduction="batchmean"),
+    loss_case("kl_div_log_target", "kl_div", [(3, 4), (3, 4)], reduction="sum",
+              log_target=True),
+]
+
+
+@pytest.mark.parametrize("check", SECOND_ORDER)
+@pytest.mark.parametrize("case", SECOND_ORDER_CASES, ids=str)
+def test_second_order(case, check):
+    """create_graph: each loss's gradient is differentiable again (the pointwise losses
+    run their own ∂ℓ/∂x, ∂ℓ/∂y formulas on Tensors; the cross-entropies recompute
+    log-softmax)."""
+    check_op(case, check)

@@ -16,6 +16,7 @@ from .helpers import compare_module, rand, torch
 tnn, TF = torch.nn, torch.nn.functional
 
 GRADCHECKED = ("RMSNorm",)
+GRADGRADCHECKED = ("RMSNorm",)  # the table's second-order checks
 
 
 CASES = [

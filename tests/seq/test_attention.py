@@ -7,12 +7,13 @@ import pytest
 
 import deltaflow as dl
 import deltaflow.nn.functional as F
-from opcheck import assert_gradcheck
+from opcheck import SECOND_ORDER, OpCase, assert_gradcheck, assert_gradgradcheck, check_op
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 GRADCHECKED = ("ScaledDotProductAttention",)
+GRADGRADCHECKED = ("ScaledDotProductAttention",)
 
 
 def _grads_equal(d_leaves, t_leaves, atol=1e-10):
@@ -198,3 +199,54 @@ def test_mha_clear_errors():
     with pytest.raises(ValueError, match="key_padding_mask must have shape"):
         x = dl.zeros(3, 2, 4)
         m(x, x, x, key_padding_mask=dl.zeros(2, 5).bool())
+
+
+# ------------------------------------------------------------------- second derivatives
+def _sdpa_case(name, *shapes, **kw):
+    return OpCase(name, lambda *a: F.scaled_dot_product_attention(*a, **kw), None,
+                  lambda *a: TF.scaled_dot_product_attention(*a, **kw)).at(*shapes)
+
+
+BOOL_MASK = np.random.default_rng(3).random((3, 4)) > 0.4
+SECOND_ORDER_CASES = [
+    _sdpa_case("plain", (2, 3, 4), (2, 5, 4), (2, 5, 3)),
+    _sdpa_case("causal_scaled", (2, 4, 4), (2, 4, 4), (2, 4, 3), is_causal=True, scale=0.3),
+    _sdpa_case("float_mask", (2, 3, 4), (2, 5, 4), (2, 5, 3), (3, 5)),
+    OpCase("bool_mask", lambda q, k, v: F.scaled_dot_product_attention(
+        q, k, v, attn_mask=dl.tensor(BOOL_MASK)), None,
+        lambda q, k, v: TF.scaled_dot_product_attention(
+            q, k, v, attn_mask=torch.tensor(BOOL_MASK))).at((2, 3, 4), (2, 4, 4), (2, 4, 3)),
+]
+
+
+@pytest.mark.parametrize("check", SECOND_ORDER)
+@pytest.mark.parametrize("case", SECOND_ORDER_CASES, ids=str)
+def test_second_order(case, check):
+    check_op(case, check)
+
+
+def test_second_order_with_dropout_weights_and_a_fully_masked_row():
+    """The op with a dropout keep-mask and its attention weights returned (both outputs
+    differentiable), and one query whose keys are all masked (its row stays 0): second
+    derivatives against PyTorch's math written out, and gradgradcheck."""
+    from deltaflow.ops.attention import ScaledDotProductAttention
+    from opcheck import assert_second_order_matches_torch
+    rng = np.random.default_rng(5)
+    keep = rng.random((2, 3, 4)) > 0.3
+    mask = np.where(rng.random((3, 4)) > 0.3, 0.0, -np.inf)
+    mask[1] = -np.inf
+
+    def ours(q, k, v):
+        return ScaledDotProductAttention.apply(q, k, v, dl.tensor(mask), scale=0.5, keep=keep,
+                                               p=0.3, return_weights=True)
+
+    def theirs(q, k, v):
+        dead = torch.tensor(np.isinf(mask).all(-1, keepdims=True))  # row 1: probabilities 0
+        scores = 0.5 * q @ k.transpose(-1, -2) + torch.tensor(np.where(dead, 0.0, mask))
+        probs = torch.softmax(scores, -1).masked_fill(dead, 0.0)
+        dropped = probs * torch.tensor(keep) / 0.7
+        return dropped @ v, dropped
+    arrays = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 4)), \
+        rng.standard_normal((2, 4, 3))
+    assert_second_order_matches_torch(ours, theirs, *arrays)
+    assert_gradgradcheck(ours, *arrays)

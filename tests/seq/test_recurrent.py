@@ -7,11 +7,12 @@ import pytest
 
 import deltaflow as dl
 from deltaflow.nn.functional import gru_layer, lstm_layer, rnn_layer
-from opcheck import assert_gradcheck
+from opcheck import assert_gradcheck, assert_gradgradcheck, assert_second_order_matches_torch
 
 torch = pytest.importorskip("torch")
 
 GRADCHECKED = ("RNNLayer", "LSTMLayer", "LSTMProjLayer", "GRULayer")
+GRADGRADCHECKED = ("RNNLayer", "LSTMLayer", "LSTMProjLayer", "GRULayer")
 
 
 def _pair(dl_cls, torch_cls, *args, **kw):
@@ -266,3 +267,82 @@ def test_gradcheck_lstm_projection_layer(reverse):
 def test_projection_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# ------------------------------------------------------------------- second derivatives
+def _torch_layer(mode, x, h, *w, c=None, reverse=False, nonlinearity="tanh"):
+    """PyTorch's equations of one layer written out step by step (PyTorch's own fused
+    layers need cuDNN or MKL-DNN for some paths; these are its documented formulas):
+    the reference for second derivatives. ``w``: w_ih, w_hh[, b_ih, b_hh][, w_hr]."""
+    w_ih, w_hh, *rest = w
+    w_hr = rest.pop() if len(rest) in (1, 3) else None
+    b_ih, b_hh = rest if rest else (0, 0)
+    outs = []
+    for x_t in (x.flip(0) if reverse else x):
+        zx, zh = x_t @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+        if mode == "RNN":
+            h = (zx + zh).tanh() if nonlinearity == "tanh" else (zx + zh).relu()
+        elif mode == "GRU":
+            (rx, ux, nx), (rh, uh, nh) = zx.chunk(3, -1), zh.chunk(3, -1)
+            r, u = (rx + rh).sigmoid(), (ux + uh).sigmoid()
+            h = (1 - u) * (nx + r * nh).tanh() + u * h
+        else:
+            i, f, g, o = (zx + zh).chunk(4, -1)
+            c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+            h = o.sigmoid() * c.tanh()
+            h = h if w_hr is None else h @ w_hr.T
+        outs.append(h)
+    out = torch.stack(outs[::-1] if reverse else outs)
+    return (out, h) if c is None else (out, h, c)
+
+
+def _squares(fn):
+    return lambda *a: tuple(o * o for o in fn(*a))
+
+
+SECOND_ORDER_LAYERS = [("RNN", "tanh"), ("RNN", "relu"), ("GRU", None), ("LSTM", None),
+                       ("LSTMProj", None)]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("mode,nonlinearity", SECOND_ORDER_LAYERS)
+def test_layer_second_order_matches_torch(mode, nonlinearity, reverse):
+    """create_graph: BPTT of the cell's formula, differentiated again: second derivatives
+    of the squared outputs (all of them: sequence and final states) equal PyTorch's, and
+    gradgradcheck passes (3 steps, 2 sequences, 2 inputs, 3 hidden units)."""
+    rng = np.random.default_rng(11)
+    G = {"RNN": 1, "GRU": 3, "LSTM": 4, "LSTMProj": 4}[mode]
+    P = 2 if mode == "LSTMProj" else 3
+    x, h, w_ih, w_hh, b_ih, b_hh = [rng.standard_normal(s) * 0.7 for s in
+                                    [(3, 2, 2), (2, P), (G * 3, 2), (G * 3, P), (G * 3,),
+                                     (G * 3,)]]
+    weights = [w_ih, w_hh, b_ih, b_hh]
+    if mode == "RNN":
+        ours = lambda *a: rnn_layer(*a, nonlinearity=nonlinearity, reverse=reverse)  # noqa: E731
+        theirs = lambda x, h, *w: _torch_layer(mode, x, h, *w, reverse=reverse,  # noqa: E731
+                                               nonlinearity=nonlinearity)
+        arrays = [x, h, *weights]
+    elif mode == "GRU":
+        ours = lambda *a: gru_layer(*a, reverse=reverse)  # noqa: E731
+        theirs = lambda x, h, *w: _torch_layer(mode, x, h, *w, reverse=reverse)  # noqa: E731
+        arrays = [x, h, *weights]
+    else:
+        c = rng.standard_normal((2, 3))
+        if mode == "LSTM":
+            ours = lambda *a: lstm_layer(*a, reverse=reverse)  # noqa: E731
+        else:
+            weights.append(rng.standard_normal((P, 3)))
+            ours = lambda *a: lstm_layer(*a[:-1], reverse=reverse,  # noqa: E731
+                                         weight_hr=a[-1])
+        theirs = lambda x, h, c, *w: _torch_layer("LSTM", x, h, *w, c=c,  # noqa: E731
+                                                  reverse=reverse)
+        arrays = [x, h, c, *weights]
+    assert_second_order_matches_torch(_squares(ours), _squares(theirs), *arrays)
+    assert_gradgradcheck(ours, *arrays)
+
+
+def test_layer_without_biases_second_order_matches_torch():
+    rng = np.random.default_rng(12)
+    arrays = [rng.standard_normal(s) * 0.7 for s in [(3, 2, 2), (2, 3), (9, 2), (9, 3)]]
+    assert_second_order_matches_torch(_squares(gru_layer),
+                                      _squares(lambda *a: _torch_layer("GRU", *a)), *arrays)

@@ -92,5 +92,29 @@ class ScaledDotProductAttention(Function):
             return dq, dk, dv, (ds if need[3] else None)
         return dq, dk, dv
 
+    def backward_graph(self, g, g_weights=None):
+        """Under ``create_graph``: the gradient of the docstring's formula recomputed on
+        Tensors (the row maximum that keeps the softmax stable is a constant; a fully
+        masked row stays zero)."""
+        scale, p = self.scale, self.p
+        dropout = None if self.keep is None else self.keep * (1.0 / (1.0 - p))
+
+        def formula(q, k, v, mask=None):
+            xp = xp_of(q)
+            s = xp.matmul(q, xp.swapaxes(k, -1, -2)) * scale
+            if mask is not None:
+                s = s + mask
+            top = s.data.max(axis=-1, keepdims=True)
+            top[~xp_of(top).isfinite(top)] = 0
+            e = xp.exp(s - top)
+            total = xp.sum(e, axis=-1, keepdims=True)
+            probs = e / xp.where(total.data == 0, 1.0, total)
+            dropped = probs if dropout is None else probs * dropout
+            out = xp.matmul(dropped, v)
+            return (out, dropped) if g_weights is not None else out
+
+        grads = (g,) if g_weights is None else (g, g_weights)
+        return self.recompute_backward(formula, *grads)
+
 
 __all__ = ["ScaledDotProductAttention"]

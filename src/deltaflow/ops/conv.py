@@ -171,6 +171,34 @@ class Convolution(Function):
             gx = restore(batch_first(gxb[:, t:t + H, l:l + W]), self.ndim)
         return (gx, gw, gb)[:len(need)]
 
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of :func:`conv_formula` (unfold, then one
+        matrix product per group), differentiable again."""
+        stride, padding, dilation, groups = self.geometry[:4]
+        return self.recompute_backward(
+            lambda x, w, b=None: conv_formula(x, w, b, stride, padding, dilation, groups), g)
+
+
+def conv_formula(x, w, b, stride, padding, dilation, groups):
+    """:class:`Convolution` on Tensors with differentiable ops:
+    y[n, g] = W_g · unfold(x_pad)[n, g] (+ b), W_g the (O/G, C/G·kh·kw) weights of group g."""
+    xp = xp_of(x)
+    ndim = x.ndim
+    if ndim == 3:                                   # (N, C, L): an image of height 1
+        x, w = xp.expand_dims(x, 2), xp.expand_dims(w, 2)
+    (t, bo), (l, r) = padding
+    x = xp.pad(x, ((0, 0), (0, 0), (t, bo), (l, r)))
+    N, O, (kh, kw) = x.shape[0], w.shape[0], w.shape[2:]
+    Ho = out_size(x.shape[2], kh, stride[0], 0, 0, dilation[0])
+    Wo = out_size(x.shape[3], kw, stride[1], 0, 0, dilation[1])
+    cols = Im2Col.apply(x, kernel_size=(kh, kw), stride=stride, padding=(0, 0),
+                        dilation=dilation)
+    cols = xp.reshape(cols, (N, groups, -1, Ho * Wo))
+    y = xp.reshape(xp.matmul(xp.reshape(w, (groups, O // groups, -1)), cols), (N, O, Ho, Wo))
+    if b is not None:
+        y = y + xp.reshape(b, (1, O, 1, 1))
+    return xp.reshape(y, (N, O, Wo)) if ndim == 3 else y
+
 
 class TransposedConvolution(Function):
     """The adjoint of :class:`Convolution` with respect to its input ("deconvolution"):
@@ -230,6 +258,38 @@ class TransposedConvolution(Function):
             gx = restore(batch_first(gx), self.ndim)
         return (gx, gw, gb)[:len(need)]
 
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of :func:`conv_transpose_formula` (one matrix
+        product per group, then fold), differentiable again."""
+        stride, padding, dilation, groups = self.geometry[:4]
+        out_hw = g.shape[2:] if g.ndim == 4 else (1, g.shape[2])
+        return self.recompute_backward(
+            lambda x, w, b=None: conv_transpose_formula(x, w, b, stride, padding, out_hw,
+                                                        dilation, groups), g)
+
+
+def conv_transpose_formula(x, w, b, stride, padding, out_hw, dilation, groups):
+    """:class:`TransposedConvolution` on Tensors with differentiable ops: the columns
+    W_gᵀ · x[n, g] of each group folded into the full (n−1)·s + d·(k−1) + 1 image, then
+    cropped by ``padding`` at the start and cut (or zero-extended) to ``out_hw`` (+ b)."""
+    xp = xp_of(x)
+    ndim = x.ndim
+    if ndim == 3:
+        x, w = xp.expand_dims(x, 2), xp.expand_dims(w, 2)
+    N, Cin, H, W = x.shape
+    _, Cog, kh, kw = w.shape
+    wg = xp.swapaxes(xp.reshape(w, (groups, Cin // groups, -1)), 1, 2)
+    cols = xp.matmul(wg, xp.reshape(x, (N, groups, Cin // groups, H * W)))
+    full = [(n - 1) * s + d * (k - 1) + 1
+            for n, s, d, k in zip((H, W), stride, dilation, (kh, kw))]
+    y = Col2Im.apply(xp.reshape(cols, (N, -1, H * W)), output_size=tuple(full),
+                     kernel_size=(kh, kw), stride=stride, padding=(0, 0), dilation=dilation)
+    y = xp.pad(y, ((0, 0), (0, 0)) + tuple((-p, o + p - f) for p, o, f in
+                                            zip(padding, out_hw, full)))
+    if b is not None:
+        y = y + xp.reshape(b, (1, -1, 1, 1))
+    return xp.reshape(y, (N, -1, out_hw[1])) if ndim == 3 else y
+
 
 class Im2Col(Function):
     """``unfold``: the sliding local blocks of x as columns,
@@ -252,6 +312,12 @@ class Im2Col(Function):
         cols = g.transpose(1, 2, 0).reshape(C, kh, kw, Ho, Wo, N)
         gxb = col2im(cols, (H + 2 * ph, W + 2 * pw), stride, dilation)
         return batch_first(gxb[:, ph:ph + H, pw:pw + W])
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient is ``fold(g)``, a differentiable op."""
+        (_, _, H, W), kernel_size, stride, padding, dilation, _ = self.geometry
+        return Col2Im.apply(g, output_size=(H, W), kernel_size=kernel_size, stride=stride,
+                            padding=padding, dilation=dilation)
 
 
 class Col2Im(Function):
@@ -278,3 +344,9 @@ class Col2Im(Function):
         cols = im2col(batch_last(g, ((ph, ph), (pw, pw))), (kh, kw), stride, dilation,
                       (Ho, Wo))
         return cols.reshape(C * kh * kw, Ho * Wo, N).transpose(2, 0, 1)
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient is ``unfold(g)``, a differentiable op."""
+        kernel_size, stride, padding, dilation, _ = self.geometry
+        return Im2Col.apply(g, kernel_size=kernel_size, stride=stride, padding=padding,
+                            dilation=dilation)

@@ -100,3 +100,36 @@ class CTCLoss(Function):
         cells = (xp.arange(T * N).reshape(T, N, 1) * C + ext[None]).ravel()
         grad = xp.bincount(cells, weights=weights.ravel(), minlength=T * N * C)
         return grad.reshape(T, N, C).astype(alpha.dtype, copy=False)
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of the docstring's α recursion recomputed on
+        Tensors (log 0 as the finite ``LOG_ZERO``, so that logaddexp's gradient stays
+        finite on impossible paths: they still get weight 0), differentiated again."""
+        xp = xp_of(self.ext)
+        ext, skip, T, N, L = self.ext, self.skip, *self.alpha.shape
+        lengths, labels = self.input_lengths, self.target_lengths
+        batch, has_label = xp.arange(N), labels > 0
+        first = (xp.arange(L) == 0) | ((xp.arange(L) == 1) & has_label[:, None])
+        dead = lengths == 0 if self.infinite is None else (lengths == 0) | self.infinite
+
+        def nll(lp):
+            xq = xp_of(lp)
+            lp_ext = lp[:, batch[:, None], ext]                         # lpₜ(l′ₛ): (T, N, L)
+            alpha = xq.where(first, lp_ext[0], LOG_ZERO)
+            alphas = [alpha]
+            for t in range(1, T):
+                before = xq.pad(alpha, ((0, 0), (1, -1)), constant_values=LOG_ZERO)
+                skipped = xq.pad(alpha, ((0, 0), (2, -2)), constant_values=LOG_ZERO)
+                alpha = lp_ext[t] + _logaddexp3(xq, alpha, before,
+                                                xq.where(skip, skipped, LOG_ZERO))
+                alphas.append(alpha)
+            last = xq.stack(alphas)[xp.maximum(lengths - 1, 0), batch]   # α_{Tₙ−1}: (N, L)
+            end = last[batch, 2 * labels]
+            end_label = xq.where(has_label, last[batch, xp.maximum(2 * labels - 1, 0)],
+                                 LOG_ZERO)
+            return xq.where(dead, 0.0, -xq.logaddexp(end, end_label))
+
+        return self.recompute_backward(nll, g)
+
+
+LOG_ZERO = -1e30   # log 0 in the recomputed recursion: exp(LOG_ZERO − anything finite) = 0

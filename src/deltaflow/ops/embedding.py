@@ -47,6 +47,26 @@ class Embedding(Function):
             grad[self.padding_idx] = 0
         return grad
 
+    def backward_graph(self, g):
+        """Under ``create_graph``: ∂L/∂W = s ⊙ (the gradient of W[index]), s the per-row
+        factor (1/count with ``scale_grad_by_freq``, 0 at ``padding_idx``), linear in g and
+        differentiated again. (PyTorch's double backward leaves out the 1/count factor;
+        this one is exact.)"""
+        gw, = self.recompute_backward(lambda w: xp_of(w).reshape(w[self.index], g.shape), g)
+        return gw * _row_factors(self.index, self.n_rows, self.scale, self.padding_idx, g.dtype)
+
+
+def _row_factors(index, n_rows, by_freq, padding_idx, dtype):
+    """(n_rows, 1) factors of a gathered weight's gradient: 1/count(i) in ``index`` when
+    ``by_freq``, 0 at ``padding_idx``, else 1."""
+    xp = xp_of(index)
+    factors = xp.ones((n_rows, 1), dtype=dtype)
+    if by_freq:
+        factors /= xp.maximum(xp.bincount(index, minlength=n_rows), 1)[:, None]
+    if padding_idx is not None:
+        factors[padding_idx] = 0
+    return factors
+
 
 class EmbeddingBag(Function):
     """Reduce the looked-up rows W[index_k] of each bag b = bag_k (bag_k = n_bags: dropped):
@@ -111,3 +131,30 @@ class EmbeddingBag(Function):
             return gw
         g_samples = (g_rows * self.weight[self.index]).sum(axis=1) if need[1] else None
         return gw, g_samples
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradients of the bag sums as matrix products, y = A·R
+        with the rows R = w ⊙ W[index] (sum, mean: A[b, k] = [bag_k = b], divided by n_b for
+        a mean) or R = W[argmax rows, d] (max: A picks the non-empty bags), recomputed on
+        Tensors; ∂L/∂W then gets ``scale_grad_by_freq``'s 1/count factor."""
+        xp = xp_of(self.bag)
+        n_bags = len(self.counts) - 1
+        if self.mode == "max":
+            rows = self.nonempty
+            cols, dim = xp.arange(len(rows)), self.shape[1]
+            picks = lambda w: w[self.argmax_rows, xp.arange(dim)]  # noqa: E731
+        else:
+            rows, cols = self.bag, xp.arange(len(self.bag))
+            picks = lambda w, *sw: w[self.index] * sw[0][:, None] if sw \
+                else w[self.index]  # noqa: E731
+        bags = xp.zeros((n_bags + 1, len(cols)), dtype=g.dtype)
+        bags[rows, cols] = 1.0
+        if self.mode == "mean":
+            bags /= xp.maximum(self.counts, 1)[:, None]
+        bags = bags[:n_bags]
+        grads = self.recompute_backward(lambda w, *sw: xp_of(w).matmul(bags, picks(w, *sw)), g)
+        if self.scale and grads[0] is not None:
+            kept = self.index[self.bag < n_bags]
+            factors = _row_factors(kept, self.shape[0], True, None, g.dtype)
+            grads = (grads[0] * factors,) + grads[1:]
+        return grads if self.sample_weights is not None else grads[0]

@@ -50,3 +50,8 @@ class Linear(Function):
         if need[2]:
             gb = g2.sum(axis=0)
         return gx, gw, gb
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of y = x·Wᵀ + b recomputed on Tensors."""
+        return self.recompute_backward(lambda x, w, b=None: x @ w.T if b is None
+                                       else x @ w.T + b, g)

@@ -113,6 +113,22 @@ class CrossEntropy(Function):
             grad -= smooth if self.w_b is None else smooth * self.w_b
         return grad
 
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of ℓᵢ = −Σ_c qᵢ_c·log softmax(zᵢ)_c (q a
+        constant: the docstring's smoothed, weighted one-hot targets) recomputed on Tensors."""
+        xp = xp_of(self.t)
+        classes = xp.arange(self.n_classes).reshape((1, -1) + (1,) * (self.t.ndim - 1))
+        wy = 1.0 if self.wy is None else xp.expand_dims(self.wy, 1)
+        q = (classes == self.t_k) * ((1 - self.eps) * wy)
+        if self.eps:
+            q = q + (self.eps / self.n_classes) * (1.0 if self.w_b is None else self.w_b)
+        if self.ignore is not None:
+            q = q * ~xp.expand_dims(self.ignore, 1)
+        reduction, denom = self.reduction, self.denom
+        return self.recompute_backward(
+            lambda z: _reduce(-xp_of(z).sum(q * z.log_softmax(dim=1), axis=1), reduction, denom),
+            g)
+
 
 class CrossEntropyProbs(Function):
     """Cross-entropy with class-probability targets p (same shape as the logits z):
@@ -159,6 +175,18 @@ class CrossEntropyProbs(Function):
             gp = f * self.log_p if self.w_b is None else f * self.w_b * self.log_p
         return gz, gp
 
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of ℓᵢ = −Σ_c w_c·p′ᵢ_c·log softmax(zᵢ)_c
+        recomputed on Tensors."""
+        eps, w_b, reduction, n = self.eps, self.w_b, self.reduction, self.n
+
+        def formula(z, p):
+            q = p * (1 - eps) + eps / z.shape[1] if eps else p
+            wq = q if w_b is None else q * w_b
+            return _reduce(-xp_of(z).sum(wq * z.log_softmax(dim=1), axis=1), reduction, n)
+
+        return self.recompute_backward(formula, g)
+
 
 class NLLLoss(Function):
     """ℓᵢ = −w_{yᵢ}·x_{i,yᵢ} for log-probabilities x and class indices y (0 if ignored);
@@ -189,6 +217,18 @@ class NLLLoss(Function):
         xp.put_along_axis(grad, self.t_k, xp.expand_dims(-(a * self.wy), 1), axis=1)
         return grad
 
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of ℓᵢ = −w_{yᵢ}·x_{i,yᵢ} recomputed on
+        Tensors (linear in x)."""
+        t_k, wy, reduction, denom = self.t_k, self.wy, self.reduction, self.denom
+
+        def formula(x):
+            xp = xp_of(x)
+            picked = xp.reshape(xp.take_along_axis(x, t_k, axis=1), wy.shape)
+            return _reduce(-picked * wy, reduction, denom)
+
+        return self.recompute_backward(formula, g)
+
 
 class _Pointwise(Function):
     """A loss ℓ = f(x, y) applied elementwise, then reduced. Subclasses give ``terms(x, y)``
@@ -210,6 +250,18 @@ class _Pointwise(Function):
         need = self.needs_input_grad
         a = _coef(g, self.reduction, self.n)
         return (a * self.dx if need[0] else None), (a * self.dy if need[1] else None)
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: ``terms`` on the input Tensors gives ∂ℓ/∂x and ∂ℓ/∂y
+        (the same formulas, now differentiable), scaled as in :meth:`backward`."""
+        need = self.needs_input_grad
+        x, y = self.unwritten_inputs()
+        if x is None or y is None:
+            raise RuntimeError(f"{self.op_name()}: an input was written in place after the "
+                               "forward pass; create_graph cannot recompute this loss")
+        _, dx, dy = self.terms(x, y, need[0], need[1])
+        a = _coef(g, self.reduction, self.n)
+        return (a * dx if need[0] else None), (a * dy if need[1] else None)
 
 
 class MSELoss(_Pointwise):
@@ -332,4 +384,4 @@ class KLDivLoss(_Pointwise):
                 dy = log_t + 1 - x
         if want_dx:
             dx = -xp.broadcast_to(t, loss.shape)
-        return loss.astype(x.dtype, copy=False), dx, dy
+        return xp.asarray(loss, dtype=x.dtype), dx, dy

@@ -56,6 +56,7 @@ class BatchNorm(Function):
         y = affine(xhat, weight, bias)
         self.xhat, self.inv_std, self.weight, self.axes, self.m = xhat, inv_std, weight, axes, m
         self.has_weight, self.has_bias, self.training = has_weight, has_bias, training
+        self.eps = eps
         return y
 
     def backward(self, g):
@@ -78,6 +79,39 @@ class BatchNorm(Function):
         if self.has_bias:
             grads.append(gb.reshape(-1) if need[len(grads)] else None)
         return tuple(grads)
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of y = γx̂ + β recomputed on Tensors, x̂ from
+        the batch statistics (training) or, in evaluation, x̂ = x̂₀ + (x − x₀)/√(σ² + ε) (x₀,
+        x̂₀ the forward's values: exact, x̂ is affine in x there)."""
+        has_weight, has_bias = self.has_weight, self.has_bias
+        if self.training:
+            axes, eps = self.axes, self.eps
+            normalize = lambda x: batch_statistics_xhat(x, axes, eps)  # noqa: E731
+        else:
+            xhat0, inv_std = self.xhat, self.inv_std
+            normalize = lambda x: (x - x.detach()) * inv_std + xhat0  # noqa: E731
+
+        def formula(x, *params):
+            return channel_affine(normalize(x), params[0] if has_weight else None,
+                                  params[has_weight] if has_bias else None)
+
+        return self.recompute_backward(formula, g)
+
+
+def batch_statistics_xhat(x, axes, eps):
+    """x̂ = (x − μ)/√(σ² + ε) over ``axes`` (σ² biased) on Tensors, differentiable."""
+    xp = xp_of(x)
+    xc = x - xp.mean(x, axis=axes, keepdims=True)
+    return xc / xp.sqrt(xp.mean(xc * xc, axis=axes, keepdims=True) + eps)
+
+
+def channel_affine(xhat, weight, bias):
+    """γ_c·x̂ + β_c on Tensors for per-channel (axis 1) γ, β (either may be None)."""
+    xp = xp_of(xhat)
+    cs = _channel_shape(xhat.ndim)
+    y = xhat if weight is None else xhat * xp.reshape(weight, cs)
+    return y if bias is None else y + xp.reshape(bias, cs)
 
 
 class LayerNorm(Function):
@@ -108,7 +142,7 @@ class LayerNorm(Function):
         inv_std = 1.0 / xp.sqrt(squares @ inv_k + eps)
         y = kernels.scale_shift(xhat, inv_std, weight, bias)
         self.xhat, self.inv_std, self.weight, self.inv_k = xhat, inv_std, weight, inv_k
-        self.has_weight, self.has_bias = has_weight, has_bias
+        self.has_weight, self.has_bias, self.eps = has_weight, has_bias, eps
         self.shape, self.param_shape = x.shape, x.shape[x.ndim - n_axes:]
         return y.reshape(x.shape)
 
@@ -140,6 +174,20 @@ class LayerNorm(Function):
             grads.append((ones @ g).reshape(self.param_shape) if need[len(grads)] else None)
         return tuple(grads)
 
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of y = γ·(x − μ)/√(σ² + ε) + β over the last
+        k axes, recomputed on Tensors."""
+        axes = tuple(range(len(self.shape) - len(self.param_shape), len(self.shape)))
+        has_weight, has_bias, eps = self.has_weight, self.has_bias, self.eps
+
+        def formula(x, *params):
+            y = batch_statistics_xhat(x, axes, eps)
+            if has_weight:
+                y = y * params[0]
+            return y + params[has_weight] if has_bias else y
+
+        return self.recompute_backward(formula, g)
+
 
 class RMSNorm(Function):
     """Root-mean-square normalisation over the last k axes (K values per row):
@@ -156,7 +204,7 @@ class RMSNorm(Function):
         inv_rms = 1.0 / xp_of(x).sqrt((rows * rows).mean(axis=1, keepdims=True) + eps)
         xhat = rows * inv_rms
         weight = params[0].reshape(k) if has_weight else None
-        self.xhat, self.inv_rms, self.weight = xhat, inv_rms, weight
+        self.xhat, self.inv_rms, self.weight, self.eps = xhat, inv_rms, weight, eps
         self.shape, self.param_shape = x.shape, x.shape[x.ndim - n_axes:]
         return (xhat if weight is None else xhat * weight).reshape(x.shape)
 
@@ -174,3 +222,16 @@ class RMSNorm(Function):
             return gx
         gw = (g * xhat).sum(axis=0).reshape(self.param_shape) if need[1] else None
         return gx, gw
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of y = γ·x/√(mean(x²) + ε) over the last k
+        axes, recomputed on Tensors."""
+        axes = tuple(range(len(self.shape) - len(self.param_shape), len(self.shape)))
+        eps = self.eps
+
+        def formula(x, *weight):
+            xp = xp_of(x)
+            y = x / xp.sqrt(xp.mean(x * x, axis=axes, keepdims=True) + eps)
+            return y * weight[0] if weight else y
+
+        return self.recompute_backward(formula, g)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
-from .conv import as_image, batch_first, batch_last, restore, window_slice
+from .conv import Im2Col, as_image, batch_first, batch_last, restore, window_slice
 
 
 def pool_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
@@ -140,6 +140,26 @@ class MaxPooling(Function):
                        kernel_size, stride, dilation, out_hw)
         return restore(batch_first(gxb[:, t:t + H, l:l + W]), self.ndim)
 
+    def backward_graph(self, g, *_):
+        """Under ``create_graph``: max pooling is, near the forward's input, the gather of
+        each window's saved arg-max element from the padded input (flat index
+        (i·sh + p·dh)·Wp + j·sw + q·dw for window element (p, q) = divmod(arg, kw)); its
+        gradient is differentiated again."""
+        (kh, kw), (sh, sw), (dh, dw), (Ho, Wo), pads, (_, Hp, Wp, _), _ = self.geometry
+        xp = xp_of(self.arg)
+        arg = batch_first(self.arg).astype(np.int64)                     # (N, C, Ho, Wo)
+        rows = (xp.arange(Ho)[:, None] * sh + arg // kw * dh) * Wp
+        flat = rows + xp.arange(Wo) * sw + arg % kw * dw
+
+        def pick(x):
+            xq = xp_of(x)
+            x = xq.pad(xq.expand_dims(x, 2) if x.ndim == 3 else x, ((0, 0), (0, 0)) + pads)
+            N, C = x.shape[:2]
+            y = xq.take_along_axis(xq.reshape(x, (N, C, Hp * Wp)), flat.reshape(N, C, -1), 2)
+            return xq.reshape(y, g.shape)
+
+        return self.recompute_backward(pick, g)
+
 
 def _divisor_1d(size, n, kernel, stride, padding, count_include_pad):
     """Per-window element counts along one axis (PyTorch's avg_pool rule): windows are cut
@@ -191,6 +211,23 @@ class AvgPooling(Function):
         gb = as_image(g).transpose(1, 2, 3, 0) * self.scale
         gxb = _scatter(gb, lambda k: None, padded, kernel_size, stride, (1, 1), out_hw)
         return restore(batch_first(gxb[:, t:t + H, l:l + W]), self.ndim)
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the gradient of the same average written as
+        unfold(x_pad) summed over each window, times 1/D (a linear map of x)."""
+        kernel_size, stride, (Ho, Wo), pads = self.geometry[:4]
+        scale = self.scale if isinstance(self.scale, float) else self.scale[..., 0]
+
+        def average(x):
+            xq = xp_of(x)
+            x = xq.pad(xq.expand_dims(x, 2) if x.ndim == 3 else x, ((0, 0), (0, 0)) + pads)
+            N, C = x.shape[:2]
+            cols = Im2Col.apply(x, kernel_size=kernel_size, stride=stride, padding=(0, 0),
+                                dilation=(1, 1))
+            windows = xq.reshape(cols, (N, C, -1, Ho, Wo))
+            return xq.reshape(xq.sum(windows, axis=2) * scale, g.shape)
+
+        return self.recompute_backward(average, g)
 
 
 class MaxUnpooling(Function):

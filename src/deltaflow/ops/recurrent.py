@@ -50,6 +50,24 @@ class _RecurrentLayer(Function):
             z += b if row_scale is None else b * row_scale
         return z.reshape(T, B, -1)
 
+    def backward_graph(self, *grads):
+        """Under ``create_graph``: backpropagation through time of the cell's formula
+        (:meth:`step`, unfused, one step after another) recomputed on Tensors."""
+        reverse = self.reverse
+
+        def layer(x, *args):
+            xp = xp_of(x)
+            *states, w_ih, w_hh = args[:self.n_state + 2]
+            extra = args[self.n_state + 2:]
+            outs = []
+            for x_t in (xp.flip(x, 0) if reverse else x):
+                states = self.step(x_t @ w_ih.T, states, w_hh, *extra)
+                outs.append(states[0])
+            out = xp.stack(outs[::-1] if reverse else outs)
+            return (out, *states)
+
+        return self.recompute_backward(layer, *grads)
+
     def _finish(self, dzx, dzh, hs):
         """Gradients of x and the weights from the per-step gate gradients (one GEMM each)."""
         need = self.needs_input_grad
@@ -124,6 +142,13 @@ class RNNLayer(_RecurrentLayer):
             dh = d @ w_hh
         dx, *rest = self._finish(dz, None, hs)
         return (dx, dh, *rest)
+
+    def step(self, zx, states, w_hh, b_ih=None, b_hh=None):
+        """One step on Tensors: h = f(zx + W_hh·h + b_ih + b_hh) (zx = W_ih·x_t)."""
+        z = zx + states[0] @ w_hh.T
+        if b_ih is not None:
+            z = z + b_ih + b_hh
+        return (z.relu() if self.relu else z.tanh(),)
 
 
 _BPTT_CHUNK = 8                      # LSTM steps whose gradients are kept in cache together
@@ -281,6 +306,19 @@ class LSTMLayer(_RecurrentLayer):
             return (*grads, db if need[5] else None, db if need[6] else None)
         return grads
 
+    def step(self, zx, states, w_hh, b_ih=None, b_hh=None, w_hr=None):
+        """One step on Tensors: [i, f, g, o] from zx + W_hh·h + b_ih + b_hh (zx = W_ih·x_t),
+        c = f ⊙ c + i ⊙ g, h = o ⊙ tanh(c) (then h = W_hr·h with a projection)."""
+        h, c = states
+        z = zx + h @ w_hh.T
+        if b_ih is not None:
+            z = z + b_ih + b_hh
+        H = z.shape[-1] // 4
+        i, f, o = (z[:, k * H:(k + 1) * H].sigmoid() for k in (0, 1, 3))
+        c = f * c + i * z[:, 2 * H:3 * H].tanh()
+        h = o * c.tanh()
+        return (h if w_hr is None else h @ w_hr.T), c
+
 
 class LSTMProjLayer(LSTMLayer):
     """LSTM with a projected hidden state, PyTorch's ``LSTM(proj_size=P)`` (P < H): the cell
@@ -369,6 +407,11 @@ class LSTMProjLayer(LSTMLayer):
             grads += (db if need[5] else None, db if need[6] else None)
         return (*grads, dw_hr)
 
+    def step(self, zx, states, w_hh, *rest):
+        """:meth:`LSTMLayer.step` with the inputs after W_hh: ([b_ih, b_hh,] w_hr)."""
+        b_ih, b_hh = rest[:2] if len(rest) == 3 else (None, None)
+        return LSTMLayer.step(self, zx, states, w_hh, b_ih, b_hh, rest[-1])
+
 
 def _gru_constants(xp, H, dtype):
     """Row scale (½ for the σ-gates r, z; 1 for n)."""
@@ -439,6 +482,18 @@ class GRULayer(_RecurrentLayer):
             dh += direct
         dx, *rest = self._finish(dzx, dzh, hs)
         return (dx, dh, *rest)
+
+    def step(self, zx, states, w_hh, b_ih=None, b_hh=None):
+        """One step on Tensors: r, z = σ(zx + b_ih + W_hh·h + b_hh) (their rows), n = tanh(zx
+        + b_in + r ⊙ (W_hn·h + b_hn)), h = (1 − z) ⊙ n + z ⊙ h (zx = W_ih·x_t)."""
+        h, = states
+        zh = h @ w_hh.T
+        if b_ih is not None:
+            zx, zh = zx + b_ih, zh + b_hh
+        H = h.shape[-1]
+        r, z = ((zx[:, k * H:(k + 1) * H] + zh[:, k * H:(k + 1) * H]).sigmoid() for k in (0, 1))
+        n = (zx[:, 2 * H:] + r * zh[:, 2 * H:]).tanh()
+        return ((1 - z) * n + z * h,)
 
 
 __all__ = ["RNNLayer", "LSTMLayer", "LSTMProjLayer", "GRULayer"]

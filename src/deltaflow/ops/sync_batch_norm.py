@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..backend import xp_of
 from .layer_norm_kernels import affine
-from .norm import _channel_shape
+from .norm import _channel_shape, batch_statistics_xhat, channel_affine
 
 
 class SyncBatchNorm(Function):
@@ -55,7 +55,7 @@ class SyncBatchNorm(Function):
         weight = params[0].reshape(cs) if has_weight else None
         bias = params[has_weight].reshape(cs) if has_bias else None
         self.xhat, self.inv_std, self.weight, self.axes, self.m = xhat, inv_std, weight, axes, m
-        self.comm, self.has_weight, self.has_bias = comm, has_weight, has_bias
+        self.comm, self.has_weight, self.has_bias, self.eps = comm, has_weight, has_bias, eps
         return affine(xhat, weight, bias)
 
     def backward(self, g):
@@ -80,3 +80,20 @@ class SyncBatchNorm(Function):
         if self.has_bias:
             grads.append(gb if need[len(grads)] else None)
         return tuple(grads)
+
+    def backward_graph(self, g):
+        """Under ``create_graph``, in one process: the gradient of BatchNorm's training
+        formula (the global batch is the local one). Over several ranks the statistics'
+        graph would cross the communicator, which has no differentiable collectives."""
+        if self.comm.size != 1:
+            raise RuntimeError(f"sync_batch_norm: create_graph=True (double backward) runs in "
+                               f"a single process only; this communicator has "
+                               f"{self.comm.size} ranks")
+        has_weight, has_bias, axes, eps = self.has_weight, self.has_bias, self.axes, self.eps
+
+        def formula(x, *params):
+            return channel_affine(batch_statistics_xhat(x, axes, eps),
+                                  params[0] if has_weight else None,
+                                  params[has_weight] if has_bias else None)
+
+        return self.recompute_backward(formula, g)

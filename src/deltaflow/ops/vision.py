@@ -85,12 +85,7 @@ class GridSample(Function):
     def weight(self, bits, skip=None):
         """w_k for the corner at offsets ``bits``, leaving out the factor of dim ``skip``
         (bilinear; 1 for nearest)."""
-        w = 1.0
-        if self.fracs is not None:
-            for a, (frac, bit) in enumerate(zip(self.fracs, bits)):
-                if a != skip:
-                    w = w * (frac if bit else 1 - frac)
-        return w
+        return corner_weight(self.fracs, bits, skip)
 
     def backward(self, g):
         xp = xp_of(g)
@@ -115,3 +110,41 @@ class GridSample(Function):
                 for a, slope in enumerate(self.slopes):
                     ggrid[..., dims - 1 - a] *= slope
         return gx, ggrid
+
+    def backward_graph(self, g):
+        """Under ``create_graph``: the docstring's sum recomputed on Tensors with the saved
+        corners (pixel indices and masks are piecewise constant in the grid); the source
+        coordinate is piecewise linear in the grid, so near the forward's point each
+        fraction is frac₀ + ∂s/∂grid·(grid − grid₀), exact to all orders."""
+        corners, slopes, fracs0, dims = self.corners, self.slopes, self.fracs, len(self.slopes)
+
+        def sample(x, grid):
+            xp = xp_of(x)
+            rows = xp.reshape(xp.moveaxis(x, 1, -1), (-1, x.shape[1]))
+            fracs = None
+            if fracs0 is not None:
+                step = grid - grid.detach()
+                fracs = [f + step[..., dims - 1 - a] * slope
+                         for a, (f, slope) in enumerate(zip(fracs0, slopes))]
+            out = 0
+            for bits, flat, inside in corners:
+                w = corner_weight(fracs, bits) * inside
+                w = xp_of(w).asarray(xp_of(w).expand_dims(w, -1), dtype=x.dtype)
+                out = out + rows[flat] * w
+            return xp.moveaxis(out, -1, 1)
+
+        gx, ggrid = self.recompute_backward(sample, g)
+        if ggrid is None and self.needs_input_grad[1]:              # nearest: 0, as backward
+            ggrid = self.unwritten_inputs()[1].detach() * 0
+        return gx, ggrid
+
+
+def corner_weight(fracs, bits, skip=None):
+    """Π_a (fracₐ if bitₐ else 1 − fracₐ) over the dims a ≠ ``skip``: the bilinear weight of
+    the corner at offsets ``bits`` (1 when ``fracs`` is None: nearest)."""
+    w = 1.0
+    if fracs is not None:
+        for a, (frac, bit) in enumerate(zip(fracs, bits)):
+            if a != skip:
+                w = w * (frac if bit else 1 - frac)
+    return w
