@@ -24,6 +24,7 @@ COMMANDS = {
     "gradcheck": "gradcheck",
     "compare": "compare",
     "tune": "tune",
+    "export": "export",
 }
 
 
