@@ -20,6 +20,7 @@ COMMANDS = {
     "predict": "predict",
     "generate": "generate",
     "explain": "explain",
+    "memory": "memory",
     "graph": "graph",
     "gradcheck": "gradcheck",
     "compare": "compare",

@@ -1,7 +1,8 @@
 """``deltaflow eval RUN_OR_CHECKPOINT``: a trained run measured on the test split of the data
 it was trained on (``--json``: one JSON object on stdout) — loss and accuracy of a
 classifier, loss and perplexity of a character model, the judge's verdict on a GAN's
-samples."""
+samples, the per-task test-error table of a memory network on bAbI (with the mean error and
+the number of failed tasks, error > 5 %)."""
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ def evaluate_run(path, split: str = "test", data_dir=None, batch_size: int = 512
         raise ValueError(f"--batch-size must be positive, got {batch_size}")
     run_dir, _ = rf.locate(path)
     task = rf.open_run(run_dir).get("task")
-    measure = {"classify": _classify, "charlm": _charlm, "gan": _gan}.get(task)
+    measure = {"classify": _classify, "charlm": _charlm, "gan": _gan, "babi": _babi}.get(task)
     if measure is None:
         raise ValueError(f"eval: {run_dir} is a {task!r} run, which eval does not know")
     return measure(path, split, data_dir, batch_size)
@@ -87,10 +88,28 @@ def _gan(path, split, data_dir, batch_size) -> dict:
             **gan.judge(run_dir, G, meta["z_dim"], data, epochs=epochs)}
 
 
+def _babi(path, split, data_dir, batch_size) -> dict:
+    """Every member's validation and ``split`` errors, the repeats chosen by validation, the
+    per-task errors of those (``test_error``, whichever the split), their mean and the
+    failed tasks."""
+    from ..tasks import babi
+    model, meta, store, splits, run_dir, weights = babi.load_trained(path)
+    if split == "train":
+        splits = [{**s, "test": s["train"]} for s in splits]
+    return {"run": str(run_dir), "weights": str(weights), "data": meta["data"],
+            "split": split, "task_names": meta["task_names"],
+            **babi.results(model, store, splits)}
+
+
 def run(args) -> int:
     result = evaluate_run(args.path, args.split, args.data_dir, args.batch_size)
     if args.json:
         print(json.dumps(result))
+    elif "task_names" in result:      # babi: the per-task table
+        from ..tasks.babi import table
+        print(f"run      {result['run']}\nweights  {result['weights']}\n"
+              f"split    {result['split']}")
+        print(table(result, {int(k): v for k, v in result["task_names"].items()}))
     else:
         for key, value in result.items():
             print(f"{key:<9} {value:.4f}" if isinstance(value, float) else f"{key:<9} {value}")

@@ -1,5 +1,6 @@
 """Built-in datasets: ``digits`` (ships with scikit-learn), ``mnist``/``fashion_mnist`` (IDX
-files from a folder), ``csv``, ``text`` (character level) and ``from_numpy``.
+files from a folder), ``csv``, ``text`` (character level), ``babi`` (the bAbI
+question-answering tasks, :mod:`deltaflow.data.babi`) and ``from_numpy``.
 
 Classification loaders return a :class:`Splits`: ``.train`` and ``.test``
 (:class:`~deltaflow.data.TensorDataset` of ``(features float32, label int64)``),
@@ -22,6 +23,7 @@ import numpy as np
 
 from ..io import atomic_write
 from ..tensor import Tensor
+from .babi import babi
 from .dataset import Dataset, TensorDataset
 
 

@@ -7,7 +7,8 @@ classifiers) to ``"module:function"`` builders, imported only when used. A build
 ``getattr(args, "hidden", None)`` so Python callers may pass fewer). A builder's module may
 define ``add_arguments(parser)`` for options only that model uses.
 
-The character language model and the GAN (``charlm.py``, ``gan.py``) are built by their own
+The character language model, the GAN and the end-to-end memory network (``charlm.py``,
+``gan.py``, ``memn2n.py``: :class:`~deltaflow.models.memn2n.MemN2N`) are built by their own
 tasks and are not in this registry.
 """
 from __future__ import annotations

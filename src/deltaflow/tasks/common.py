@@ -16,8 +16,10 @@ from .. import backend, io, optim
 from ..data import DataLoader, Subset
 from ..train.distributed import ShardSampler, rank_and_size
 
-#: data sources understood by ``--data``; ``csv`` and ``text`` take ``:PATH``
-DATA_KINDS = ("digits", "mnist", "fashion-mnist", "csv", "text")
+#: data sources understood by ``--data``; ``csv``, ``text`` and ``babi`` take ``:PATH``
+DATA_KINDS = ("digits", "mnist", "fashion-mnist", "csv", "text", "babi")
+#: the kinds that take ``:PATH``
+PATH_KINDS = ("csv", "text", "babi")
 
 #: ``--lr`` when not given, per optimizer
 DEFAULT_LR = {"sgd": 0.05, "adam": 3e-3, "adamw": 3e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
@@ -31,10 +33,10 @@ def parse_data(spec: str) -> tuple[str, str | None]:
     kind, sep, path = str(spec).partition(":")
     if kind not in DATA_KINDS:
         raise ValueError(f"unknown data {spec!r}; expected digits, mnist, fashion-mnist, "
-                         f"csv:PATH or text:PATH")
-    if kind in ("csv", "text") and not path:
+                         f"csv:PATH, text:PATH or babi:PATH")
+    if kind in PATH_KINDS and not path:
         raise ValueError(f"--data {kind} needs a file: --data {kind}:PATH")
-    if kind not in ("csv", "text") and sep:
+    if kind not in PATH_KINDS and sep:
         raise ValueError(f"--data {kind} takes no path (use --data-dir for its folder)")
     return kind, path or None
 

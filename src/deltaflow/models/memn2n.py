@@ -1,0 +1,177 @@
+"""End-to-end memory network (MemN2N; Sukhbaatar, Szlam, Weston, Fergus, NIPS 2015,
+arXiv:1503.08895) for question answering over a story.
+
+Inputs of a batch of N questions: ``story`` (N, M, L) word ids of M memory slots of L words
+(0 = the nil word, padding), ``query`` (N, L_q) and ``time`` (N, M), the temporal index of
+each slot (1 = the sentence just before the question, 0 = an empty slot). With x_ij the j-th
+word of sentence i, q_j the j-th word of the question and ⊙ the elementwise product:
+
+    m_i^k = Σ_j l_ij ⊙ A^k[x_ij] + T_A^k[t_i]          memory key of slot i at hop k
+    c_i^k = Σ_j l_ij ⊙ C^k[x_ij] + T_C^k[t_i]          memory value
+    u^1   = Σ_j l_j ⊙ B[q_j]
+    p^k   = softmax_i(u^kᵀ m_i^k) over the non-empty slots   (linear start: p_i^k = u^kᵀ m_i^k)
+    o^k   = Σ_i p_i^k c_i^k,      u^{k+1} = H u^k + o^k
+    logits = W u^{K+1}                                  (â = softmax(logits))
+
+Position encoding (``position_encoding``): l_kj = (1 − j/J) − (k/d)(1 − 2j/J) for the j-th of
+the J words of a sentence and embedding coordinate k = 1..d (without it, l = 1: a bag of
+words). Temporal encoding adds the rows T[t] of learned tables (row 0, the empty slot, is 0).
+
+Weight tying: ``"adjacent"`` — K + 1 word tables E^0..E^K with A^k = E^{k−1}, C^k = E^k,
+B = A^1, W = (C^K)ᵀ, T_A^k = T^{k−1}, T_C^k = T^k, H = I; ``"layerwise"`` — A^k = A,
+C^k = C for every hop, separate B, W and a learned H (``nn.Linear(d, d, bias=False)``).
+Every table's row 0 (the nil word) is initialised to 0 and gets no gradient through the
+lookups (``padding_idx=0``); ``zero_nil_()`` resets it after each update (W's rows, the
+logits, do get a gradient), as the authors' code does. Initialisation: N(0, 0.1²), as in the paper.
+
+``linear`` (the "linear start" of training, a buffer saved with the weights) leaves out the
+hops' softmax. The model's ``attention(...)`` returns the p^k of every hop, for
+``deltaflow memory``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as Fn
+from .. import nn
+from ..backend import xp_of
+from ..tensor import Tensor
+
+TYING = ("adjacent", "layerwise")
+
+
+def position_encoding(ids: np.ndarray, dim: int, dtype=np.float64) -> np.ndarray:
+    """l (ids.shape + (dim,)): l_kj = (1 − j/J) − (k/d)(1 − 2j/J), j = 1..J the place of each
+    word in its sentence (the last axis of ``ids``) of J non-nil words, k = 1..d; 0 at nil
+    words (padding). Computed as a_j + (k/d)·b_j with a_j = 1 − j/J, b_j = 2j/J − 1."""
+    xp = xp_of(ids)
+    words = (ids != 0).astype(dtype)
+    J = xp.maximum(words.sum(-1, keepdims=True), 1)
+    jJ = xp.arange(1, ids.shape[-1] + 1, dtype=dtype) / J      # j/J, ids.shape
+    a, b = (1 - jJ) * words, (2 * jJ - 1) * words               # 0 at nil words
+    l = b[..., None] * (xp.arange(1, dim + 1, dtype=dtype) / dim)
+    l += a[..., None]
+    return l
+
+
+class MemN2N(nn.Module):
+    """``MemN2N(vocab_size, embed_dim=20, hops=3, memory_size=50, tying="adjacent",
+    position_encoding=True, temporal_encoding=True)``: ``forward(story, query, time)`` gives
+    the answer logits (N, vocab_size) (see the module docstring for the formulas)."""
+
+    def __init__(self, vocab_size: int, embed_dim: int = 20, hops: int = 3,
+                 memory_size: int = 50, tying: str = "adjacent",
+                 position_encoding: bool = True, temporal_encoding: bool = True,
+                 init_std: float = 0.1):
+        super().__init__()
+        if tying not in TYING:
+            raise ValueError(f"MemN2N: tying must be one of {', '.join(TYING)}, got {tying!r}")
+        if hops < 1 or embed_dim < 1 or memory_size < 1 or vocab_size < 2:
+            raise ValueError(f"MemN2N: hops, embed_dim, memory_size must be >= 1 and "
+                             f"vocab_size >= 2, got {hops}, {embed_dim}, {memory_size}, "
+                             f"{vocab_size}")
+        self.vocab_size, self.embed_dim, self.hops = vocab_size, embed_dim, hops
+        self.memory_size, self.tying, self.init_std = memory_size, tying, init_std
+        self.use_position, self.use_time = position_encoding, temporal_encoding
+        n_words = hops + 1 if tying == "adjacent" else 4          # layerwise: A, C, B, W
+        self.words = nn.ModuleList([nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+                                    for _ in range(n_words)])
+        n_times = (hops + 1 if tying == "adjacent" else 2) if temporal_encoding else 0
+        self.times = nn.ModuleList([nn.Embedding(memory_size + 1, embed_dim, padding_idx=0)
+                                    for _ in range(n_times)])
+        self.H = nn.Linear(embed_dim, embed_dim, bias=False) if tying == "layerwise" else None
+        self.register_buffer("linear", Tensor(np.array(False)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight ~ N(0, init_std²); the nil rows 0."""
+        for table in (*self.words, *self.times):
+            nn.init.normal_(table.weight, 0.0, self.init_std)
+            table.weight.data[0] = 0
+        if self.H is not None:
+            nn.init.normal_(self.H.weight, 0.0, self.init_std)
+
+    def zero_nil_(self) -> None:
+        """Set every table's row 0 (the nil word, the empty slot) to 0 again: the answer
+        layer W = (C^K)ᵀ gives the nil word's row a gradient (its logit), which
+        ``padding_idx`` does not stop; a training loop calls this after each update."""
+        for table in (*self.words, *self.times):
+            table.weight.data[0] = 0
+
+    # ------------------------------------------------------------------ which table is which
+    def tables(self, hop: int) -> tuple[int, int]:
+        """``(i, j)``: hop ``hop`` (1..K) reads keys with ``words[i]`` and values with
+        ``words[j]`` (and ``times[i]``, ``times[j]``)."""
+        return (hop - 1, hop) if self.tying == "adjacent" else (0, 1)
+
+    @property
+    def query_table(self) -> int:
+        return 0 if self.tying == "adjacent" else 2
+
+    @property
+    def answer_table(self) -> int:
+        return self.hops if self.tying == "adjacent" else 3
+
+    # ------------------------------------------------------------------ pieces
+    def _encoding(self, ids: Tensor):
+        """The position encoding of ``ids`` as a constant in the weights' dtype (None
+        without position encoding)."""
+        if not self.use_position:
+            return None
+        dtype = self.words[0].weight.dtype
+        return Tensor.constant(position_encoding(ids.data, self.embed_dim, dtype))
+
+    def _words(self, table: int, ids: Tensor, l=None) -> Tensor:
+        """Σ_j l_j ⊙ E[ids_j] over the last axis of ``ids`` (``l``: its ``_encoding``)."""
+        e = self.words[table](ids)
+        return (e if l is None else e * l).sum(dim=-2)
+
+    def embed_memory(self, table: int, story: Tensor, time: Tensor, l=None) -> Tensor:
+        """(N, M, d): Σ_j l_ij ⊙ E[x_ij] + T[t_i] with the tables ``words[table]``,
+        ``times[table]`` (``l``: the story's ``_encoding``, computed when not given)."""
+        m = self._words(table, story, self._encoding(story) if l is None else l)
+        if self.use_time:
+            time_table = table if self.tying == "adjacent" else min(table, 1)
+            m = m + self.times[time_table](time)
+        return m
+
+    def _hops(self, story, query, time):
+        """Yield ``(p^k, u^{k+1})`` for k = 1..K."""
+        u = self._words(self.query_table, query, self._encoding(query))   # (N, d)
+        l = self._encoding(story)
+        empty = None
+        if not bool(self.linear.data):
+            bias = np.where(time.data == 0, -1e9, 0.0).astype(u.dtype.type)
+            empty = Tensor.constant(bias)
+        cache = {}
+        for hop in range(1, self.hops + 1):
+            for table in self.tables(hop):
+                if table not in cache:
+                    cache[table] = self.embed_memory(table, story, time, l)
+            keys, values = (cache[t] for t in self.tables(hop))
+            scores = Fn.matmul(keys, u.unsqueeze(2)).squeeze(2)        # (N, M): u·m_i
+            p = scores if empty is None else Fn.softmax(scores + empty, dim=1)
+            o = Fn.matmul(p.unsqueeze(1), values).squeeze(1)            # (N, d): Σ p_i c_i
+            u = (u if self.H is None else self.H(u)) + o
+            yield p, u
+
+    def forward(self, story, query, time) -> Tensor:
+        story, query, time = (x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+                              for x in (story, query, time))
+        *_, (_, u) = self._hops(story, query, time)                 # u^{K+1}
+        return Fn.matmul(u, self.words[self.answer_table].weight.t())
+
+    def attention(self, story, query, time) -> list[np.ndarray]:
+        """The attention p^k (N, M) of every hop k = 1..K, as arrays."""
+        story, query, time = (x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+                              for x in (story, query, time))
+        return [p.numpy() for p, _ in self._hops(story, query, time)]
+
+    def extra_repr(self) -> str:
+        return (f"vocab_size={self.vocab_size}, embed_dim={self.embed_dim}, hops={self.hops}, "
+                f"memory_size={self.memory_size}, tying={self.tying!r}, "
+                f"position_encoding={self.use_position}, "
+                f"temporal_encoding={self.use_time}")
+
+
+__all__ = ["MemN2N", "TYING", "position_encoding"]
