@@ -31,17 +31,23 @@ _getrefcount = (sys.getrefcount if sys.implementation.name == "cpython"
 
 def unbroadcast(grad, shape):
     """Sum ``grad`` over the axes that broadcasting added or stretched to reach ``shape``
-    (an array, or under ``create_graph`` a Tensor: ``xp_of`` gives its namespace)."""
-    xp = xp_of(grad)
+    (an array, or under ``create_graph`` a Tensor)."""
     extra = grad.ndim - len(shape)
     if extra > 0:
-        grad = xp.sum(grad, axis=tuple(range(extra)))
+        grad = _sum(grad, tuple(range(extra)), False)
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
-        grad = xp.sum(grad, axis=axes, keepdims=True)
+        grad = _sum(grad, axes, True)
     if grad.shape != tuple(shape):
         grad = grad.reshape(shape)
     return grad
+
+
+def _sum(grad, axes, keepdims):
+    """An array's own ``sum`` (the fast path), or the array namespace's for a Tensor."""
+    if hasattr(grad, "flags"):
+        return grad.sum(axis=axes, keepdims=keepdims)
+    return xp_of(grad).sum(grad, axis=axes, keepdims=keepdims)
 
 
 def topological_order(roots):
