@@ -56,4 +56,14 @@ class cuda:  # noqa: N801 - mirrors torch.cuda
 
 
 from . import train  # noqa: E402  (the Trainer sits on top of everything above)
+from . import warnings  # noqa: E402  (dl.warnings: the classic mistakes, docs/reliability.md)
 from . import tune  # noqa: E402  (dl.tune.search; Optuna is imported when a study runs)
+
+
+def __getattr__(name):
+    """``dl.onnx`` imported on first use (PEP 562): it needs the optional ``onnx`` package,
+    which ``import deltaflow`` does not import."""
+    if name == "onnx":
+        import importlib
+        return importlib.import_module(".onnx", __name__)
+    raise AttributeError(f"module 'deltaflow' has no attribute {name!r}")

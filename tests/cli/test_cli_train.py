@@ -171,13 +171,14 @@ def test_detect_anomaly_names_the_op(tmp_path, capsys):
     assert rc == 1 and err.startswith("error: ") and "Traceback" not in err
 
 
-def test_diverging_run_stops_with_one_line(tmp_path, capsys):
+def test_diverging_run_stops_with_the_anomaly_report(tmp_path, capsys):
     rc, _, err = cli(capsys, "train", "--out", tmp_path, "--name", "nan", "--lr", "1e30",
                      "--optimizer", "sgd", "--scheduler", "none", "--hidden", "8", "--epochs",
                      "3", "--no-progress", "--no-plot")
-    last = err.strip().splitlines()[-1]   # (NumPy may warn about the overflow first)
-    assert rc == 1 and last.startswith("error: the training loss became")
-    assert "--detect-anomaly" in last and "Traceback" not in err
+    report = err[err.index("error: "):]   # (NumPy may warn about the overflow first)
+    assert rc == 1 and report.startswith("error: the loss became nan at epoch 1, step ")
+    assert "(not applied); the step re-run under anomaly mode:\ndetect_anomaly: " in report
+    assert "Traceback" not in err and not (tmp_path / "nan").exists()
 
 
 # ------------------------------------------------------------------ errors: one line, rc != 0

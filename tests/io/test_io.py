@@ -152,19 +152,31 @@ def test_save_errors(tmp_path):
 
 
 def test_failed_save_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
-    import safetensors.numpy as stn
+    import errno
+
+    from deltaflow.io import atomic
 
     path = tmp_path / "model.safetensors"
     dl.save({"w": np.arange(3.0)}, path)
     before = path.read_bytes()
 
-    def broken(tensors, filename, metadata=None):
-        with open(filename, "wb") as f:
-            f.write(b"partial")
-        raise OSError("disk full")
+    class Full:   # a file on a full disk: part of the write lands, then ENOSPC
+        def __init__(self, f):
+            self.f = f
 
-    monkeypatch.setattr(stn, "save_file", broken)
-    with pytest.raises(OSError, match="disk full"):
+        def write(self, data):
+            self.f.write(data[:7])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(atomic, "open", lambda *a, **k: Full(open(*a, **k)), raising=False)
+    with pytest.raises(OSError, match=f"cannot write {path}: No space left on device "
+                                      r"\(ENOSPC\)$"):
         dl.save({"w": np.arange(5.0)}, path)
     assert path.read_bytes() == before
     assert _files(tmp_path) == ["model.safetensors"]

@@ -114,6 +114,7 @@ def test_state_dict_json_roundtrip_resumes(name):
     np.testing.assert_allclose(scheduled_values(opt2), expected, rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::deltaflow.warnings.SchedulerOrderWarning")  # steps alone
 def test_scheduler_errors():
     opt, _ = optimizer_pair(torch)
     with pytest.raises(TypeError, match="not an Optimizer"):

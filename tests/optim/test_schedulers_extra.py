@@ -145,6 +145,7 @@ def test_state_dict_leaves_functions_out_as_torch():
     assert S.LambdaLR(opt, lambda e: 1.0).state_dict()["lr_lambdas"] == [None, None]
 
 
+@pytest.mark.filterwarnings("ignore::deltaflow.warnings.SchedulerOrderWarning")  # steps alone
 def test_scheduler_errors():
     opt, _ = optimizer_pair(torch)
     with pytest.raises(ValueError, match="one value per parameter group"):

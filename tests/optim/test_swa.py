@@ -138,6 +138,7 @@ def test_swalr_matches_torch(kw):
                                    err_msg=f"step {k}")
 
 
+@pytest.mark.filterwarnings("ignore::deltaflow.warnings.SchedulerOrderWarning")  # steps alone
 def test_swalr_state_dict_resumes():
     opt, _ = _optimizers()
     sched = SWA.SWALR(opt, swa_lr=0.05, anneal_epochs=6, anneal_strategy="linear")

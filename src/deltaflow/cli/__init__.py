@@ -2,13 +2,16 @@
 
 Each subcommand lives in its own module here and exposes ``add_parser(subparsers)`` and
 ``run(args) -> int``. Errors a user can cause (bad option values, missing files) are
-raised as :class:`UsageError` (or ``FileNotFoundError`` / ``ValueError``) and printed as one
-line with a non-zero exit code -- never a traceback.
+raised as :class:`UsageError` (or ``FileNotFoundError`` / ``ValueError``, or an ``OSError`` such
+as a failed write) and printed as one line with a non-zero exit code -- never a traceback.
+Output piped into a reader that stops early (``deltaflow explain | head``) ends quietly with
+exit code 141, as for other command-line tools killed by SIGPIPE.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .. import backend
@@ -61,12 +64,25 @@ def main(argv=None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, KeyError, TypeError) as err:
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except (OSError, ValueError, KeyError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:   # (a stopped training run prints its own resume line)
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_stdout() -> None:
+    """After the reader of stdout went away: point stdout at /dev/null, so that the
+    interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):   # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,9 @@
 
     deltaflow explain                              # the textbook 3→4→2 sigmoid network
     deltaflow explain --spec 4,8,3 --activation relu
-    deltaflow explain runs/classify-digits-...     # a run saved by deltaflow train
+    deltaflow explain runs/classify-digits-...     # a run saved by deltaflow train (any task:
+                                                   # charlm's next-character loss, gan's
+                                                   # generator loss BCE(D(G(z)), 1))
     deltaflow explain --format markdown            # or json
     deltaflow explain --model cnn                  # conv + pooling on one MNIST digit
     deltaflow explain --model rnn                  # backpropagation through time (or lstm)
@@ -22,8 +24,9 @@ def add_parser(subparsers, name="explain"):
                     "z, a, δ, ∇W, ∇b and the SGD update. Default: the textbook 3→4→2 "
                     "sigmoid example.")
     p.add_argument("target", nargs="?", default=None,
-                   help="a run folder, an MLP spec like 4,8,3, FILE.py:NAME, or 'textbook' "
-                        "(default)")
+                   help="a run folder of deltaflow train (classify, charlm or gan: the "
+                        "generator's loss), an MLP spec like 4,8,3, FILE.py:NAME, or "
+                        "'textbook' (default)")
     p.add_argument("--spec", help="MLP layer widths, e.g. 4,8,3 (same as the positional)")
     p.add_argument("--model", choices=["cnn", "rnn", "lstm"],
                    help="a small built-in model: cnn (convolution and pooling on one MNIST "
@@ -42,7 +45,9 @@ def add_parser(subparsers, name="explain"):
     p.add_argument("--loss", choices=["cross_entropy", "mse", "half_sse"],
                    help="loss (default: ½Σ(a−y)² for the textbook example, cross_entropy "
                         "for a spec)")
-    p.add_argument("--batch-size", type=int, default=4, help="random batch size for a spec")
+    p.add_argument("--batch-size", type=int, default=4,
+                   help="batch size: of the random batch of a spec, or the samples (charlm: "
+                        "rows of text, gan: noise vectors) of a run (default 4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=0.1, help="learning rate of the shown update")
     p.add_argument("--max-values", type=int, default=24,
@@ -77,7 +82,8 @@ def run(args) -> int:
                     output_activation=args.output_activation, loss=args.loss,
                     batch_size=args.batch_size, seed=args.seed)
         result = explain(t.model, t.x, t.y, t.loss_fn, lr=args.lr, loss_name=t.loss_name,
-                         title=f"explain: {t.description}", max_values=args.max_values)
+                         title=f"explain: {t.description}", max_values=args.max_values,
+                         notes=t.notes)
     print(result.format(args.format))
     if args.html:
         from ..viz import write_page

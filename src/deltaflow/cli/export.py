@@ -194,8 +194,13 @@ def check(path, spec) -> str:
 
 
 def run(args) -> int:
-    from ..onnx import export
     from ..train import run_folder as rf
+    try:
+        from ..onnx import export
+    except ModuleNotFoundError as err:
+        if err.name != "onnx":
+            raise
+        raise UsageError(f"export: {err}") from None
     if args.opset < 1:
         raise UsageError(f"export: --opset must be positive, got {args.opset}")
     spec = prepare(args.path)

@@ -6,19 +6,18 @@
     deltaflow graph --model transformer -o tf.svg    # a fresh model as deltaflow train builds it
     deltaflow graph FILE.py:build --output graph.dot # DOT text (needs no Graphviz)
 
-The step is the loss of one batch: a classify run's cross-entropy on training samples, a
-charlm run's next-character loss on the first characters of its text, a GAN run's generator
-loss through the discriminator (both networks in one graph).
+The step is the loss of one batch, read by :mod:`.targets` as for explain: a classify run's
+cross-entropy on training samples, a charlm run's next-character loss on the first
+characters of its text, a GAN run's generator loss through the discriminator (both
+networks in one graph).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 
-from .. import nn
 from . import UsageError
 
 MODELS = ("mlp", "cnn", "lstm", "transformer", "gan", "dcgan")
@@ -76,12 +75,15 @@ def _depth(text):
 
 def run(args) -> int:
     import deltaflow as dl
+
+    from .targets import resolve
     if args.model and args.target:
         raise UsageError("graph: give either a target or --model, not both")
     if args.batch_size < 1:
         raise UsageError("graph: --batch-size must be at least 1")
     depth = _depth(args.depth)
-    step = _model_step(args) if args.model else _target_step(args)
+    step = _model_step(args) if args.model else resolve(
+        args.target, activation=args.activation, batch_size=args.batch_size, seed=args.seed)
     step.model.train()
     dl.manual_seed(args.seed)
     with dl.viz.trace():
@@ -106,113 +108,6 @@ def run(args) -> int:
 
 
 # -------------------------------------------------------------------------- steps
-def _as_input(value, model):
-    """``value`` as a Tensor; floating data in the dtype of the model's parameters."""
-    from ..tensor import Tensor
-    if isinstance(value, Tensor):
-        value = value.numpy()
-    a = np.asarray(value)
-    if a.dtype.kind == "f":
-        p = next(iter(model.parameters()), None)
-        a = a.astype(p.dtype if p is not None else np.float32)
-    return Tensor(a)
-
-
-def _target_step(args):
-    from ..train import run_folder as rf
-    from .targets import resolve
-    word = args.target
-    if word is not None and _is_run(word):
-        task = rf.open_run(rf.locate(word)[0]).get("task")
-        if task == "charlm":
-            return _charlm_run(word, args)
-        if task == "gan":
-            return _gan_run(word, args)
-    t = resolve(word, activation=args.activation, batch_size=args.batch_size, seed=args.seed)
-    x, y = _as_input(t.x, t.model), None if t.y is None else _as_input(t.y, t.model)
-    return SimpleNamespace(model=t.model, description=t.description,
-                           loss=lambda: t.loss_fn(t.model(x), y) if y is not None
-                           else t.loss_fn(t.model(x)))
-
-
-def _is_run(word) -> bool:
-    from pathlib import Path
-    path = Path(word)
-    return path.is_dir() or (path.is_file() and path.suffix == ".safetensors")
-
-
-def _next_char_loss(model, ids):
-    """Mean cross-entropy of predicting ``ids[:, 1:]`` from ``ids[:, :-1]``."""
-    from .. import functional as Fn
-    from ..nn import functional as F
-    from ..tensor import Tensor
-    logits, _ = model(Tensor(ids[:, :-1]))
-    V = logits.shape[-1]
-    return F.cross_entropy(Fn.reshape(logits, -1, V), Tensor(ids[:, 1:].reshape(-1)))
-
-
-def _charlm_run(word, args):
-    from pathlib import Path
-
-    from ..tasks import charlm
-    model, meta, run_dir, weights = charlm.load_trained(word)
-    vocab, T = meta["vocab"], int(meta.get("seq_len", 64))
-    path = Path(str(meta.get("data", ""))[5:])
-    rng = np.random.default_rng(args.seed)
-    if path.is_file():
-        lookup = {c: k for k, c in enumerate(vocab)}
-        text = path.read_text(encoding="utf-8")[:args.batch_size * (T + 1)]
-        ids = np.array([lookup.get(c, 0) for c in text], dtype=np.int64)
-        rows = len(ids) // (T + 1)
-        ids = ids[:rows * (T + 1)].reshape(rows, T + 1) if rows else ids[None, :]
-        source = f"{ids.shape[0]} × {ids.shape[1] - 1} characters of {path.name}"
-    else:
-        ids = rng.integers(0, len(vocab), size=(args.batch_size, T + 1))
-        source = f"random characters ({path} is gone)"
-    return SimpleNamespace(model=model, loss=lambda: _next_char_loss(model, ids),
-                           description=f"run {run_dir.name} ({meta['model']}, weights "
-                                       f"{weights.name}, {source})")
-
-
-class GeneratorStep(nn.Module):
-    """D(G(z)) as one module, so the generator's and the discriminator's ops sit in the
-    clusters ``generator.*`` and ``discriminator.*``."""
-
-    def __init__(self, G, D):
-        super().__init__()
-        self.generator, self.discriminator = G, D
-
-    def forward(self, z):
-        return self.discriminator(self.generator(z))
-
-
-def _gan_step(G, D, z_dim, batch_size, seed, description):
-    from ..nn import functional as F
-    from ..tensor import Tensor
-    model = GeneratorStep(G, D)
-    z = np.random.default_rng(seed).standard_normal((batch_size, z_dim)).astype(np.float32)
-
-    def loss():
-        logits = model(Tensor(z))
-        return F.binary_cross_entropy_with_logits(logits, Tensor(np.ones(logits.shape,
-                                                                         np.float32)))
-    return SimpleNamespace(model=model, loss=loss,
-                           description=description + ": the generator's loss "
-                                                     "BCE(D(G(z)), 1)")
-
-
-def _gan_run(word, args):
-    from .. import io
-    from ..models import gan as M
-    from ..tasks import gan
-    from ..train import run_folder as rf
-    run_dir, weights, meta = rf.open_trained(word, "gan")
-    G, D = M.build(meta["model"], meta["z_dim"])
-    gan.networks(G, D).load_state_dict(io.load(weights))
-    return _gan_step(G, D, meta["z_dim"], args.batch_size, args.seed,
-                     f"run {run_dir.name} ({meta['model']} GAN, weights {weights.name})")
-
-
 def _task_defaults(module, *argv):
     """The options a task module declares, at their defaults."""
     parser = argparse.ArgumentParser(add_help=False)
@@ -227,29 +122,27 @@ def _model_step(args):
     from .. import models
     from ..models import charlm as CM
     from ..models import gan as GM
+    from ..nn import functional as F
     from ..tasks import charlm, gan
+    from .targets import Target, charlm_target, gan_target
     dl.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     name, n = args.model, args.batch_size
     if name in ("mlp", "cnn"):
-        model = models.build(name, (1, 8, 8), 10)
         x = rng.standard_normal((n, 1, 8, 8)).astype(np.float32)
-        y = rng.integers(0, 10, size=n)
-        return SimpleNamespace(
-            model=model, description=f"a fresh {name} for 1×8×8 digits, batch of {n}",
-            loss=lambda: dl.nn.functional.cross_entropy(model(dl.tensor(x)), dl.tensor(y)))
+        return Target(models.build(name, (1, 8, 8), 10), F.cross_entropy, x,
+                      rng.integers(0, 10, size=n),
+                      f"a fresh {name} for 1×8×8 digits, batch of {n}", "cross-entropy")
     if name in ("lstm", "transformer"):
         opts = _task_defaults(charlm, "--model", name)
         vocab = "abcdefghijklmnopqrstuvwxyz .\n"
         model = CM.build({"model": name, "vocab": vocab, "hparams": charlm.hparams(opts)})
         T = min(opts.seq_len, 16)
-        ids = rng.integers(0, len(vocab), size=(n, T + 1))
-        return SimpleNamespace(model=model, loss=lambda: _next_char_loss(model, ids),
-                               description=f"a fresh charlm {name} ({len(vocab)} characters, "
-                                           f"batch {n} × {T})")
+        return charlm_target(model, rng.integers(0, len(vocab), size=(n, T + 1)),
+                             f"a fresh charlm {name} ({len(vocab)} characters, batch {n} × {T})")
     opts = _task_defaults(gan)
     G, D = GM.build("mlp" if name == "gan" else "dcgan", opts.z_dim)
-    return _gan_step(G, D, opts.z_dim, n, args.seed, f"a fresh {name} GAN")
+    return gan_target(G, D, opts.z_dim, n, args.seed, f"a fresh {name} GAN")
 
 
 __all__ = ["MODELS", "add_parser", "run"]

@@ -51,7 +51,15 @@ def read_inputs(path) -> np.ndarray:
         raise ValueError(f"--input {path}: expected a .npy or .csv file")
     if x.dtype.kind not in "biuf":
         raise ValueError(f"--input {path}: expected numbers, got dtype {x.dtype}")
-    return x.reshape(1, -1) if x.ndim == 1 else x
+    x = x.reshape(1, -1) if x.ndim == 1 else x
+    bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1)) \
+        if x.dtype.kind == "f" and x.size else []
+    if len(bad):
+        rows = ", ".join(str(i + 1) for i in bad[:10]) + (", ..." if len(bad) > 10 else "")
+        raise ValueError(f"--input {path}: {len(bad)} of {len(x)} samples hold NaN or Inf "
+                         f"(sample {rows}, counting from 1); a model cannot classify them: "
+                         f"fill in or drop those values")
+    return x
 
 
 def run(args) -> int:

@@ -6,17 +6,22 @@
 * ``FILE.py:NAME`` -- ``NAME()`` from that Python file (which you name, so it is run)
   returns a model, or ``(model, loss_fn, batch)``; a bare model gets a random batch and
   MSE against random targets if its first layer is a Linear;
-* a run folder written by ``deltaflow train`` -- its model with the saved weights and a
-  batch of its training data.
+* a run folder written by ``deltaflow train`` (or a checkpoint in one) -- its model with
+  the saved weights and one training step's loss: a classify run's cross-entropy on a
+  batch of its training data, a charlm run's next-character loss on the first characters
+  of its text, a gan run's generator loss BCE(D(G(z)), 1) through its discriminator.
+
+``deltaflow explain``, ``graph``, ``gradcheck`` and ``sharpness`` read their targets here.
 """
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .. import nn
 from ..diagnostics.explain import (
     TEXTBOOK_X,
     TEXTBOOK_Y,
@@ -27,6 +32,7 @@ from ..diagnostics.explain import (
 )
 
 LOSSES = ("cross_entropy", "mse", "half_sse")
+RUN_TASKS = ("classify", "charlm", "gan")
 
 
 @dataclass
@@ -37,6 +43,27 @@ class Target:
     y: object
     description: str
     loss_name: str
+    notes: list = field(default_factory=list)    # what the step is, for explain's header
+
+    def loss(self):
+        """``loss_fn(model(x), y)`` once (``loss_fn(model(x))`` without y), floating inputs
+        in the dtype of the model's parameters."""
+        x = _as_input(self.x, self.model)
+        if self.y is None:
+            return self.loss_fn(self.model(x))
+        return self.loss_fn(self.model(x), _as_input(self.y, self.model))
+
+
+def _as_input(value, model):
+    """``value`` as a Tensor; floating data in the dtype of the model's parameters."""
+    from ..tensor import Tensor
+    if isinstance(value, Tensor):
+        value = value.numpy()
+    a = np.asarray(value)
+    if a.dtype.kind == "f":
+        p = next(iter(model.parameters()), None)
+        a = a.astype(p.dtype if p is not None else np.float32)
+    return Tensor(a)
 
 
 def _loss(name):
@@ -86,7 +113,7 @@ def resolve(word=None, *, activation="relu", output_activation=None, loss=None, 
     path = Path(str(word).rsplit(":", 1)[0])
     if ":" in str(word) and path.suffix == ".py":
         return _from_file(path, str(word).rsplit(":", 1)[1], loss, batch_size, seed)
-    if path.is_dir():
+    if path.is_dir() or (path.is_file() and path.suffix == ".safetensors"):
         return _from_run(path, batch_size, seed)
     if all(part.strip().isdigit() for part in str(word).split(",")):
         sizes = parse_sizes(word)
@@ -131,14 +158,27 @@ def _from_file(path, name, loss, batch_size, seed):
                   lname)
 
 
-def _from_run(run_dir, batch_size, seed):
-    """A classify run of ``deltaflow train``: its model with the final weights (else
-    checkpoints/last), and the first ``batch_size`` samples of a seeded shuffle of its
-    training data, normalised as in training."""
+def _from_run(path, batch_size, seed):
+    """A run folder of ``deltaflow train`` (its final weights, else checkpoints/last) or a
+    checkpoint in one: the training step of its task, the model in training mode."""
+    from ..train import run_folder as rf
+    run_dir = rf.locate(path)[0]
+    task = rf.open_run(run_dir).get("task")
+    loaders = {"classify": _classify_run, "charlm": _charlm_run, "gan": _gan_run}
+    if task not in loaders:
+        raise ValueError(f"{run_dir} is a {task!r} run; this command reads "
+                         f"{', '.join(RUN_TASKS)} runs")
+    target = loaders[task](path, batch_size, seed)
+    target.model.train()
+    return target
+
+
+def _classify_run(path, batch_size, seed):
+    """The first ``batch_size`` samples of a seeded shuffle of the training data,
+    normalised as in training; cross-entropy."""
     from ..nn import functional as F
     from ..tasks import classify
-    model, opts, meta, run_dir, weights = classify.load_trained(run_dir)
-    model.train()
+    model, opts, meta, run_dir, weights = classify.load_trained(path)
     splits = classify.load_splits(meta["data"], meta.get("data_dir"))
     x, y = (t.numpy() for t in splits.train.tensors)
     pick = np.random.default_rng(seed).permutation(len(x))[:batch_size]
@@ -149,4 +189,90 @@ def _from_run(run_dir, batch_size, seed):
                   "cross-entropy (mean over the batch)")
 
 
-__all__ = ["LOSSES", "Target", "resolve"]
+# ------------------------------------------------------------------- character models
+def next_char_loss(output, targets):
+    """L = −(1/NT) Σₙₜ log softmax(zₙₜ)[yₙₜ]: the mean cross-entropy of each next character,
+    ``output`` the logits z (N, T, V) or a character model's ``(logits, state)``."""
+    from .. import functional as Fn
+    from ..nn import functional as F
+    logits = output[0] if isinstance(output, (tuple, list)) else output
+    return F.cross_entropy(Fn.reshape(logits, -1, logits.shape[-1]), Fn.reshape(targets, -1))
+
+
+NEXT_CHAR = "cross-entropy of each next character (mean over batch × time)"
+
+
+def charlm_target(model, ids, description) -> Target:
+    """Rows of character ids (N, T+1): x = ids[:, :-1] predicts y = ids[:, 1:]."""
+    n, t = ids.shape[0], ids.shape[1] - 1
+    return Target(model, next_char_loss, np.ascontiguousarray(ids[:, :-1]),
+                  np.ascontiguousarray(ids[:, 1:]), description, NEXT_CHAR,
+                  [f"x = characters 1 … {t} of {n} row{'s' * (n != 1)}, y = characters "
+                   f"2 … {t + 1}: each position predicts the next character"])
+
+
+def _charlm_run(path, batch_size, seed):
+    """The first ``batch_size`` rows of seq_len + 1 characters of the run's text (random
+    characters when the text file is gone)."""
+    from ..tasks import charlm
+    model, meta, run_dir, weights = charlm.load_trained(path)
+    vocab, T = meta["vocab"], int(meta.get("seq_len", 64))
+    data = str(meta.get("data", ""))
+    text = Path(data[5:]) if data.startswith("text:") else None
+    if text is not None and text.is_file():
+        lookup = {c: k for k, c in enumerate(vocab)}
+        chars = text.read_text(encoding="utf-8")[:batch_size * (T + 1)]
+        ids = np.array([lookup.get(c, 0) for c in chars], dtype=np.int64)
+        rows = len(ids) // (T + 1)
+        ids = ids[:rows * (T + 1)].reshape(rows, T + 1) if rows else ids[None, :]
+        source = f"{ids.shape[0]} × {ids.shape[1] - 1} characters of {text.name}"
+    else:
+        ids = np.random.default_rng(seed).integers(0, len(vocab), size=(batch_size, T + 1))
+        source = f"random characters ({data or 'its text'} is gone)"
+    return charlm_target(model, ids, f"run {run_dir.name} ({meta['model']}, weights "
+                                     f"{weights.name}, {source})")
+
+
+# ---------------------------------------------------------------------------- GANs
+class GeneratorStep(nn.Module):
+    """D(G(z)) as one module, so the generator's and the discriminator's ops sit under
+    ``generator.*`` and ``discriminator.*``."""
+
+    def __init__(self, G, D):
+        super().__init__()
+        self.generator, self.discriminator = G, D
+
+    def forward(self, z):
+        return self.discriminator(self.generator(z))
+
+
+def generator_loss(logits, ones):
+    """L = BCE(D(G(z)), 1) = −(1/N) Σₙ log σ(D(G(zₙ))), ``logits`` = D(G(z))."""
+    from ..nn import functional as F
+    return F.binary_cross_entropy_with_logits(logits, ones)
+
+
+def gan_target(G, D, z_dim, batch_size, seed, description) -> Target:
+    """The generator's step: ``batch_size`` seeded noise vectors z, L = BCE(D(G(z)), 1)."""
+    z = np.random.default_rng(seed).standard_normal((batch_size, z_dim)).astype(np.float32)
+    return Target(GeneratorStep(G, D), generator_loss, z, np.ones((batch_size, 1), np.float32),
+                  description + ": the generator's loss BCE(D(G(z)), 1)",
+                  "BCE(D(G(z)), 1) (the generator's loss)",
+                  ["the generator's step: training updates only generator.* with this loss; "
+                   "the update shown for the discriminator's layers is not applied (D has "
+                   "its own step, BCE(D(x), 1) + BCE(D(G(z)), 0), not shown here)"])
+
+
+def _gan_run(path, batch_size, seed):
+    from ..tasks import gan
+    from ..train import run_folder as rf
+    from ..train.checkpoint import load_weights
+    run_dir, weights, meta = rf.open_trained(path, "gan")
+    G, D = gan.build_networks(meta)     # the WGAN-GP critic for a --loss wgan-gp run
+    load_weights(gan.networks(G, D), weights)
+    return gan_target(G, D, meta["z_dim"], batch_size, seed,
+                      f"run {run_dir.name} ({meta['model']} GAN, weights {weights.name})")
+
+
+__all__ = ["LOSSES", "NEXT_CHAR", "RUN_TASKS", "GeneratorStep", "Target", "charlm_target",
+           "gan_target", "generator_loss", "next_char_loss", "resolve"]

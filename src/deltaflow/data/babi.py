@@ -60,39 +60,42 @@ def parse(path, task: int = 0) -> list[Question]:
     questions: list[Question] = []
     story: list = []        # (line ID, tokens, text) of the current story's sentences
     last_id = 0
-    with open(path, encoding="utf-8") as f:
-        for number, raw in enumerate(f, 1):
-            line = raw.rstrip("\n")
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            head, _, rest = line.partition(" ")
-            if not head.isdigit() or not rest.strip():
-                raise ValueError(f"{where}: expected 'ID text' with a positive integer ID, "
-                                 f"got {line!r}")
-            line_id = int(head)
-            if line_id == 1:
-                story, last_id = [], 0
-            elif line_id != last_id + 1:
-                raise ValueError(f"{where}: line ID {line_id} should be 1 (a new story) or "
-                                 f"{last_id + 1} (the next line)")
-            last_id = line_id
-            if "\t" not in rest:
-                story.append((line_id, tokens(rest), rest.strip()))
-                continue
-            fields = rest.split("\t")
-            if len(fields) != 3 or not fields[1].strip():
-                raise ValueError(f"{where}: expected 'ID question<TAB>answer<TAB>supporting "
-                                 f"IDs', got {len(fields)} tab-separated fields in {line!r}")
-            position = {sid: i for i, (sid, _, _) in enumerate(story)}
-            try:
-                supporting = [position[int(s)] for s in fields[2].split()]
-            except (KeyError, ValueError):
-                raise ValueError(f"{where}: supporting facts {fields[2]!r} are not IDs of "
-                                 f"earlier sentences of this story") from None
-            questions.append(Question(task, [t for _, t, _ in story], tokens(fields[0]),
-                                      fields[1].strip().lower(), supporting, str(path),
-                                      number, [s for _, _, s in story]))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); a "
+                         "bAbI file is UTF-8 text") from None
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        head, _, rest = line.partition(" ")
+        if not head.isdigit() or not rest.strip():
+            raise ValueError(f"{where}: expected 'ID text' with a positive integer ID, "
+                             f"got {line!r}")
+        line_id = int(head)
+        if line_id == 1:
+            story, last_id = [], 0
+        elif line_id != last_id + 1:
+            raise ValueError(f"{where}: line ID {line_id} should be 1 (a new story) or "
+                             f"{last_id + 1} (the next line)")
+        last_id = line_id
+        if "\t" not in rest:
+            story.append((line_id, tokens(rest), rest.strip()))
+            continue
+        fields = rest.split("\t")
+        if len(fields) != 3 or not fields[1].strip():
+            raise ValueError(f"{where}: expected 'ID question<TAB>answer<TAB>supporting "
+                             f"IDs', got {len(fields)} tab-separated fields in {line!r}")
+        position = {sid: i for i, (sid, _, _) in enumerate(story)}
+        try:
+            supporting = [position[int(s)] for s in fields[2].split()]
+        except (KeyError, ValueError):
+            raise ValueError(f"{where}: supporting facts {fields[2]!r} are not IDs of "
+                             f"earlier sentences of this story") from None
+        questions.append(Question(task, [t for _, t, _ in story], tokens(fields[0]),
+                                  fields[1].strip().lower(), supporting, str(path),
+                                  number, [s for _, _, s in story]))
     return questions
 
 

@@ -106,36 +106,63 @@ def digits(flatten: bool = True, test_fraction: float = 0.2, seed: int = 0) -> S
 # ----------------------------------------------------------------------------- IDX
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
               0x0E: ">f8"}
+MAX_GZIP_IDX_BYTES = 16 << 30   # a gzipped file claiming more is refused before reading
 
 
 def read_idx(path) -> np.ndarray:
     """Read an IDX file (the MNIST format), gzipped or not, checking header and size.
 
     Raises ``ValueError`` naming the file when the magic number, the dimensions or the
-    amount of data is wrong (a corrupt or truncated download).
+    amount of data is wrong (a corrupt or truncated download). The header is checked
+    before the data is read, and no more data is read (or decompressed) than it claims,
+    so a header claiming terabytes allocates nothing.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ValueError(f"{path}: corrupt gzip data ({e}); delete it and copy it again") \
-                from None
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as f:
+            return _read_idx(f, path, gzipped)
+    except (OSError, EOFError, zlib.error) as e:
+        if not gzipped:
+            raise
+        raise ValueError(f"{path}: corrupt gzip data ({e}); delete it and copy it again") \
+            from None
+
+
+def _read_idx(f, path: Path, gzipped: bool) -> np.ndarray:
+    raw = f.read(4)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
         raise ValueError(f"{path}: not an IDX file (bad magic number {raw[:4].hex() or 'none'}; "
                          f"expected 0000 + type byte 08/09/0b/0c/0d/0e + number of dimensions)")
     ndim, dtype = raw[3], np.dtype(_IDX_TYPES[raw[2]])
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes, {header} needed "
-                         f"for {ndim} dimensions)")
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
-    expected = header + math.prod(dims) * dtype.itemsize
-    if len(raw) != expected:
-        raise ValueError(f"{path}: corrupt IDX file: the header says shape {dims} of {dtype} "
-                         f"({expected} bytes in all) but the file has {len(raw)} bytes")
-    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    dims_raw = f.read(4 * ndim)
+    if len(dims_raw) < 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header ({4 + len(dims_raw)} bytes, {header} "
+                         f"needed for {ndim} dimensions)")
+    dims = tuple(int(d) for d in np.frombuffer(dims_raw, ">u4"))
+    expected = math.prod(dims) * dtype.itemsize
+    claim = f"the header says shape {dims} of {dtype} ({header + expected} bytes in all)"
+    if math.prod(d for d in dims if d) * dtype.itemsize >= 2**63:   # NumPy's limit, even empty
+        raise ValueError(f"{path}: corrupt IDX file: {claim}, not an array shape")
+    if gzipped and expected > MAX_GZIP_IDX_BYTES:
+        raise ValueError(f"{path}: corrupt IDX file? {claim}, more than the "
+                         f"{MAX_GZIP_IDX_BYTES >> 30} GiB deltaflow decompresses")
+    if not gzipped and header + expected != path.stat().st_size:
+        raise ValueError(f"{path}: corrupt IDX file: {claim} but the file has "
+                         f"{path.stat().st_size} bytes")
+    data = bytearray()
+    while len(data) <= expected:   # in chunks: memory follows the data, not the claim
+        chunk = f.read(min(expected + 1 - len(data), 1 << 24))
+        if not chunk:
+            break
+        data += chunk
+    if len(data) != expected:
+        got = f"more than {header + expected}" if len(data) > expected else header + len(data)
+        raise ValueError(f"{path}: corrupt IDX file: {claim} but the file has {got} bytes"
+                         + (" once decompressed" if gzipped else ""))
+    return np.frombuffer(data, dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -273,15 +300,39 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def _read_rows(path: Path, delimiter: str, encoding: str) -> list[tuple[int, list[str]]]:
+    """The non-empty rows of a CSV file, each with its line number; a UTF-8 byte-order mark
+    is skipped. Undecodable bytes and what the csv module refuses (a NUL byte, a field over
+    its size limit, an unclosed quote) are a ValueError naming the file and the line."""
+    utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    line = 0
+    try:
+        with open(path, newline="", encoding="utf-8-sig" if utf8 else encoding) as f:
+            reader = _csv.reader(f, delimiter=delimiter)
+            rows = []
+            for r in reader:
+                line = reader.line_num
+                if r:
+                    rows.append((line, r))
+            return rows
+    except UnicodeDecodeError as e:
+        raise ValueError(f"csv: {path} is not {encoding} text (byte {e.object[e.start]:#04x} "
+                         f"after line {line}); save it as {encoding} or pass encoding=") from None
+    except _csv.Error as e:
+        raise ValueError(f"csv: {path} line {line + 1}: {e}") from None
+
+
 def csv(path, target=-1, header: bool | None = None, delimiter: str = ",",
-        test_fraction: float = 0.2, seed: int = 0, task: str = "auto") -> Splits:
+        test_fraction: float = 0.2, seed: int = 0, task: str = "auto",
+        encoding: str = "utf-8") -> Splits:
     """A numeric CSV table: ``target`` (column name or index, default the last) is the label.
 
     ``header``: whether the first row holds column names (default: guessed -- yes when it
     has a non-numeric cell). ``task``: ``"classification"`` (labels: integers used as they
     are when they are 0..K-1, anything else mapped to the index of its sorted value, kept in
     ``classes``), ``"regression"`` (float32 targets of shape ``(N, 1)``) or ``"auto"``
-    (classification when the target column is text or whole numbers).
+    (classification when the target column is text or whole numbers). Features and numeric
+    targets must be finite (NaN, ±Inf or beyond float32 is refused, naming the line).
     """
     path = Path(path)
     if not path.is_file():
@@ -289,18 +340,21 @@ def csv(path, target=-1, header: bool | None = None, delimiter: str = ",",
     if task not in ("auto", "classification", "regression"):
         raise ValueError(f"csv: task must be 'auto', 'classification' or 'regression', got "
                          f"{task!r}")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [r for r in _csv.reader(f, delimiter=delimiter) if r]
+    rows = _read_rows(path, delimiter, encoding)
     if not rows:
         raise ValueError(f"csv: {path} is empty")
     if header is None:
-        header = not all(_is_number(c) for c in rows[0])
-    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
+        header = not all(_is_number(c) for c in rows[0][1])
+    names = [c.strip() for c in rows[0][1]] if header \
+        else [str(i) for i in range(len(rows[0][1]))]
     body = rows[1:] if header else rows
     if not body:
         raise ValueError(f"csv: {path} has no data rows")
     width = len(names)
-    for n, r in enumerate(body, start=2 if header else 1):
+    if width < 2:
+        raise ValueError(f"csv: {path} has {width} column: a table needs at least one "
+                         f"feature column and the target (is delimiter={delimiter!r} right?)")
+    for n, r in body:
         if len(r) != width:
             raise ValueError(f"csv: {path} line {n} has {len(r)} fields, expected {width}")
     if isinstance(target, str):
@@ -312,22 +366,34 @@ def csv(path, target=-1, header: bool | None = None, delimiter: str = ",",
         if not -width <= col < width:
             raise ValueError(f"csv: target column {col} out of range for {width} columns")
         col %= width
-    cells = np.array(body, dtype=object)
+    cells = np.array([r for _, r in body], dtype=object)
     feature_cols = [c for c in range(width) if c != col]
     try:
-        x = cells[:, feature_cols].astype(np.float64).astype(np.float32)
+        with np.errstate(over="ignore"):   # beyond float32: refused below, naming the cell
+            x = cells[:, feature_cols].astype(np.float64).astype(np.float32)
     except ValueError:
-        bad = next((names[c], r[c]) for r in body for c in feature_cols if not _is_number(r[c]))
-        raise ValueError(f"csv: feature column {bad[0]!r} of {path} is not numeric "
-                         f"(value {bad[1]!r}); encode it as numbers first") from None
+        n, name, value = next((n, names[c], r[c]) for n, r in body for c in feature_cols
+                              if not _is_number(r[c]))
+        raise ValueError(f"csv: {path} line {n}: feature column {name!r} is not numeric "
+                         f"(value {value[:40]!r}); encode it as numbers first") from None
+    if not np.isfinite(x).all():
+        i, j = np.argwhere(~np.isfinite(x))[0]
+        raise ValueError(f"csv: {path} line {body[i][0]}: feature column "
+                         f"{names[feature_cols[j]]!r} holds {cells[i, feature_cols[j]]!r}, not "
+                         f"a finite float32; fill or drop missing values first")
     raw = [str(v).strip() for v in cells[:, col]]
     numeric = all(_is_number(v) for v in raw)
     values = np.array([float(v) for v in raw]) if numeric else None
+    if numeric and not np.isfinite(values.astype(np.float32)).all():
+        i = int(np.argmin(np.isfinite(values.astype(np.float32))))
+        raise ValueError(f"csv: {path} line {body[i][0]}: target {names[col]!r} is "
+                         f"{raw[i][:40]!r}, not a finite number")
     classify = task == "classification" or (
         task == "auto" and (not numeric or bool(np.all(values == np.round(values)))))
     if not classify:
         if not numeric:
-            raise ValueError(f"csv: regression target {names[col]!r} has non-numeric values")
+            raise ValueError(f"csv: regression target {names[col]!r} of {path} has "
+                             f"non-numeric values")
         return from_numpy(x, values.astype(np.float32)[:, None], test_fraction, seed,
                           name=path.stem)
     keys = values if numeric else np.array(raw)
@@ -427,9 +493,18 @@ def text(path, block_size: int = 64, val_fraction: float = 0.1,
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"text: no such file: {path}")
-    return CharText(path.read_text(encoding=encoding), block_size, val_fraction, path.name)
+    try:
+        content = path.read_text(encoding=encoding)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"text: {path} is not {encoding} text (byte {e.object[e.start]:#04x} "
+                         f"at offset {e.start}); pass the file's encoding (encoding=...)") \
+            from None
+    try:
+        return CharText(content, block_size, val_fraction, path.name)
+    except ValueError as e:   # empty, or too short for block_size
+        raise ValueError(f"text: {path}: {e}") from None
 
 
 __all__ = ["CharDataset", "CharText", "FASHION_CLASSES", "IDX_FILES", "IDX_SOURCES", "Splits",
-           "csv", "digits", "download_idx", "fashion_mnist", "from_numpy", "mnist", "read_idx",
-           "text"]
+           "babi", "csv", "digits", "download_idx", "fashion_mnist", "from_numpy", "mnist",
+           "read_idx", "text"]

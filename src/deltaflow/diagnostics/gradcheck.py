@@ -30,6 +30,7 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
+from ..warnings import EvalModeWarning, allow
 
 #: relative error above which a check fails (float64 central differences give ~1e-9)
 TOLERANCE = 1e-5
@@ -160,7 +161,7 @@ def gradcheck_model(model, loss_fn, batch, *, eps=1e-6, directions=3, full_max=3
 
     def evaluate():
         set_rng_state(rng_state)
-        with no_grad():
+        with no_grad(), allow(EvalModeWarning):   # the training-mode loss, replayed
             return float(f().item())
 
     named = [(n, p) for n, p in model64.named_parameters() if p.requires_grad]

@@ -4,16 +4,40 @@
 fsynced, renamed over ``path`` (``os.replace`` is atomic) and the rename made durable by an
 fsync of the folder. A reader (or a crash) never sees a half-written file: the path holds
 either the old content or the complete new one. Every file deltaflow writes goes through here.
+
+A write that fails (a full disk, an I/O error, a read-only folder, a folder that is a file)
+raises :class:`WriteError`, an ``OSError`` whose message is one line naming the file and the
+cause; the temporary file is removed and ``path`` keeps its old content.
 """
 from __future__ import annotations
 
 import contextlib
+import errno as errno_codes
 import json
 import os
 import secrets
 from pathlib import Path
 
 import numpy as np
+
+
+class WriteError(OSError):
+    """A file could not be written: ``str(err)`` is ``cannot write PATH: CAUSE (ECODE)``.
+    ``errno`` is the underlying error's, ``path`` the file that was being written."""
+
+    def __init__(self, path, cause: OSError):
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.path, self.cause = Path(path), cause
+        code = errno_codes.errorcode.get(cause.errno) if cause.errno is not None else None
+        self.message = f"cannot write {path}: {cause.strerror or cause}" + \
+            (f" ({code})" if code else "")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _failed(path, err: OSError) -> WriteError:
+    return err if isinstance(err, WriteError) else WriteError(path, err)
 
 
 def _new_temp_file(path: Path) -> tuple[Path, int]:
@@ -48,19 +72,43 @@ def atomic_path(path):
     ``path`` atomically (its folder is created if missing); on an exception ``tmp`` is
     deleted and ``path`` is left untouched."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp, mode = _new_temp_file(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp, mode = _new_temp_file(path)
+    except OSError as err:
+        raise _failed(path, err) from None
     try:
         yield tmp
-        os.chmod(tmp, mode)  # writers that replace tmp (safetensors) leave it 0600
+        os.chmod(tmp, mode)  # writers that replace tmp (matplotlib) may change its mode
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as err:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _failed(path, err) from None
         raise
     _fsync_folder(path.parent)
+
+
+def move(src, dst) -> None:
+    """Rename ``src`` over ``dst`` atomically (same folder) and make the rename durable."""
+    try:
+        os.replace(src, dst)
+    except OSError as err:
+        raise _failed(dst, err) from None
+    _fsync_folder(Path(dst).parent)
+
+
+def remove(path) -> None:
+    """Delete ``path`` if it exists."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        raise _failed(path, err) from None
 
 
 @contextlib.contextmanager
@@ -98,11 +146,23 @@ def load_json(path):
 
 
 def append_text(path, text: str) -> None:
-    """Append ``text`` to ``path`` (a log; the file and its folder are created if missing)."""
+    """Append ``text`` to ``path`` (a log; the file and its folder are created if missing).
+    A failed append is cut back off, so the log keeps only whole records."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(text)
+    data = text.encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as f:
+            size = f.tell()
+            try:
+                f.write(data)
+                f.flush()
+            except OSError:
+                with contextlib.suppress(OSError):
+                    f.truncate(size)
+                raise
+    except OSError as err:
+        raise _failed(path, err) from None
 
 
 def append_jsonl(path, record) -> None:

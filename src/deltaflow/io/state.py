@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
-from .atomic import atomic_path
+from . import validate
+from .atomic import atomic_write
 
 STRUCTURE_KEY = "deltaflow.structure"
 
@@ -111,7 +112,7 @@ def save(obj, path, metadata: dict | None = None) -> None:
     ``obj`` is a dict of Tensors/arrays, possibly nested with plain values (see the module
     docstring). ``metadata`` (str → str) is stored in the file's header.
     """
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save as serialize
 
     if not isinstance(obj, dict):
         hint = " (pass model.state_dict() or optimizer.state_dict())" \
@@ -120,37 +121,36 @@ def save(obj, path, metadata: dict | None = None) -> None:
     skeleton, arrays = split_arrays(obj)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta[STRUCTURE_KEY] = json.dumps(skeleton)
-    with atomic_path(path) as tmp:
-        save_file(arrays, str(tmp), metadata=meta)
+    data = serialize(arrays, metadata=meta)
+    with atomic_write(path, "wb") as f:   # Python's writes: an OSError names the cause
+        f.write(data)
 
 
 def load(path, map_location=None):
     """Read a file written by :func:`save` (or any safetensors file) back: the object that
     was saved, with its Tensors and arrays on ``map_location`` (``None``/``"cpu"`` or
     ``"cuda"``); a file from another tool as a flat ``{name: Tensor}`` dict."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no such file: {path}")
     device = backend.normalize_device(map_location)
-    try:
+    try:   # the header checked first: a damaged file is named, and never mapped
+        meta = validate.safetensors_header(path)["__metadata__"]
         arrays = load_file(str(path))
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as e:
+        skeleton = validate.structure(meta[STRUCTURE_KEY], arrays, path) \
+            if STRUCTURE_KEY in meta else {k: {"__tensor__": k} for k in arrays}
+    except (SafetensorError, OSError) as e:
         raise ValueError(f"load: {path} is not a valid safetensors file ({e})") from None
-    skeleton = json.loads(meta[STRUCTURE_KEY]) if STRUCTURE_KEY in meta \
-        else {k: {"__tensor__": k} for k in arrays}
+    except ValueError as e:   # validate's, which name the file
+        raise ValueError(f"load: {e}") from None
     return join_arrays(skeleton, arrays, device)
 
 
 def load_metadata(path) -> dict:
     """The str → str metadata stored in a safetensors file's header."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="numpy") as f:
-        meta = dict(f.metadata() or {})
+    meta = dict(validate.safetensors_header(path)["__metadata__"])
     meta.pop(STRUCTURE_KEY, None)
     return meta

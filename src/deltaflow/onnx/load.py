@@ -233,9 +233,14 @@ def _build(model, source: str) -> OnnxModule:
 def _array(tensor, what: str) -> np.ndarray:
     from onnx import numpy_helper
 
+    from .importers import OnnxImportError
     from .importers.values import dtype
     dtype(tensor.data_type, what)
-    return np.array(numpy_helper.to_array(tensor))       # an own, writable copy
+    try:
+        return np.array(numpy_helper.to_array(tensor))   # an own, writable copy
+    except (ValueError, TypeError) as err:   # dims that do not match the data
+        raise OnnxImportError(f"{what}: its data does not match its dims "
+                              f"{list(tensor.dims)}: {err}") from None
 
 
 def _topological(graph, arrays, inputs, source):

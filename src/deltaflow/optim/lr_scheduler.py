@@ -19,7 +19,9 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 
+from ..warnings import SchedulerOrderWarning, armed, warn_once
 from .optimizer import Optimizer
+from .step_checks import has_stepped
 
 
 def check_optimizer(who: str, optimizer) -> None:
@@ -100,10 +102,21 @@ class LRScheduler:
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch (or one batch, for per-batch schedules) and set the new rates.
         ``epoch`` (deprecated, as in PyTorch) jumps to that epoch with the closed form."""
+        self._check_order()
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         self._update_lr(epoch)
+
+    def _check_order(self) -> None:
+        """Warn once (``dl.warnings.SchedulerOrderWarning``) when this step comes before the
+        optimizer's first: the schedule's first rate would never be used."""
+        if (not getattr(self, "_is_initial", False) and armed(SchedulerOrderWarning)
+                and not has_stepped(self.optimizer)):
+            warn_once(SchedulerOrderWarning,
+                      f"{type(self).__name__}.step() was called before the first "
+                      f"optimizer.step(), so the first value of the learning-rate schedule "
+                      f"is skipped. Fix: call optimizer.step() first, then scheduler.step()")
 
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:
@@ -355,6 +368,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def step(self, epoch=None) -> None:
         """Advance one epoch, or go to ``epoch`` (any non-negative number)."""
+        self._check_order()
         self._step_count += 1
         if epoch is None and self.last_epoch < 0:
             epoch = 0
@@ -634,6 +648,7 @@ class SequentialLR(_Composite):
         self._last_lr = self._schedulers[idx].get_last_lr()
 
     def step(self) -> None:
+        self._check_order()
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]

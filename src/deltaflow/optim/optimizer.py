@@ -17,6 +17,10 @@ is the one place that reads them (:func:`check_flags`, :meth:`Optimizer.step`):
   ``fused=True`` with ``foreach=True`` is refused, as in PyTorch.
 * ``differentiable=True`` (autograd through the step) and ``capturable=True`` (CUDA-graph
   capture) cannot be honoured and are refused with a ValueError.
+
+In its first steps :meth:`Optimizer.step` also looks for three classic mistakes (a
+forgotten ``zero_grad()``, parameters that get no gradient, a graph kept across steps) and
+warns once about each (:mod:`.step_checks`, ``dl.warnings``).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from typing import Any
 from .. import backend
 from ..autograd import enable_grad, write_clock
 from ..tensor import Tensor
+from .step_checks import StepChecks
 
 
 def check_flags(name: str, group: dict) -> None:
@@ -130,6 +135,10 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        checks = self.__dict__.get("_checks")
+        if checks is None:
+            checks = self._checks = StepChecks()
+        checks.begin_step(self)
         for group in self.param_groups:
             hyper = {k: v for k, v in group.items() if k not in ("params", "maximize")}
             for p in group["params"]:

@@ -12,6 +12,7 @@ from ..autograd import no_grad
 from ..creation import tensor
 from ..nn.modules.module import Module
 from ..tensor import Tensor
+from ..warnings import EvalModeWarning, allow
 from .lr_scheduler import LRScheduler, group_values
 
 
@@ -134,12 +135,13 @@ def update_bn(loader, model: Module, device=None) -> None:
         module.momentum = None
     was_training = model.training
     model.train()
-    for batch in loader:
-        if isinstance(batch, (list, tuple)):
-            batch = batch[0]
-        if device is not None:
-            batch = batch.to(device)
-        model(batch)
+    with allow(EvalModeWarning):   # training mode under no_grad is the point here
+        for batch in loader:
+            if isinstance(batch, (list, tuple)):
+                batch = batch[0]
+            if device is not None:
+                batch = batch.to(device)
+            model(batch)
     for module, momentum in momenta.items():
         module.momentum = momentum
     model.train(was_training)

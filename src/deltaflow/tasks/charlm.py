@@ -33,6 +33,7 @@ from ..nn import functional as F
 from ..tensor import Tensor
 from ..train import Step, Task
 from ..train import run_folder as rf
+from ..train.checkpoint import load_weights
 from ..train.distributed import all_sum, gather_rows, rank_and_size, shard_rows
 from .common import make_optimizer
 from .runner import Setup
@@ -302,6 +303,6 @@ def load_trained(path):
     """``(model in eval mode, meta, run folder, weights file)`` of a trained charlm run."""
     run_dir, weights, meta = rf.open_trained(path, "charlm")
     model = M.build(meta)
-    model.load_state_dict(io.load(weights))
+    load_weights(model, weights)
     model.eval()
     return model, meta, run_dir, weights

@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import data as dl_data
-from .. import io, models, nn
+from .. import models, nn
 from ..data import TensorDataset
 from ..train import SupervisedTask
 from ..train import run_folder as rf
+from ..train.checkpoint import load_weights
 from .common import eval_loader, fraction, make_optimizer, make_scheduler, parse_data, train_loader
 from .runner import Setup
 
@@ -136,9 +137,13 @@ def load_trained(path):
     trained classify run (a run folder or a checkpoint inside one)."""
     from types import SimpleNamespace
     run_dir, weights, meta = rf.open_trained(path, "classify")
+    try:
+        parse_data(meta.get("data", ""))
+    except ValueError as err:
+        raise ValueError(f"{run_dir / rf.META_NAME}: its 'data' entry: {err}") from None
     config = rf.read_config(run_dir)
     opts = SimpleNamespace(**{k.replace("-", "_"): v for k, v in config.items()})
     model = models.build(meta["model"], meta["input_shape"], meta["num_classes"], opts)
-    model.load_state_dict(io.load(weights))
+    load_weights(model, weights)
     model.eval()
     return model, opts, meta, run_dir, weights

@@ -28,6 +28,7 @@ from ..train import EarlyStopping, Trainer
 from ..train import run_folder as rf
 from ..train.budget import TimeBudget
 from ..train.distributed import broadcast_text, rank_and_size
+from ..train.interrupt import TrainingInterrupted, signal_name
 from .common import RunExtras, print_summary
 
 
@@ -62,6 +63,14 @@ def _scale_lr(trainer, new_lr: float, old_lr: float) -> None:
         trainer.scheduler.base_lrs = [base * ratio for base in trainer.scheduler.base_lrs]
 
 
+def _position_note(trainer, position) -> str:
+    """``, at step 57 (batch 12 of epoch 3)`` for a checkpoint taken between two steps."""
+    if not position:
+        return ""
+    return (f", at step {trainer.step} (batch {position['batches']} of epoch "
+            f"{trainer.epoch + 1})")
+
+
 def _processes_note(trainer) -> str:
     """`` of a run on 2 processes, now on 3`` when a resume changes the world size."""
     saved, now = trainer.saved_world_size, trainer.world_size
@@ -82,12 +91,57 @@ def run(module, opts, callbacks=()) -> int:
     opts.run_dir = run_dir
     try:
         return _run(module, opts, run_dir, resuming, callbacks)
-    except BaseException:
-        # a new run that failed before its first checkpoint (bad data, bad option) leaves
-        # nothing behind
-        if main and not resuming and not (run_dir / "checkpoints").exists():
-            shutil.rmtree(run_dir, ignore_errors=True)
+    except TrainingInterrupted as stop:
+        if main:
+            print(_stopped(stop, opts, run_dir), file=sys.stderr, flush=True)
+        return 128 + stop.signum
+    except AnomalyError as err:
+        _discard_unless_resumable(main, resuming, run_dir)
+        if main:
+            print(f"error: {err}" + (f"\n(run folder: {run_dir})" if run_dir.exists() else ""),
+                  file=sys.stderr)
+        return 1
+    except io.WriteError as err:
+        _discard_unless_resumable(main, resuming, run_dir)
+        if main and rf.has_checkpoint(run_dir):
+            raise _resumable(err, opts, run_dir) from None
         raise
+    except BaseException:
+        _discard_unless_resumable(main, resuming, run_dir)
+        raise
+
+
+def _discard_unless_resumable(main: bool, resuming: bool, run_dir: Path) -> None:
+    """A new run that failed before its first checkpoint (bad data, a bad option, a NaN
+    under --detect-anomaly, a full disk) leaves nothing behind."""
+    if main and not resuming and not rf.has_checkpoint(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def resume_command(opts, run_dir: Path) -> str:
+    """The command that continues ``run_dir`` (under the same number of processes)."""
+    world = rank_and_size()[1]
+    launcher = f"mpiexec -n {world} " if world > 1 and opts.nproc is None else ""
+    nproc = f" --nproc {opts.nproc}" if opts.nproc else ""
+    return f"{launcher}deltaflow train --resume {run_dir}{nproc}"
+
+
+def _resumable(err, opts, run_dir: Path):
+    """A failed write, with what still works: the last checkpoint and the resume command."""
+    err.message += (f"; the last checkpoint (epoch {rf.checkpoint_epoch(run_dir)}) is intact: "
+                    f"make room, then {resume_command(opts, run_dir)}")
+    return err
+
+
+def _stopped(stop: TrainingInterrupted, opts, run_dir: Path) -> str:
+    """The line printed when SIGINT/SIGTERM stopped training."""
+    name = signal_name(stop.signum)
+    if stop.finished:
+        return (f"{name}: training had finished ({stop.epoch} epochs, model.safetensors "
+                f"written); stopped before the test report: {resume_command(opts, run_dir)} "
+                f"writes it")
+    return (f"{name}: stopped at epoch {stop.epoch + 1}, step {stop.step}; checkpoint saved "
+            f"({stop.checkpoint}); resume with: {resume_command(opts, run_dir)}")
 
 
 def _run(module, opts, run_dir: Path, resuming: bool, extra_callbacks) -> int:
@@ -103,24 +157,23 @@ def _run(module, opts, run_dir: Path, resuming: bool, extra_callbacks) -> int:
                       scheduler_interval=setup.scheduler_interval,
                       clip_grad_norm=opts.clip_grad, callbacks=callbacks, run_dir=run_dir,
                       progress=not opts.no_progress, plot=not opts.no_plot,
-                      device=opts.device, detect_anomaly=opts.detect_anomaly)
+                      device=opts.device, detect_anomaly=opts.detect_anomaly,
+                      checkpoint_every=opts.checkpoint_every, on_nonfinite=opts.on_nonfinite,
+                      max_skipped=opts.max_skipped)
+    position = None
     if resuming:
-        trainer.load_checkpoint(run_dir / rf.CHECKPOINT)
+        position = trainer.load_checkpoint(run_dir / rf.CHECKPOINT).get("position")
         if opts.saved_lr is not None and opts.lr != opts.saved_lr:
             _scale_lr(trainer, opts.lr, opts.saved_lr)
     main = trainer.is_main
     if main:
         rf.save_config(run_dir, opts.run_config)
         io.save_json(setup.meta, run_dir / rf.META_NAME)
-        print(f"run: {run_dir}" + (f" (resumed after epoch {trainer.epoch}"
-                                   + _processes_note(trainer) + ")" if resuming else ""),
-              flush=True)
+        note = (f" (resumed after epoch {trainer.epoch}" + _position_note(trainer, position)
+                + _processes_note(trainer) + ")") if resuming else ""
+        print(f"run: {run_dir}{note}", flush=True)
     start_epoch, start = trainer.epoch, time.perf_counter()
-    try:
-        trainer.fit(setup.train_loader, setup.val_loader, epochs=opts.epochs)
-    except AnomalyError as err:
-        print(f"error: {err}\n(run folder: {run_dir})", file=sys.stderr)
-        return 1
+    trainer.fit(setup.train_loader, setup.val_loader, epochs=opts.epochs)
     elapsed = time.perf_counter() - start
     results, lines = setup.finish(trainer)   # evaluates on every rank's shard
     if not main:

@@ -66,13 +66,14 @@ class ProgressBar(Callback):
         total = _length(trainer.train_loader)
         self._bar = tqdm(total=total, desc=f"epoch {trainer.epoch + 1}/{trainer.max_epochs}",
                          unit="batch", leave=self.leave, file=self.file or sys.stderr,
-                         dynamic_ncols=True)
+                         dynamic_ncols=True, initial=trainer.batches_done)
+        self._done = trainer.batches_done   # a resume between two steps starts there
         self._start = time.perf_counter()
 
     def on_batch_end(self, trainer, logs):
         elapsed = max(time.perf_counter() - self._start, 1e-9)
         post = {k: f"{v:.4f}" for k, v in logs.items() if k not in ("samples", "step")}
-        post["samples/s"] = f"{logs['samples'] / elapsed:.0f}"
+        post["samples/s"] = f"{logs['samples'] / elapsed:.0f}" if not self._done else "-"
         self._bar.set_postfix(post, refresh=False)
         self._bar.update(1)
 
@@ -97,7 +98,8 @@ class MetricsLogger(Callback):
     """Append each epoch's record as one JSON line to ``path`` (``metrics.jsonl``).
 
     On resume the file is cut back to the epochs the checkpoint has seen, so a run killed
-    after writing a line but before its checkpoint does not log that epoch twice.
+    after writing a line but before its checkpoint does not log that epoch twice (and a
+    last line cut short by a full disk is dropped).
     """
 
     main_process_only = True
@@ -107,13 +109,24 @@ class MetricsLogger(Callback):
 
     def on_fit_start(self, trainer):
         if self.path.exists():
-            kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and json.loads(line).get("epoch", 0) <= trainer.epoch]
+            lines = [line for line in self.path.read_text(encoding="utf-8").splitlines()
+                     if line.strip()]
+            if lines and not _is_json(lines[-1]):
+                lines.pop()
+            kept = [line for line in lines if json.loads(line).get("epoch", 0) <= trainer.epoch]
             with atomic_write(self.path) as f:
                 f.write("".join(line + "\n" for line in kept))
 
     def on_epoch_end(self, trainer, logs):
         append_jsonl(self.path, logs)
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
 
 
 def read_metrics(path) -> list[dict]:
@@ -123,7 +136,8 @@ def read_metrics(path) -> list[dict]:
 
 
 class Checkpoint(Callback):
-    """Save ``last`` after every epoch and ``best`` when ``monitor`` improves.
+    """Save ``last`` after every epoch (and every ``every_steps`` steps, mid-epoch too) and
+    ``best`` when ``monitor`` improves.
 
     Files go to ``directory`` as ``last.*`` and ``best.*`` (see
     :mod:`deltaflow.train.checkpoint` for the layout). ``monitor`` defaults to
@@ -134,12 +148,21 @@ class Checkpoint(Callback):
     order = 100
 
     def __init__(self, directory, monitor: str | None = None, mode: str = "min",
-                 save_best: bool = True):
-        self.directory = Path(directory)
+                 save_best: bool = True, every_steps: int | None = None):
+        if every_steps is not None and (not isinstance(every_steps, int) or every_steps < 1):
+            raise ValueError(f"Checkpoint: every_steps must be a positive int, got "
+                             f"{every_steps!r}")
+        self.directory, self.every_steps = Path(directory), every_steps
         self.monitor, self.mode = monitor, _check_mode(mode, "Checkpoint")
         self.save_best = save_best
         self.best: float | None = None
         self.best_epoch: int | None = None
+
+    def on_batch_end(self, trainer, logs):
+        if self.every_steps and logs["step"] % self.every_steps == 0 \
+                and trainer.batches_done != _length(trainer.train_loader) \
+                and trainer._saved_at != trainer._position_of(self.directory / "last"):
+            trainer.save_checkpoint(self.directory / "last")   # (the epoch's end saves anyway)
 
     def on_epoch_end(self, trainer, logs):
         key = self.monitor or next((k for k in ("val_loss", "loss") if k in logs), None)

@@ -31,6 +31,8 @@ except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli backpor
         tomllib = None
 
 from .. import io
+from ..io import validate
+from . import checkpoint as ckpt
 
 CONFIG_NAME = "config.toml"
 META_NAME = "model.json"
@@ -38,6 +40,12 @@ RESULTS_NAME = "results.json"
 WEIGHTS_NAME = "model.safetensors"
 CHECKPOINT = "checkpoints/last"
 BEST_CHECKPOINT = "checkpoints/best"
+#: the types of model.json's entries (those a task wrote), checked when a run is opened
+META_TYPES = {"task": str, "model": str, "data": str, "data_dir": (str, type(None)),
+              "input_shape": list, "num_classes": int, "classes": list, "normalize": dict,
+              "vocab": (str, list), "hparams": dict, "seq_len": int, "train_chars": int,
+              "z_dim": int, "tasks": list, "memory_size": int, "val_split": float,
+              "seed": int}
 
 
 # ------------------------------------------------------------------ config.toml
@@ -71,8 +79,9 @@ def read_toml(path) -> dict:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path}: invalid TOML: {err}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise ValueError(f"{path}: invalid TOML: {type(err).__name__}: {str(err)[:200]}") \
+            from None
 
 
 def save_config(run_dir, config: dict) -> None:
@@ -91,7 +100,10 @@ def new_run_dir(out, name: str) -> Path:
     while run_dir.exists():
         n += 1
         run_dir = base.with_name(f"{base.name}-{n}")
-    run_dir.mkdir(parents=True)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as err:
+        raise io.WriteError(run_dir, err) from None
     return run_dir
 
 
@@ -112,7 +124,7 @@ def open_run(path) -> dict:
             raise ValueError(f"{run_dir} was written by an earlier deltaflow (config.json, no "
                              f"{META_NAME}); its layout is no longer read: train it again")
         raise FileNotFoundError(f"{run_dir} is not a deltaflow run folder (no {META_NAME})")
-    return io.load_json(meta)
+    return validate.read_json(meta, META_TYPES).require("task")
 
 
 def open_trained(path, task: str) -> tuple[Path, Path, dict]:
@@ -131,14 +143,20 @@ def read_config(run_dir) -> dict:
     return read_toml(path) if path.is_file() else {}
 
 
+def has_checkpoint(run_dir) -> bool:
+    """Whether the run has a last checkpoint (possibly one whose commit was interrupted)."""
+    stem = Path(run_dir) / CHECKPOINT
+    return ckpt.checkpoint_paths(stem)[2].is_file() or ckpt.pending_paths(stem)[2].is_file()
+
+
 def checkpoint_epoch(run_dir) -> int:
     """Epochs completed by the run's last checkpoint."""
-    return int(io.load_json(Path(run_dir) / (CHECKPOINT + ".json")).get("epoch", 0))
+    return int((ckpt.read_sidecar(Path(run_dir) / CHECKPOINT) or {}).get("epoch", 0))
 
 
 def checkpoint_world_size(run_dir) -> int:
     """How many processes trained the run up to its last checkpoint."""
-    return int(io.load_json(Path(run_dir) / (CHECKPOINT + ".json")).get("world_size", 1))
+    return int((ckpt.read_sidecar(Path(run_dir) / CHECKPOINT) or {}).get("world_size", 1))
 
 
 def locate(path) -> tuple[Path, Path]:

@@ -50,7 +50,7 @@ def explain(model=None, x=None, y=None, loss_fn=None, *, lr=TEXTBOOK_LR, loss_na
         raise ValueError("explain: give model, x, y and loss_fn (or nothing for the textbook "
                          "example)")
     model = copy.deepcopy(model).to(device="cpu", dtype=np.float64)
-    x_arr = np.asarray(_cpu(x))
+    x_arr = np.ascontiguousarray(_cpu(x))   # ops given it as an option keep views of it
     floating = x_arr.dtype.kind == "f"
     x_t = Tensor(x_arr.astype(np.float64) if floating else x_arr, requires_grad=floating)
     y_arr = None if y is None else np.asarray(_cpu(y))

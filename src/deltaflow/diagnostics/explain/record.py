@@ -38,6 +38,7 @@ One data model feeds every renderer (the text and markdown of :mod:`.render`, th
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -157,7 +158,7 @@ class Explanation:
         out = [Step("forward", 0, "input", list(self.prelude), [self.inputs])]
         for l in self.layers:
             out.append(Step("forward", l.index, _layer_title(l), l.modules, l.forward))
-        loss_q = [Quantity("L", f"L = {self.loss_name}", np.asarray(self.loss))]
+        loss_q = [Quantity("L", _loss_equation(self.loss_name), np.asarray(self.loss))]
         out.append(Step("loss", None, "loss",
                         [], ([self.target] if self.target is not None else []) + loss_q))
         out.append(Step("backward", None, "gradient of the loss", [], [self.output_grad]))
@@ -251,6 +252,12 @@ class Explanation:
                     if q.symbol.startswith(symbol_prefix):
                         return q
         raise KeyError(f"explain: no quantity {symbol_prefix!r} in layer {layer}")
+
+
+def _loss_equation(name) -> str:
+    """The loss step's equation: ``L = name``, or ``name`` when it already is one
+    (``"L = ½ Σ (a − y)²"``)."""
+    return name if re.match(r"L\s*=", name) else f"L = {name}"
 
 
 def _layer_title(layer) -> str:

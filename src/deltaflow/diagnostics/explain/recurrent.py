@@ -75,6 +75,17 @@ class _Recurrent(Rule):
         g = r.out_grads[0][t - 1]
         return g + r.out_grads[1] if t == T and 1 in r.out_grads else g
 
+    def state_note(self, r, t0, T) -> str:
+        """What the printed steps are: the fused op records no step, so they come from the
+        unrolled layer; with more than :data:`STEPS` steps, the first ones are folded into
+        the state shown."""
+        note = (f"{r.kind} is one fused op that autograd records whole: the per-step values "
+                "below come from the same layer unrolled step by step, checked against it")
+        if t0:
+            note += (f"; steps 1 … {t0} of {T} are not written out (only the last {STEPS}), "
+                     "‖δₜ‖ covers every step")
+        return note
+
     def bias_text(self, r, s):
         return f" + b_ih{s} + b_hh{s}" if len(r.values) > self.first_weight + 2 else ""
 
@@ -136,7 +147,8 @@ class RNNLayer(_Recurrent):
         out = self.params(r, n)
         t0 = steps[0] - 1
         out.append(Quantity(f"h{sub(t0)}{s}", f"h{sub(t0)}" + (
-            "  (initial state)" if t0 == 0 else f"  (state after step {t0})"), hs[t0]))
+            "  (initial state)" if t0 == 0 else f"  (state after step {t0})"), hs[t0],
+            note=self.state_note(r, t0, T)))
         for t in steps:
             ts, tp = sub(t), sub(t - 1)
             out.append(self.checked(
@@ -231,7 +243,8 @@ class LSTMLayer(_Recurrent):
         shown = self.window(T)
         t0 = shown[0] - 1
         which = "  (initial state)" if t0 == 0 else f"  (state after step {t0})"
-        out += [Quantity(f"h{sub(t0)}{s}", f"h{sub(t0)}{which}", hs[t0]),
+        out += [Quantity(f"h{sub(t0)}{s}", f"h{sub(t0)}{which}", hs[t0],
+                         note=self.state_note(r, t0, T)),
                 Quantity(f"c{sub(t0)}{s}", f"c{sub(t0)}{which}", cs[t0])]
         for t in shown:
             ts, tp = sub(t), sub(t - 1)

@@ -11,6 +11,7 @@ from ...tensor import Tensor
 from .. import init
 from ..functional import normalization as F
 from ..parameter import Parameter
+from .mode_checks import check_batch_of_one, check_eval_mode
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
@@ -38,7 +39,8 @@ class _BatchNorm(Module):
     """Per-channel normalisation by batch statistics in training and by running statistics
     in eval mode. Buffers: ``running_mean`` (zeros), ``running_var`` (ones),
     ``num_batches_tracked``; ``momentum=None`` makes the running statistics a cumulative
-    average (factor 1/num_batches_tracked)."""
+    average (factor 1/num_batches_tracked). Training mode warns once under ``no_grad()``
+    (``dl.warnings.EvalModeWarning``) and on a batch of one (``BatchOfOneWarning``)."""
 
     _expected_dims: tuple = ()
 
@@ -83,6 +85,8 @@ class _BatchNorm(Module):
 
     def forward(self, input):
         self._check_input_dim(input)
+        check_eval_mode(self)
+        check_batch_of_one(self, input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             count = self.num_batches_tracked.data
