@@ -26,6 +26,7 @@ COMMANDS = {
     "memory": "memory",
     "graph": "graph",
     "gradcheck": "gradcheck",
+    "sharpness": "sharpness",
     "compare": "compare",
     "tune": "tune",
     "export": "export",

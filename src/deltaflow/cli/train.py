@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from .. import distributed as dist
-from .. import models, tasks
+from .. import io, models, tasks
 from ..tasks import common, runner
 from ..tasks.common import (
     device,
@@ -49,7 +49,8 @@ NOT_SAVED = META + ("name", "no_progress", "monitor", "detect_anomaly", "nproc",
 #: --epochs trains up to the new total, --lr scales every rate of the run from there on);
 #: tasks add their own (``RESUMABLE`` in the task module)
 RESUMABLE = ("epochs", "lr", "clip_grad", "early_stopping", "max_minutes", "max_cpu_minutes",
-             "no_progress", "no_plot", "monitor", "detect_anomaly", "nproc", "tensorboard")
+             "no_progress", "no_plot", "monitor", "detect_anomaly", "nproc", "tensorboard",
+             "checkpoint_every", "on_nonfinite", "max_skipped")
 
 
 # ------------------------------------------------------------------ tasks and their options
@@ -99,18 +100,13 @@ class _OwnedGroup:
     def add_argument(self, *flags, **kwargs):
         known = [self._parser._option_string_actions[f] for f in flags
                  if f in self._parser._option_string_actions]
-        if known:
-            action = known[0]
-            if action.dest in self._common:
-                if "default" in kwargs and self._owner.startswith("task:"):
-                    task = self._owner.split(":", 1)[1]
-                    self._spec.task_defaults.setdefault(task, {})[action.dest] = \
-                        kwargs["default"]
-            else:
-                self._spec.owners.setdefault(action.dest, set()).add(self._owner)
-            return action
-        action = self._group.add_argument(*flags, **kwargs)
-        self._spec.owners.setdefault(action.dest, set()).add(self._owner)
+        action = known[0] if known else self._group.add_argument(*flags, **kwargs)
+        if "default" in kwargs and self._owner.startswith("task:"):
+            # each task keeps its own default of an option that several declare
+            task = self._owner.split(":", 1)[1]
+            self._spec.task_defaults.setdefault(task, {})[action.dest] = kwargs["default"]
+        if not (known and action.dest in self._common):
+            self._spec.owners.setdefault(action.dest, set()).add(self._owner)
         return action
 
     def add_argument_group(self, *args, **kwargs):
@@ -197,6 +193,16 @@ def add_parser(subparsers, name):
                         "--logdir DIR shows them; needs tensorboardX)")
     g.add_argument("--detect-anomaly", action="store_true",
                    help="stop at the op that produces the first NaN/Inf (slow)")
+    g.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                   help="also save checkpoints/last every N steps, mid-epoch (default: at "
+                        "the end of each epoch only); a resume from it is bit-identical")
+    g.add_argument("--on-nonfinite", default="stop", choices=["stop", "skip"],
+                   help="a NaN/Inf loss or gradient, caught before the update: stop with the "
+                        "anomaly report of the op that produced it (default), or skip that "
+                        "update and go on")
+    g.add_argument("--max-skipped", default=10, type=nonnegative_int, metavar="N",
+                   help="with --on-nonfinite skip, stop at the NaN/Inf after N skipped "
+                        "updates (default 10)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--no-plot", action="store_true", help="do not write curves.png")
     common_dests = {a.dest for a in parser._actions}
@@ -272,10 +278,10 @@ def _open_resumed(run_dir: Path, spec: _Spec, explicit: dict) -> dict:
                              f"train it again")
         raise FileNotFoundError(f"--resume: {run_dir} has no {rf.CONFIG_NAME}; is it a "
                                 f"deltaflow run folder?")
-    sidecar = run_dir / (rf.CHECKPOINT + ".json")
-    if not sidecar.is_file():
-        raise FileNotFoundError(f"--resume: {run_dir} has no checkpoint ({sidecar}) -- "
-                                f"it stopped before its first epoch ended")
+    if not rf.has_checkpoint(run_dir):
+        raise FileNotFoundError(f"--resume: {run_dir} has no checkpoint "
+                                f"({run_dir / rf.CHECKPOINT}.json) -- it stopped before its "
+                                f"first checkpoint")
     saved = check_config(rf.read_toml(run_dir / rf.CONFIG_NAME), run_dir / rf.CONFIG_NAME,
                          spec)
     for opt in ("name", "out"):
@@ -314,6 +320,9 @@ def resolve(args) -> argparse.Namespace:
     given = {**from_file, **explicit}
     model = given.get("model") or saved.get("model") or defaults["model"]
     model_defaults = getattr(module, "MODEL_DEFAULTS", {}).get(model, {})
+    for dest, by_value in getattr(module, "VARIANT_DEFAULTS", {}).items():   # gan --loss
+        value = given.get(dest, saved.get(dest, defaults.get(dest)))
+        model_defaults = {**model_defaults, **by_value.get(value, {})}
     merged = {**defaults, **model_defaults, **saved, **given, "task": task}
     if f"model:{model}" in spec.broken:
         raise UsageError(f"--model {model} is not available: {spec.broken[f'model:{model}']}")
@@ -412,13 +421,25 @@ def run(args) -> int:
     return launch(opts.nproc, args.argv)
 
 
+def _finished(run_dir: Path, epochs: int) -> bool:
+    """Whether the run wrote its final weights and report after ``epochs`` epochs (a run
+    stopped during its final save or its test report is finished by a resume)."""
+    results = run_dir / rf.RESULTS_NAME
+    if not (results.is_file() and (run_dir / rf.WEIGHTS_NAME).is_file()):
+        return False
+    try:
+        return io.load_json(results).get("epochs") == epochs
+    except ValueError:
+        return False
+
+
 def _train(args, opts) -> int:
     module = args.train_spec.modules[opts.task]
     world = dist.get_world_size()
     if opts.resume is not None:
         run_dir = Path(opts.resume)
         done = rf.checkpoint_epoch(run_dir)
-        if done >= opts.epochs:
+        if done >= opts.epochs and _finished(run_dir, done):
             if dist.get_rank() == 0:
                 print(f"{run_dir} has already trained {done} epochs (--epochs {opts.epochs}); "
                       f"pass --epochs N with N > {done} to train further")

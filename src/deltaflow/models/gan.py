@@ -4,6 +4,11 @@
 stride-2 transposed convolutions (7 → 14 → 28), the discriminator downsamples with stride-2
 convolutions; batch norm inside, LeakyReLU in the discriminator. Discriminators return one
 logit per image (use ``BCEWithLogits``).
+
+A WGAN-GP critic (``build(..., critic=True)``) is the same discriminator without what the
+gradient penalty forbids (Gulrajani et al. 2017, §4): no dropout (D must be one fixed
+function of x for ∇ₓD(x̂)) and layer norm instead of batch norm (the penalty is per
+sample, and batch norm mixes the samples of a batch); its score is unbounded (no sigmoid).
 """
 from __future__ import annotations
 
@@ -59,14 +64,17 @@ class DCGenerator(nn.Module):
 
 
 class DCDiscriminator(nn.Module):
-    """x → Conv(1→c, 4, s2) → LeakyReLU → Conv(c→2c, 4, s2) → BN → LeakyReLU → Linear → 1."""
+    """x → Conv(1→c, 4, s2) → LeakyReLU → Conv(c→2c, 4, s2) → BN → LeakyReLU → Linear → 1
+    (``norm="layer"``: LayerNorm over (2c, 7, 7) in place of BN)."""
 
-    def __init__(self, channels=64):
+    def __init__(self, channels=64, norm="batch"):
         super().__init__()
+        norm_layer = (nn.BatchNorm2d(2 * channels) if norm == "batch"
+                      else nn.LayerNorm((2 * channels, 7, 7)))
         self.net = nn.Sequential(
             nn.Conv2d(1, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1),
-            nn.BatchNorm2d(2 * channels), nn.LeakyReLU(0.2),
+            norm_layer, nn.LeakyReLU(0.2),
             nn.Flatten(), nn.Linear(2 * channels * 49, 1))
 
     def forward(self, x):
@@ -75,15 +83,18 @@ class DCDiscriminator(nn.Module):
 
 ARCHITECTURES = {"mlp": (MLPGenerator, MLPDiscriminator),
                  "dcgan": (DCGenerator, DCDiscriminator)}
+#: the discriminator's options that make it a WGAN-GP critic
+CRITIC = {"mlp": {"dropout": 0.0}, "dcgan": {"norm": "layer"}}
 
 
-def build(arch: str, z_dim: int = 64):
-    """``(generator, discriminator)`` for ``arch`` in ``mlp`` / ``dcgan``."""
+def build(arch: str, z_dim: int = 64, critic: bool = False):
+    """``(generator, discriminator)`` for ``arch`` in ``mlp`` / ``dcgan``; with ``critic``,
+    the discriminator is the WGAN-GP critic variant (no dropout, no batch norm)."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"gan: unknown model {arch!r}; expected one of {sorted(ARCHITECTURES)}")
     g_cls, d_cls = ARCHITECTURES[arch]
-    return g_cls(z_dim=z_dim), d_cls()
+    return g_cls(z_dim=z_dim), d_cls(**(CRITIC[arch] if critic else {}))
 
 
 __all__ = ["MLPGenerator", "MLPDiscriminator", "DCGenerator", "DCDiscriminator",
-           "ARCHITECTURES", "build"]
+           "ARCHITECTURES", "CRITIC", "build"]
