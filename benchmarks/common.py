@@ -1,8 +1,11 @@
-"""Helpers shared by workloads: where the data lives, MNIST as NumPy arrays, and the
-evaluation loop of the inference workloads."""
+"""Helpers shared by workloads: where the data lives, MNIST as NumPy arrays, the
+evaluation loop of the inference workloads, and torch's initial weights for a workload."""
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +84,28 @@ def several_steps(step, n):
             step()
     run.units = n
     return run
+
+
+def torch_initial_state(module: str, impl: str, function: str = "_initial_state"):
+    """``benchmarks.workloads.<module>.<function>()``: torch's initialisation of a workload's
+    model as ``{name: ndarray}`` (None without torch), for both implementations to start
+    from. The torch worker computes it itself; any other worker gets it from a child process
+    through an ``.npz`` file, so that torch's libraries (≈ 190 MiB) never count in that
+    worker's peak RSS."""
+    if impl == "torch":
+        import importlib
+        return getattr(importlib.import_module(f"benchmarks.workloads.{module}"), function)()
+    code = ("import sys, importlib, numpy as np; "
+            "s = getattr(importlib.import_module('benchmarks.workloads.' + sys.argv[1]), "
+            "sys.argv[2])(); s is None or np.savez(sys.argv[3], **s)")
+    with tempfile.TemporaryDirectory(prefix="deltaflow-bench-") as tmp:
+        path = Path(tmp) / "state.npz"
+        done = subprocess.run([sys.executable, "-c", code, module, function, str(path)],
+                              cwd=ROOT, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"benchmarks: torch's initial state for workload {module!r} "
+                               f"failed (rc={done.returncode}):\n{done.stderr[-2000:]}")
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}

@@ -8,9 +8,11 @@ no implementation runs while another one burns a core. It reports the median and
 interquartile range per call, the ratio of each median to the reference implementation's,
 whether deltaflow meets the workload's target (judged on that ratio of medians), the
 paired ratio (the median, and IQR, of the per-round ratios: the two calls of a round run
-seconds apart, so a slow phase of the machine hits both), and the peak RSS of each worker;
-prints a markdown table and appends it, with the machine description and the exact
-command, to ``benchmarks/RESULTS.md``.
+seconds apart, so a slow phase of the machine hits both), the peak RSS of each worker and
+its ratio to the reference's, and for workloads that list their matrix products
+(``gemms()``) the GEMM floor measured right after them (benchmarks/gemm_floor.py) and each
+implementation's share of it; prints markdown tables and appends them, with the machine
+description and the exact command, to ``benchmarks/RESULTS.md``.
 """
 from __future__ import annotations
 
@@ -130,6 +132,17 @@ def load_average() -> tuple[float, float, float]:
 
 
 # --------------------------------------------------------------------------- workers
+def worker_env(threads: int, limit_all: bool, src: str | None = None) -> dict:
+    """The environment of a worker process: this checkout (or ``src``) importable, and with
+    ``limit_all`` every library's thread pools limited to ``threads``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), src, env.get("PYTHONPATH")]))
+    if limit_all:  # every library's thread pools, not only torch's
+        for var in THREAD_VARS:
+            env[var] = str(threads)
+    return env
+
+
 class Worker:
     """One implementation of one workload running in ``benchmarks.worker``."""
 
@@ -144,12 +157,7 @@ class Worker:
         cmd = [sys.executable, "-m", "benchmarks.worker", name, impl, "--threads", str(threads)]
         if quick:
             cmd.append("--quick")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), src,
-                                                          env.get("PYTHONPATH")]))
-        if limit_all:  # every library's thread pools, not only torch's
-            for var in THREAD_VARS:
-                env[var] = str(threads)
+        env = worker_env(threads, limit_all, src)
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, text=True,
                                      bufsize=1)
@@ -229,9 +237,11 @@ class Worker:
 
 
 def time_workload(name: str, impls, repeats: int, warmup: int, quick: bool,
-                  threads: int, limit_all: bool, baseline: tuple | None = None) -> dict:
+                  threads: int, limit_all: bool, baseline: tuple | None = None,
+                  gemm_floor: bool = True) -> dict:
     """Run one workload: all its implementations, interleaved round robin. ``baseline``
-    (label, src folder) adds deltaflow from another checkout as one more implementation."""
+    (label, src folder) adds deltaflow from another checkout as one more implementation;
+    ``gemm_floor``: then measure the floor of its ``gemms()``, if it has them."""
     mod = workloads.load(name)
     workers = []
     for impl in impls:
@@ -253,7 +263,26 @@ def time_workload(name: str, impls, repeats: int, warmup: int, quick: bool,
     for w in workers:
         if w.status == "ready":
             w.close()
-    return {"name": name, "module": mod, "workers": workers, "foreign_workers": foreign}
+    floor = (measure_floor(name, quick, threads, limit_all)
+             if gemm_floor and hasattr(mod, "gemms") else None)
+    return {"name": name, "module": mod, "workers": workers, "foreign_workers": foreign,
+            "floor": floor}
+
+
+def measure_floor(name: str, quick: bool, threads: int, limit_all: bool) -> dict:
+    """The GEMM floor of workload ``name`` (``python -m benchmarks.gemm_floor``), measured in
+    a process of its own with the workers' thread settings; ``{"error": ...}`` on failure."""
+    print(f"  {name}: GEMM floor", file=sys.stderr, flush=True)
+    cmd = [sys.executable, "-m", "benchmarks.gemm_floor", name] + (["--quick"] if quick else [])
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, env=worker_env(threads, limit_all),
+                              capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return {"error": "benchmarks.gemm_floor ran past 600 s"}
+    if done.returncode:
+        return {"error": f"benchmarks.gemm_floor failed (rc={done.returncode}): "
+                         f"{done.stderr.strip()[-1000:]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --------------------------------------------------------------------------- reporting
@@ -301,17 +330,26 @@ def summarize(result: dict) -> list[dict]:
         if r["impl"] == "deltaflow" and mod.TARGET is not None and "ratio" in r:
             r["target"] = mod.TARGET
             r["met"] = r["ratio"] <= mod.TARGET
+    ref_rss = next((r["peak_rss_mib"] for r in rows if r["impl"] == mod.REFERENCE), None)
+    floor = result.get("floor") or {}
+    for r in rows:
+        if r["peak_rss_mib"] is not None and ref_rss:
+            r["rss_ratio"] = r["peak_rss_mib"] / ref_rss
+        if "floor_s" in floor and "median" in r:
+            r["floor_s"] = floor["floor_s"]
+            r["floor_share"] = floor["floor_s"] / r["median"]
     return rows
 
 
 def markdown_table(rows: list[dict], references: dict) -> str:
     lines = ["| workload | impl | median per unit | IQR | ratio (vs ref) | target | met | "
-             "paired ratio (IQR) | CPU time per unit (ratio) | peak RSS |",
+             "paired ratio (IQR) | CPU time per unit (ratio) | peak RSS (ratio) |",
              "|---|---|---:|---:|---:|---:|:-:|---:|---:|---:|"]
     for r in rows:
         ref = references[r["workload"]]
         impl = f"{r['impl']} (ref)" if r["impl"] == ref else r["impl"]
-        rss = "" if r["peak_rss_mib"] is None else f"{r['peak_rss_mib']:.0f} MiB"
+        rss = "" if r["peak_rss_mib"] is None else f"{r['peak_rss_mib']:.0f} MiB" + (
+            f" ({r['rss_ratio']:.2f}×)" if "rss_ratio" in r else "")
         if "median" not in r:
             lines.append(f"| {r['workload']} | {impl} | {r['skipped']} | | | | | | | {rss} |")
             continue
@@ -327,7 +365,8 @@ def markdown_table(rows: list[dict], references: dict) -> str:
     return "\n".join(lines)
 
 
-def report(rows, references, info, command, load_start, load_end, repeats, warmup) -> str:
+def report(rows, references, info, command, load_start, load_end, repeats, warmup,
+           floors=None) -> str:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     threads = sorted({f"{k}={v}" for r in rows for k, v in (r["threads"] or {}).items()})
     busy = load_start[0] > BUSY_LOAD or info.get("foreign_workers")
@@ -356,7 +395,35 @@ def report(rows, references, info, command, load_start, load_end, repeats, warmu
     for n in notes:
         out.append(f"- {n}")
     out += ["", markdown_table(rows, references), ""]
+    if floors:
+        out += [floor_table(rows, floors), ""]
     return "\n".join(out)
+
+
+def floor_table(rows: list[dict], floors: dict) -> str:
+    """Per workload with ``gemms()``: its matrix products per unit, NumPy's rate on their
+    shapes, the resulting floor, and each implementation's share of it (floor / median)."""
+    lines = ["GEMM floor (benchmarks/gemm_floor.py: NumPy float32 matmul of each workload's "
+             "own forward + backward products, best of 5, measured after its rounds; "
+             "share = floor / median time per unit):", "",
+             "| workload | GEMM work per unit | rate on its shapes (peak) | floor per unit | "
+             "share of the floor | floor target |", "|---|---:|---:|---:|---|---:|"]
+    for name, floor in floors.items():
+        if "error" in floor:
+            lines.append(f"| {name} | {floor['error'].splitlines()[0]} | | | | |")
+            continue
+        mine = [r for r in rows if r["workload"] == name]
+        unit = mine[0]["unit"] if mine else "unit"
+        shares = " · ".join(f"{r['impl']} {100 * r['floor_share']:.3g}%" for r in mine
+                            if "floor_share" in r)
+        target = floor.get("target")
+        df = next((r for r in mine if r["impl"] == "deltaflow" and "floor_share" in r), None)
+        met = "" if target is None or df is None else (
+            f"≥ {target:.0%}: " + ("yes" if df["floor_share"] >= target else "**NO**"))
+        lines.append(f"| {name} | {floor['flops'] / 1e9:.3g} GFLOP/{unit} | "
+                     f"{floor['rate'] / 1e9:.0f} GFLOP/s ({floor['peak_rate'] / 1e9:.0f} at "
+                     f"{floor['peak_n']}³) | {_fmt_time(floor['floor_s'])} | {shares} | {met} |")
+    return "\n".join(lines)
 
 
 def _append_results(text: str) -> None:
@@ -388,15 +455,17 @@ def main(argv=None) -> int:
                    help="also run deltaflow as of git revision REV (interleaved with the "
                         "others, row 'deltaflow@REV'): before/after of a change in one run")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON here")
+    p.add_argument("--no-floor", action="store_true",
+                   help="skip the GEMM floor of the training workloads (benchmarks/gemm_floor)")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = p.parse_args(argv)
 
     if args.list:
-        for name in workloads.names():
+        for name in workloads.expand(workloads.names()):
             mod = workloads.load(name)
-            print(f"{name:12s} {mod.DESCRIPTION}")
+            print(f"{name:18s} {mod.DESCRIPTION}")
         return 0
-    names = args.names or workloads.names()
+    names = workloads.expand(args.names or workloads.names())
     impls = [i for i in args.impls.split(",") if i]
     for i in impls:
         if i not in IMPLS:
@@ -421,14 +490,16 @@ def main(argv=None) -> int:
             p.error(f"--baseline {args.baseline}: {archive.stderr.decode().strip()}")
         subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
         baseline = (f"deltaflow@{args.baseline}", str(Path(tmp) / "src"))
-    rows, references = [], {}
+    rows, references, floors = [], {}, {}
     for name in names:
         mod = workloads.load(name)
         references[name] = mod.REFERENCE
         repeats = args.repeats or (3 if args.quick else getattr(mod, "REPEATS", 9))
         result = time_workload(name, impls, repeats, args.warmup, args.quick, threads,
-                               limit_all, baseline)
+                               limit_all, baseline, gemm_floor=not args.no_floor)
         rows += summarize(result)
+        if result["floor"] is not None:
+            floors[name] = {**result["floor"], "target": getattr(mod, "FLOOR_TARGET", None)}
         info["foreign_workers"] = max(info["foreign_workers"], result["foreign_workers"])
     load_end = load_average()
     info["foreign_workers"] = max(info["foreign_workers"], foreign_workers())
@@ -437,7 +508,7 @@ def main(argv=None) -> int:
 
     text = report(rows, references, info, command.strip(), load_start, load_end,
                   args.repeats or ("3" if args.quick else "9 (or the workload's REPEATS)"),
-                  args.warmup)
+                  args.warmup, floors)
     print(text)
     for r in rows:
         if r.get("error"):
@@ -448,5 +519,6 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"command": command, "machine": info, "load": [load_start, load_end],
-             "rows": [{k: v for k, v in r.items() if k != "error"} for r in rows]}, indent=1))
+             "rows": [{k: v for k, v in r.items() if k != "error"} for r in rows],
+             "floors": floors}, indent=1))
     return 0

@@ -26,6 +26,21 @@ def layers(nn):
                          nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
+def step_gemms(batch):
+    """The products of one training step on ``batch`` images (benchmarks/gemm_floor.py):
+    conv1 (1→32, 3×3 over 28×28 outputs; no ∂cols, its input is the data), conv2 (32→64,
+    3×3 over 14×14), fc(3136→128), fc(128→10), each forward and backward. At batch 64:
+    1.60 GFLOP."""
+    from benchmarks.gemm_floor import conv2d, linear
+    return (conv2d("conv1", batch, 1, 32, 3, 28 * 28, input_grad=False)
+            + conv2d("conv2", batch, 32, 64, 3, 14 * 14)
+            + linear("fc1", batch, 3136, 128) + linear("fc2", batch, 128, 10))
+
+
+def gemms(quick=False):
+    return step_gemms(BATCH)
+
+
 def _initial_state():
     """torch's default initialisation with seed 0, as NumPy arrays (None without torch)."""
     try:
@@ -52,11 +67,11 @@ def make(impl, quick=False):
 
 def _deltaflow(x, y):
     import deltaflow as dl
+    from benchmarks.common import torch_initial_state
     from deltaflow import nn, optim
-
     dl.manual_seed(0)
     model = layers(nn)
-    state = _initial_state()
+    state = torch_initial_state("cnn", "deltaflow")
     if state is not None:
         model.load_state_dict(state)
     loss_fn = nn.CrossEntropyLoss()

@@ -4,7 +4,7 @@ eval mode) over the 10 000 test images in batches of 250, counting correct predi
 an evaluation loop does."""
 from __future__ import annotations
 
-from benchmarks.common import counting_evaluation
+from benchmarks.common import counting_evaluation, torch_initial_state
 from benchmarks.workloads.cnn import _initial_state, layers
 
 DESCRIPTION = "MNIST CNN of `cnn`, no_grad forward over the test set, batch 250"
@@ -35,7 +35,7 @@ def _deltaflow(x, y):
 
     dl.manual_seed(0)
     model = layers(nn)
-    state = _initial_state()
+    state = torch_initial_state("cnn", "deltaflow")
     if state is not None:
         model.load_state_dict(state)
     return counting_evaluation(dl, model, x, y, BATCH)

@@ -26,6 +26,16 @@ DEPTH = 16
 WIDTH = 256
 
 
+def gemms(quick=False, depth=None, width=None):
+    """The products of one forward + backward (benchmarks/gemm_floor.py): ``depth`` Linear
+    layers, no ∂x for the first (its input does not require a gradient)."""
+    from benchmarks.gemm_floor import linear
+    depth = depth or (4 if quick else DEPTH)
+    width = width or (64 if quick else WIDTH)
+    return [g for i in range(depth)
+            for g in linear(f"layer{i}", BATCH, width, width, input_grad=i > 0)]
+
+
 def make(impl, quick=False, depth=None, width=None, backward=True):
     """One forward (+ backward when ``backward``) pass of the stack, for ``impl``."""
     import numpy as np
@@ -95,21 +105,23 @@ def make(impl, quick=False, depth=None, width=None, backward=True):
     return step
 
 
-def time_call(fn, repeats=7, warmup=1):
-    """Median CPU time of the calling thread over ``repeats`` calls of ``fn()``, in seconds.
+def time_call(fn, repeats=7, warmup=1, clock=None):
+    """Median CPU time of the calling thread over ``repeats`` calls of ``fn()``, in seconds
+    (or of ``clock``, e.g. ``time.perf_counter`` for wall time with several threads).
 
     With BLAS limited to one thread (see :func:`sweep`) all the work runs on this thread,
     so its CPU time measures the work itself, unaffected by other processes competing for
     the cores (wall time on a shared machine is not)."""
     import statistics
     import time
+    clock = clock or time.thread_time
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        t0 = time.thread_time()
+        t0 = clock()
         fn()
-        times.append(time.thread_time() - t0)
+        times.append(clock() - t0)
     return statistics.median(times)
 
 

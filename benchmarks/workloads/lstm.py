@@ -62,12 +62,27 @@ def _initial_state():
     return {k: v.numpy().copy() for k, v in _model(torch.nn).state_dict().items()}
 
 
+def step_gemms():
+    """The products of one training step (benchmarks/gemm_floor.py): the LSTM layer
+    (4 gates; ∂X is needed, it trains the embedding) and the head Linear(256, 65) over all
+    T·B positions. 4.21 GFLOP."""
+    from benchmarks.gemm_floor import linear, recurrent
+    return (recurrent("lstm", SEQ, BATCH, EMBED, HIDDEN, gates=4)
+            + linear("head", SEQ * BATCH, HIDDEN, VOCAB))
+
+
+def gemms(quick=False):
+    return step_gemms()
+
+
 def make(impl, quick=False):
-    from benchmarks.common import several_steps
-    batches, note = char_batches(2 if quick else POOL)
-    state = _initial_state()
+    from benchmarks.common import several_steps, torch_initial_state
     maker = {"deltaflow": _deltaflow, "torch": _torch}.get(impl)
-    if maker is None or (impl == "torch" and state is None):
+    if maker is None:
+        return None
+    batches, note = char_batches(2 if quick else POOL)
+    state = torch_initial_state("lstm", impl)
+    if impl == "torch" and state is None:
         return None
     step = several_steps(maker(batches, state), 1 if quick else STEPS_PER_CALL)
     step.note = note

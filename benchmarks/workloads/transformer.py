@@ -51,13 +51,35 @@ def _initial_state():
     return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
 
+def step_gemms(batch=32):
+    """The products of one training step (benchmarks/gemm_floor.py), over N = batch·SEQ
+    tokens: per layer the QKV projection (D → 3D), attention (batch·HEADS stacks of
+    SEQ × SEQ scores, head size D/HEADS), the output projection, the MLP (D → 4D → D), all
+    forward and backward (every ∂x is needed: the embeddings train); then the head
+    Linear(D, 65). 5.34 GFLOP at batch 32."""
+    from benchmarks.gemm_floor import attention, linear
+    n, out = batch * SEQ, []
+    for i in range(LAYERS):
+        out += (linear(f"L{i} qkv", n, D, 3 * D)
+                + attention(f"L{i} attn", batch * HEADS, SEQ, D // HEADS)
+                + linear(f"L{i} out", n, D, D) + linear(f"L{i} ff1", n, D, 4 * D)
+                + linear(f"L{i} ff2", n, 4 * D, D))
+    return out + linear("head", n, D, VOCAB)
+
+
+def gemms(quick=False):
+    return step_gemms()
+
+
 def make(impl, quick=False):
-    from benchmarks.common import several_steps
+    from benchmarks.common import several_steps, torch_initial_state
     from benchmarks.workloads.lstm import char_batches
-    batches, note = char_batches(2 if quick else POOL)
-    state = _initial_state()
     maker = {"deltaflow": _deltaflow, "torch": _torch}.get(impl)
-    if maker is None or (impl == "torch" and state is None):
+    if maker is None:
+        return None
+    batches, note = char_batches(2 if quick else POOL)
+    state = torch_initial_state("transformer", impl)
+    if impl == "torch" and state is None:
         return None
     step = several_steps(maker(batches, state), 1 if quick else STEPS_PER_CALL)
     step.note = note
