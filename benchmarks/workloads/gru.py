@@ -8,37 +8,20 @@ are written as a user of that library would write them and start from the same w
 A timed call runs STEPS_PER_CALL steps (per-step times are reported)."""
 from __future__ import annotations
 
-from benchmarks.workloads.lstm import BATCH, EMBED, HIDDEN, LR, POOL, SEQ, VOCAB, char_batches
+from benchmarks.workloads import lstm
+from benchmarks.workloads.lstm import BATCH, EMBED, HIDDEN, SEQ, VOCAB
 
 DESCRIPTION = ("char-GRU LM: vocab 65, embed 64, hidden 256, seq 64, batch 32, Adam: one "
                "training step")
 TARGET = 1.0
 REFERENCE = "torch"
 UNIT = "step"
-STEPS_PER_CALL = 4        # steps per timed call (benchmarks.common.several_steps)
+STEPS_PER_CALL = lstm.STEPS_PER_CALL
 REPEATS = 30
 
 
-def _model(nn):
-    class CharGRU(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(VOCAB, EMBED)
-            self.gru = nn.GRU(EMBED, HIDDEN, batch_first=True)
-            self.head = nn.Linear(HIDDEN, VOCAB)
-
-        def forward(self, x):
-            return self.head(self.gru(self.embed(x))[0])
-    return CharGRU()
-
-
 def _initial_state():
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.manual_seed(0)
-    return {k: v.numpy().copy() for k, v in _model(torch.nn).state_dict().items()}
+    return lstm._initial_state("GRU")
 
 
 def step_gemms():
@@ -55,62 +38,12 @@ def gemms(quick=False):
 
 
 def make(impl, quick=False):
-    from benchmarks.common import several_steps, torch_initial_state
-    maker = {"deltaflow": _deltaflow, "torch": _torch}.get(impl)
-    if maker is None:
-        return None
-    batches, note = char_batches(2 if quick else POOL)
-    state = torch_initial_state("gru", impl)
-    if impl == "torch" and state is None:
-        return None
-    step = several_steps(maker(batches, state), 1 if quick else STEPS_PER_CALL)
-    step.note = note
-    return step
+    return lstm.char_lm(impl, quick, "gru", "GRU")
 
 
 def _deltaflow(batches, state):
-    """The step (returns its loss; ``step.model`` is the model, for tests)."""
-    import deltaflow as dl
-    from deltaflow import nn, optim
-
-    model = _model(nn)
-    if state is not None:
-        model.load_state_dict(state)
-    opt = optim.Adam(model.parameters(), lr=LR)
-    data = [(dl.tensor(b[:, :-1]), dl.tensor(b[:, 1:].reshape(-1))) for b in batches]
-    k = [0]
-
-    def step():
-        x, y = data[k[0] % len(data)]
-        k[0] += 1
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x).reshape(-1, VOCAB), y)
-        loss.backward()
-        opt.step()
-        return loss
-    step.model = model
-    return step
+    return lstm._deltaflow(batches, state, "GRU")
 
 
 def _torch(batches, state):
-    """The step (returns its loss; ``step.model`` is the model, for tests)."""
-    import torch
-    from torch import nn, optim
-
-    model = _model(nn)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    opt = optim.Adam(model.parameters(), lr=LR)
-    data = [(torch.from_numpy(b[:, :-1].copy()), torch.from_numpy(b[:, 1:].reshape(-1).copy()))
-            for b in batches]
-    k = [0]
-
-    def step():
-        x, y = data[k[0] % len(data)]
-        k[0] += 1
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x).reshape(-1, VOCAB), y)
-        loss.backward()
-        opt.step()
-        return loss
-    step.model = model
-    return step
+    return lstm._torch(batches, state, "GRU")

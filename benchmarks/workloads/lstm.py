@@ -40,26 +40,27 @@ def char_batches(n_batches, seq=SEQ, batch=BATCH):
     return ids[starts[..., None] + np.arange(seq + 1)], note
 
 
-def _model(nn):
-    class CharLSTM(nn.Module):
+def _model(nn, cell="LSTM"):
+    """Embedding → ``cell`` (nn.LSTM or nn.GRU, batch_first) → Linear head."""
+    class CharLM(nn.Module):
         def __init__(self):
             super().__init__()
             self.embed = nn.Embedding(VOCAB, EMBED)
-            self.lstm = nn.LSTM(EMBED, HIDDEN, batch_first=True)
+            setattr(self, cell.lower(), getattr(nn, cell)(EMBED, HIDDEN, batch_first=True))
             self.head = nn.Linear(HIDDEN, VOCAB)
 
         def forward(self, x):
-            return self.head(self.lstm(self.embed(x))[0])
-    return CharLSTM()
+            return self.head(getattr(self, cell.lower())(self.embed(x))[0])
+    return CharLM()
 
 
-def _initial_state():
+def _initial_state(cell="LSTM"):
     try:
         import torch
     except ImportError:
         return None
     torch.manual_seed(0)
-    return {k: v.numpy().copy() for k, v in _model(torch.nn).state_dict().items()}
+    return {k: v.numpy().copy() for k, v in _model(torch.nn, cell).state_dict().items()}
 
 
 def step_gemms():
@@ -76,56 +77,62 @@ def gemms(quick=False):
 
 
 def make(impl, quick=False):
+    return char_lm(impl, quick, "lstm", "LSTM")
+
+
+def char_lm(impl, quick, workload, cell):
+    """The timed step of workload ``workload`` (this one, or ``gru``) with ``cell``."""
     from benchmarks.common import several_steps, torch_initial_state
     maker = {"deltaflow": _deltaflow, "torch": _torch}.get(impl)
     if maker is None:
         return None
     batches, note = char_batches(2 if quick else POOL)
-    state = torch_initial_state("lstm", impl)
+    state = torch_initial_state(workload, impl)
     if impl == "torch" and state is None:
         return None
-    step = several_steps(maker(batches, state), 1 if quick else STEPS_PER_CALL)
+    step = several_steps(maker(batches, state, cell), 1 if quick else STEPS_PER_CALL)
     step.note = note
     return step
 
 
-def _deltaflow(batches, state):
+def _deltaflow(batches, state, cell="LSTM"):
+    """The step (returns its loss; ``step.model`` is the model, for tests)."""
     import deltaflow as dl
     from deltaflow import nn, optim
 
-    model = _model(nn)
+    model = _model(nn, cell)
     if state is not None:
         model.load_state_dict(state)
     opt = optim.Adam(model.parameters(), lr=LR)
     data = [(dl.tensor(b[:, :-1]), dl.tensor(b[:, 1:].reshape(-1))) for b in batches]
-    k = [0]
-
-    def step():
-        x, y = data[k[0] % len(data)]
-        k[0] += 1
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x).reshape(-1, VOCAB), y)
-        loss.backward()
-        opt.step()
-    return step
+    return _step(model, opt, data, nn.functional.cross_entropy)
 
 
-def _torch(batches, state):
+def _torch(batches, state, cell="LSTM"):
+    """The step (returns its loss; ``step.model`` is the model, for tests)."""
     import torch
     from torch import nn, optim
 
-    model = _model(nn)
+    model = _model(nn, cell)
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     opt = optim.Adam(model.parameters(), lr=LR)
     data = [(torch.from_numpy(b[:, :-1].copy()), torch.from_numpy(b[:, 1:].reshape(-1).copy()))
             for b in batches]
+    return _step(model, opt, data, nn.functional.cross_entropy)
+
+
+def _step(model, opt, data, cross_entropy):
+    """One training step on the next batch of ``data``, written the same for both
+    libraries."""
     k = [0]
 
     def step():
         x, y = data[k[0] % len(data)]
         k[0] += 1
         opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x).reshape(-1, VOCAB), y)
+        loss = cross_entropy(model(x).reshape(-1, VOCAB), y)
         loss.backward()
         opt.step()
+        return loss
+    step.model = model
     return step
