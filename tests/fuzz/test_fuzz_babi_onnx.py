@@ -39,7 +39,7 @@ def test_fuzz_babi(tmp_path_factory):
               CI_EXAMPLES)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_babi_large(tmp_path_factory):
     fuzz_file("bAbI (babi.parse)", BABI, _parse, tmp_path_factory.mktemp("babi"), ".txt",
               LARGE_EXAMPLES)
@@ -95,6 +95,6 @@ def test_fuzz_onnx(tmp_path_factory):
     _fuzz_onnx(tmp_path_factory.mktemp("onnx"), CI_EXAMPLES)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_onnx_large(tmp_path_factory):
     _fuzz_onnx(tmp_path_factory.mktemp("onnx"), LARGE_EXAMPLES)

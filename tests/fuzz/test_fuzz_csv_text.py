@@ -56,7 +56,7 @@ def test_fuzz_csv(tmp_path_factory):
     _fuzz_csv(tmp_path_factory.mktemp("csv"), CI_EXAMPLES)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_csv_large(tmp_path_factory):
     _fuzz_csv(tmp_path_factory.mktemp("csv"), LARGE_EXAMPLES)
 
@@ -91,7 +91,7 @@ def test_fuzz_text(tmp_path_factory):
     _fuzz_text(tmp_path_factory.mktemp("text"), CI_EXAMPLES)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_text_large(tmp_path_factory):
     _fuzz_text(tmp_path_factory.mktemp("text"), LARGE_EXAMPLES)
 

@@ -88,7 +88,7 @@ def test_fuzz_read_idx(tmp_path_factory):
     _fuzz_idx(tmp_path_factory.mktemp("idx"), CI_EXAMPLES)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_read_idx_large(tmp_path_factory):
     _fuzz_idx(tmp_path_factory.mktemp("idx"), LARGE_EXAMPLES)
 
@@ -123,6 +123,6 @@ def test_fuzz_mnist(tmp_path_factory):
     _fuzz_mnist(tmp_path_factory.mktemp("mnist"), CI_EXAMPLES // 3)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_mnist_large(tmp_path_factory):
     _fuzz_mnist(tmp_path_factory.mktemp("mnist"), LARGE_EXAMPLES // 5)

@@ -89,7 +89,7 @@ def test_fuzz_config_toml(tmp_path_factory):
     _fuzz_toml(tmp_path_factory.mktemp("toml"), CI_EXAMPLES)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_run_files_large(tmp_path_factory):
     _fuzz_meta_file(tmp_path_factory.mktemp("meta"), LARGE_EXAMPLES)
     _fuzz_toml(tmp_path_factory.mktemp("toml"), LARGE_EXAMPLES)
@@ -142,7 +142,7 @@ def test_fuzz_eval_of_a_damaged_run(run):
     _damaged_runs(run, 40, "ci")
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_eval_of_a_damaged_run_large(run):
     _damaged_runs(run, 1000, "large")
 

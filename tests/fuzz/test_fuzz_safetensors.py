@@ -145,6 +145,6 @@ def test_fuzz_safetensors(tmp_path_factory):
     _fuzz(tmp_path_factory.mktemp("st"), CI_EXAMPLES)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_fuzz_safetensors_large(tmp_path_factory):
     _fuzz(tmp_path_factory.mktemp("st"), LARGE_EXAMPLES)

@@ -25,7 +25,7 @@ def test_five_kills_then_the_same_bits(task, tmp_path):
     _campaign(task, 5, tmp_path, seed=1)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("task", list(TASKS))
 def test_many_kills_in_a_row_then_the_same_bits(task, tmp_path):
     kills = int(os.environ.get("DELTAFLOW_KILLS", "50"))
