@@ -6,19 +6,18 @@ every ``$ deltaflow ...`` line of an unlabelled block (a transcript: the lines u
 ``$ `` are its output; a following ``$ echo $?`` gives its exit status). Lines that are not
 ``deltaflow`` commands must be in :data:`NOT_RUN`, which says why they are not run here.
 
-Each command runs in-process through ``deltaflow.cli.main``, in the order of the docs, in one
-scratch folder laid out like the repository's (``main/`` is the working directory, so the
-docs' ``../shared/data/...`` paths point at ``shared/data/`` next to it, which holds the
-first images of MNIST and the first characters of Tiny Shakespeare copied from the real
-``../shared/data``; commands that need them skip when that is missing). Training commands
-are shortened (:func:`shorten`: one or two epochs, tiny widths, a few steps); placeholders
-(:data:`PLACEHOLDER_RUN`, ``text:PATH``, ``my_model.py``, ``samples.npy``) get a run folder
-or a file this test made first. Checked: the exit status; for ``deltaflow train`` the files
-that docs/cli.md's run-folder table names for that kind of run; for a transcript, the
-lines it shows — exactly (``...`` for any text, ``0.98..`` for a number that starts so)
-where the command ran as written, their keys (the words before the values) where it was
-shortened or given another run.
-"""
+Each command runs in-process through ``deltaflow.cli.main``, in the order of the docs, in
+one scratch folder laid out like the repository's (``main/`` is the working directory, so
+the docs' ``../shared/data/...`` paths point at ``shared/data/`` next to it, which holds
+the first images of MNIST, the first characters of Tiny Shakespeare and the bAbI tasks
+copied from the real ``../shared/data``; commands that need them skip when that is
+missing). Training commands are shortened (:func:`shorten`: one or two epochs, tiny widths,
+a few steps); placeholders (:data:`PLACEHOLDER_RUN`, ``text:PATH``, ``my_model.py``,
+``samples.npy``) get a run folder or a file this test made first. Checked: the exit status;
+for ``deltaflow train`` the files that docs/cli.md's run-folder table names for that kind
+of run; for a transcript, the lines it shows — exactly (``...`` for any text, ``0.98..``
+for a number that starts so) where the command ran as written, their keys (the words before
+the values) where it was shortened or given another run."""
 from __future__ import annotations
 
 import codecs
@@ -176,6 +175,7 @@ def test_every_command_line_is_run_or_listed():
                         "NOT_RUN:\n" + "\n".join(unknown)
     assert len(DELTAFLOW) >= 20
     assert any(c.argv == ["train"] for c in DELTAFLOW)
+    assert any(c.argv[:1] == ["export"] for c in DELTAFLOW), "docs/cli.md's export example"
 
 
 # ------------------------------------------------------------------ the run-folder table
@@ -268,6 +268,8 @@ def shorten(argv, workspace) -> list:
                      if model == "transformer" else {"--hidden-size": 16, "--embed-dim": 8})
     elif task == "gan":
         short.update({"--batch-size": 64, "--judge-epochs": 1})
+    elif task == "babi":   # one task, one repeat, a tiny model, its run in the workspace
+        short.update({"--tasks": 1, "--repeats": 1, "--embed-dim": 8, "--out": "runs"})
     for option, value in short.items():
         argv = _set(argv, option, value)
     return _set(_set(argv, "--no-progress"), "--no-plot")
@@ -297,6 +299,9 @@ class Workspace:
         self.has_mnist = all(any(SHARED.joinpath("mnist").glob(s + "*")) for s in MNIST_FILES)
         if self.has_mnist:
             _cut_mnist(shared / "mnist")
+        self.babi = SHARED / "babi" / "en"
+        if self.babi.is_dir():
+            shutil.copytree(self.babi, shared / "babi" / "en")
         self.text = SHARED / "text" / "tinyshakespeare.txt"
         if self.text.is_file():
             (shared / "text").mkdir(parents=True)
@@ -320,7 +325,9 @@ class Workspace:
                                "--hidden-size", "16", "--embed-dim", "8", "--epochs", "2",
                                "--steps-per-epoch", "3", "--seq-len", "16", "--batch-size",
                                "8", "--sample-tokens", "10"],
-                    "gan": ["train", "--task", "gan", "--epochs", "1", "--judge-epochs", "1"]
+                    "gan": ["train", "--task", "gan", "--epochs", "1", "--judge-epochs", "1"],
+                    "babi": ["train", "--task", "babi", "--tasks", "1", "--epochs", "1",
+                             "--embed-dim", "8"],
                     }[task]
             rc, out, err = _main(argv + ["--no-progress", "--no-plot", "--out", "made",
                                          "--name", task], self.main, capsys)
@@ -365,9 +372,13 @@ def _needs(cmd: Command, ws: Workspace):
         return f"needs MNIST in {SHARED / 'mnist'}"
     if "tinyshakespeare" in text and not ws.text.is_file():
         return f"needs {ws.text}"
+    if "babi" in (_task(cmd.argv), cmd.block_task) and not ws.babi.is_dir():
+        return f"needs bAbI in {ws.babi}"
     if _task(cmd.argv) == "classify" and cmd.argv[:1] == ["train"] and "mnist" not in text \
-            or cmd.argv[:1] in (["eval"], ["predict"], ["explain"]):
+            or cmd.argv[:1] in (["eval"], ["predict"], ["explain"], ["export"]):
         pytest.importorskip("sklearn")  # the digits ship with scikit-learn
+    if cmd.argv[:1] == ["export"]:
+        pytest.importorskip("onnx", reason="deltaflow export needs the onnx package")
     return None
 
 
@@ -377,9 +388,10 @@ def _substitute(cmd: Command, ws: Workspace, capsys) -> tuple[list, bool]:
     for k, word in enumerate(cmd.argv):
         previous = cmd.argv[k - 1] if k else ""
         is_run_arg = (k == 1 and cmd.argv[0] in ("eval", "predict", "generate", "explain",
-                                                 "gradcheck")) or previous == "--resume"
-        if is_run_arg and (PLACEHOLDER_RUN.match(word) or word.startswith("runs/")
-                           and not (ws.main / word).exists()):
+                                                 "gradcheck", "graph", "export", "memory")
+                      ) or previous == "--resume"
+        elsewhere = word.startswith(("runs/", "/")) and not (ws.main / word).exists()
+        if is_run_arg and (PLACEHOLDER_RUN.match(word) or elsewhere):
             word = str(ws.run_of("charlm" if cmd.argv[0] == "generate" else cmd.block_task,
                                  capsys))
             replaced = True

@@ -35,21 +35,29 @@ import numpy as np
 from .. import functional as Fn
 from .. import nn
 from ..backend import xp_of
+from ..nn import functional as F
 from ..tensor import Tensor
 
 TYING = ("adjacent", "layerwise")
 
 
-def position_encoding(ids: np.ndarray, dim: int, dtype=np.float64) -> np.ndarray:
-    """l (ids.shape + (dim,)): l_kj = (1 − j/J) − (k/d)(1 − 2j/J), j = 1..J the place of each
-    word in its sentence (the last axis of ``ids``) of J non-nil words, k = 1..d; 0 at nil
-    words (padding). Computed as a_j + (k/d)·b_j with a_j = 1 − j/J, b_j = 2j/J − 1."""
+def position_weights(ids: np.ndarray, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b), each ids.shape: the position encoding is l_kj = a_j + (k/d)·b_j with
+    a_j = 1 − j/J and b_j = 2j/J − 1, j = 1..J the place of each word in its sentence (the
+    last axis of ``ids``) of J non-nil words; a = b = 0 at nil words (padding)."""
     xp = xp_of(ids)
     words = (ids != 0).astype(dtype)
     J = xp.maximum(words.sum(-1, keepdims=True), 1)
     jJ = xp.arange(1, ids.shape[-1] + 1, dtype=dtype) / J      # j/J, ids.shape
-    a, b = (1 - jJ) * words, (2 * jJ - 1) * words               # 0 at nil words
-    l = b[..., None] * (xp.arange(1, dim + 1, dtype=dtype) / dim)
+    return (1 - jJ) * words, (2 * jJ - 1) * words
+
+
+def position_encoding(ids: np.ndarray, dim: int, dtype=np.float64) -> np.ndarray:
+    """l (ids.shape + (dim,)): l_kj = (1 − j/J) − (k/d)(1 − 2j/J), j = 1..J the place of each
+    word in its sentence (the last axis of ``ids``) of J non-nil words, k = 1..d; 0 at nil
+    words (padding). Computed as a_j + (k/d)·b_j (``position_weights``)."""
+    a, b = position_weights(ids, dtype)
+    l = b[..., None] * (xp_of(ids).arange(1, dim + 1, dtype=dtype) / dim)
     l += a[..., None]
     return l
 
@@ -113,42 +121,89 @@ class MemN2N(nn.Module):
         return self.hops if self.tying == "adjacent" else 3
 
     # ------------------------------------------------------------------ pieces
-    def _encoding(self, ids: Tensor):
-        """The position encoding of ``ids`` as a constant in the weights' dtype (None
-        without position encoding)."""
-        if not self.use_position:
-            return None
-        dtype = self.words[0].weight.dtype
-        return Tensor.constant(position_encoding(ids.data, self.embed_dim, dtype))
+    def _time_table(self, table: int) -> int:
+        return table if self.tying == "adjacent" else min(table, 1)
 
-    def _words(self, table: int, ids: Tensor, l=None) -> Tensor:
-        """Σ_j l_j ⊙ E[ids_j] over the last axis of ``ids`` (``l``: its ``_encoding``)."""
-        e = self.words[table](ids)
-        return (e if l is None else e * l).sum(dim=-2)
+    @property
+    def memory_tables(self) -> tuple[int, ...]:
+        """The ``words`` tables the hops read memories with (keys and values)."""
+        return tuple(range(self.hops + 1)) if self.tying == "adjacent" else (0, 1)
 
-    def embed_memory(self, table: int, story: Tensor, time: Tensor, l=None) -> Tensor:
+    def _rows(self, tables, with_time: bool) -> Tensor:
+        """R = [E; E ⊙ k/d; T] with E = [E_t1 E_t2 …] the ``words`` tables side by side
+        (and T their ``times``): the rows the bags read — E ⊙ k/d (k = 1..d) the rows of the
+        position encoding's second term, T only with_time and with temporal encoding."""
+        E = [self.words[t].weight for t in tables]
+        E = E[0] if len(E) == 1 else Fn.cat(E, dim=1)
+        parts = [E]
+        if self.use_position:
+            k = np.arange(1, self.embed_dim + 1, dtype=E.dtype) / self.embed_dim
+            parts.append(E * Tensor.constant(np.tile(k, len(tables))))
+        if with_time and self.use_time:
+            T = [self.times[self._time_table(t)].weight for t in tables]
+            parts.append(T[0] if len(T) == 1 else Fn.cat(T, dim=1))
+        return parts[0] if len(parts) == 1 else Fn.cat(parts, dim=0)
+
+    def _bags(self, ids: np.ndarray, time=None, dtype=np.float64):
+        """The bags of ``_rows`` (one per sentence of ``ids``' last axis, in order):
+        ``(index, weights, offsets)`` with Σ_j l_j ⊙ E[x_j] = Σ_j a_j·E[x_j] + b_j·(E ⊙ k/d)[x_j]
+        (``position_weights``; a = 1, no b without position encoding) and T[t] (weight 1) for
+        the ``time`` of each sentence; nil words and empty slots (t = 0) are left out, so the
+        nil rows get no gradient and the padding costs nothing."""
+        V = self.vocab_size
+        flat = ids.reshape(-1, ids.shape[-1])
+        word = flat != 0
+        if self.use_position:
+            a, b = position_weights(flat, dtype)
+            index, weights = [flat, (flat + V) * word], [a, b]
+        else:
+            index, weights = [flat], [word.astype(dtype)]
+        if time is not None and self.use_time:
+            t = time.reshape(-1, 1)
+            index.append((t + len(index) * V) * (t != 0))
+            weights.append(np.ones(t.shape, dtype))
+        index, weights = np.concatenate(index, axis=1), np.concatenate(weights, axis=1)
+        keep = index != 0
+        counts = keep.sum(1)
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return index[keep], weights[keep], offsets
+
+    def _bag_sums(self, rows: Tensor, bags) -> Tensor:
+        """(sentences, d): Σ over each bag of weights ⊙ rows[index] (one EmbeddingBag)."""
+        index, weights, offsets = bags
+        return F.embedding_bag(Tensor.constant(index), rows, Tensor.constant(offsets),
+                               mode="sum", per_sample_weights=Tensor.constant(weights))
+
+    def memories(self, story: Tensor, time: Tensor) -> tuple[Tensor, ...]:
+        """(N, M, d) for each of ``memory_tables``: Σ_j l_ij ⊙ E[x_ij] + T[t_i], all of
+        them from one bag sum over the tables side by side, then split."""
+        tables = self.memory_tables
+        bags = self._bags(story.data, time.data, self.words[0].weight.dtype)
+        m = self._bag_sums(self._rows(tables, True), bags)
+        m = m.reshape(story.shape[0], story.shape[1], len(tables) * self.embed_dim)
+        return Fn.split(m, self.embed_dim, dim=2)
+
+    def embed_memory(self, table: int, story: Tensor, time: Tensor) -> Tensor:
         """(N, M, d): Σ_j l_ij ⊙ E[x_ij] + T[t_i] with the tables ``words[table]``,
-        ``times[table]`` (``l``: the story's ``_encoding``, computed when not given)."""
-        m = self._words(table, story, self._encoding(story) if l is None else l)
-        if self.use_time:
-            time_table = table if self.tying == "adjacent" else min(table, 1)
-            m = m + self.times[time_table](time)
-        return m
+        ``times[table]`` (one of ``memory_tables``)."""
+        return self.memories(story, time)[self.memory_tables.index(table)]
+
+    def embed_query(self, query: Tensor) -> Tensor:
+        """(N, d): u^1 = Σ_j l_j ⊙ B[q_j]."""
+        table = self.query_table
+        bags = self._bags(query.data, dtype=self.words[table].weight.dtype)
+        return self._bag_sums(self._rows([table], False), bags)
 
     def _hops(self, story, query, time):
         """Yield ``(p^k, u^{k+1})`` for k = 1..K."""
-        u = self._words(self.query_table, query, self._encoding(query))   # (N, d)
-        l = self._encoding(story)
+        u = self.embed_query(query)                                    # (N, d)
+        memories = dict(zip(self.memory_tables, self.memories(story, time)))
         empty = None
         if not bool(self.linear.data):
             bias = np.where(time.data == 0, -1e9, 0.0).astype(u.dtype.type)
             empty = Tensor.constant(bias)
-        cache = {}
         for hop in range(1, self.hops + 1):
-            for table in self.tables(hop):
-                if table not in cache:
-                    cache[table] = self.embed_memory(table, story, time, l)
-            keys, values = (cache[t] for t in self.tables(hop))
+            keys, values = (memories[t] for t in self.tables(hop))
             scores = Fn.matmul(keys, u.unsqueeze(2)).squeeze(2)        # (N, M): u·m_i
             p = scores if empty is None else Fn.softmax(scores + empty, dim=1)
             o = Fn.matmul(p.unsqueeze(1), values).squeeze(1)            # (N, d): Σ p_i c_i
@@ -174,4 +229,4 @@ class MemN2N(nn.Module):
                 f"temporal_encoding={self.use_time}")
 
 
-__all__ = ["MemN2N", "TYING", "position_encoding"]
+__all__ = ["MemN2N", "TYING", "position_encoding", "position_weights"]
