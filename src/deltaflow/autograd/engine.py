@@ -105,15 +105,20 @@ def _run_hook(hook, grad, graph=False):
     return out if graph else out.data
 
 
+def _leaf_hooks(tensor, grad, graph=False):
+    """The leaf's hooks run in turn on its total gradient; what the last one leaves."""
+    for hook in list(tensor._hooks.values()) if tensor._hooks else ():
+        grad = _run_hook(hook, grad, graph)
+    return grad
+
+
 def _accumulate_leaf(tensor, grad, accumulate, graph=False):
     """Run the leaf's hooks on its total gradient, then add it to ``.grad``. Under
     ``create_graph`` the gradient is a Tensor with its own graph: ``.grad`` becomes that
     Tensor (or the recorded sum ``.grad + grad``), so it can be differentiated again."""
     from ..tensor import Tensor
 
-    if tensor._hooks:
-        for hook in list(tensor._hooks.values()):
-            grad = _run_hook(hook, grad, graph)
+    grad = _leaf_hooks(tensor, grad, graph)
     if not accumulate:
         return
     if graph:
@@ -307,9 +312,7 @@ def _backpropagate(roots, root_grads, retain_graph, accumulate, graph, capture=N
         targets = {id(t) for t in capture}
         for t, g in leaf_grads.items():
             if id(t) in targets:
-                for hook in list(t._hooks.values()) if t._hooks else ():
-                    g = _run_hook(hook, g, graph)
-                captured[id(t)] = g
+                captured[id(t)] = _leaf_hooks(t, g, graph)
         return [captured.get(id(t)) for t in capture]
     for t in list(leaf_grads):
         _accumulate_leaf(t, leaf_grads.pop(t), accumulate, graph)

@@ -1,6 +1,8 @@
 """Indexing, gathering and scattering."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import xp_of
 
@@ -252,8 +254,6 @@ class ScatterReduce(Function):
         """The reduction recomputed densely: row p of a (size of x) × (members) matrix holds
         the members of position p (and xₚ with ``include_self``), the reduction's identity
         elsewhere; reducing each row is ordinary differentiable ops (O(size·members))."""
-        import numpy as np
-
         reduce, flat, include_self, shape = self.reduce, self.flat, self.include_self, \
             self.shape
         written = self.written

@@ -90,10 +90,10 @@ class MaxDim(Function):
         return out
 
     def backward_graph(self, g):
-        xp = xp_of(g)   # the values at the index, recomputed: take_along_dim records
-        return self.recompute_backward(lambda x: xp.take_along_axis(
-            x, self.idx, self.dim) if self.keepdim else xp.take_along_axis(
-                x, self.idx, self.dim).squeeze(self.dim), g)
+        def values_at_index(x):   # recomputed with take_along_dim, which records
+            values = xp_of(x).take_along_axis(x, self.idx, self.dim)
+            return values if self.keepdim else values.squeeze(self.dim)
+        return self.recompute_backward(values_at_index, g)
 
 
 class Amax(Function):
