@@ -37,11 +37,39 @@ def build():
     return Net()
 '''
 
-GRADCHECKED = ()  # BadSquare is a planted fault, not a library op
+GRADCHECKED = ()  # BadSquare and Scaled are planted faults, not library ops
 
 
 def mse(out, y):
     return ((out - y) ** 2).mean()
+
+
+def test_tiny_derivatives_beside_a_large_loss_are_not_failures():
+    """A directional derivative of ~1e-7 beside a loss of 4: the central difference's
+    rounding (u·|L|/ε ≈ 1e-9) is a relative error of ~1e-2 there, which is no fault of
+    the backward pass; a gradient wrong by 1 % at that size must still fail."""
+    dl.manual_seed(0)
+    model = dl.nn.Linear(5, 3)
+    x = dl.randn(4, 5)
+
+    def loss(out):
+        return 1e-7 * (out ** 2).sum() + 4.0
+
+    report = gradcheck_model(model, loss, x)
+    assert report.passed, report.table()
+
+    class Scaled(dl.autograd.Function):          # y = x, backward off by 1 %
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, g):
+            return 1.01 * g
+
+    def wrong(out):
+        return 1e-3 * (Scaled.apply(out) ** 2).sum() + 4.0
+
+    report = gradcheck_model(model, wrong, x)
+    assert not report.passed and {p.status for p in report.params} == {"FAIL"}
 
 
 def test_correct_mlp_passes_on_a_float64_copy():
