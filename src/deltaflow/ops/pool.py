@@ -15,6 +15,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from . import pool_kernels
 from .conv import Im2Col, as_image, batch_first, batch_last, restore, window_slice
 
 
@@ -65,34 +66,6 @@ def _scatter(gb, weights, padded_shape, kernel_size, stride, dilation, out_hw):
     return out
 
 
-def max_and_argmax(views):
-    """(elementwise max over ``views``, index of the first view attaining it), by a
-    pairwise tournament: neighbours are compared with a strict ``>`` so ties keep the
-    earlier view, and winners meet winners in order. Uses only max/compare/integer
-    arithmetic passes (no ``where``, no masked copies); the max propagates NaN."""
-    xp = xp_of(views[0])
-    itype = np.uint8 if len(views) <= 256 else np.int32
-    level = [(v, k) for k, v in enumerate(views)]  # (values, index: int or array)
-    while len(level) > 1:
-        nxt = []
-        for (a, ia), (b, ib) in zip(level[0::2], level[1::2]):
-            later = xp.greater(b, a)          # strict: a tie keeps the earlier index
-            m = xp.maximum(a, b)
-            idx = later.astype(itype)         # ia + later·(ib − ia), wrap-around ints
-            if not (isinstance(ia, int) and isinstance(ib, int)):  # leaves: ib − ia = 1
-                idx *= (itype(ib) if isinstance(ib, int) else ib) - ia
-            if not isinstance(ia, int) or ia:
-                idx += itype(ia) if isinstance(ia, int) else ia
-            nxt.append((m, idx))
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    out, idx = level[0]
-    if isinstance(idx, int):  # a single view (1×1 window)
-        out, idx = out.copy(), xp.zeros(out.shape, dtype=itype)
-    return out, idx
-
-
 class MaxPooling(Function):
     """y[n,c,i,j] = max_{p,q} x_pad[n, c, i·sh + p·dh, j·sw + q·dw]  (padding is −∞);
     ∂L/∂x routes each ∂L/∂y[n,c,i,j] to the first window element that attained the max.
@@ -118,10 +91,11 @@ class MaxPooling(Function):
             for v in views[2:]:
                 xp.maximum(out, v, out=out)
             return restore(batch_first(out), self.ndim)
-        out, arg = max_and_argmax(views)
+        kernels = pool_kernels.pick(xb, (kernel_size, stride, dilation, padding))
+        out, arg = kernels.max_argmax(xb, views, (Ho, Wo))
         y = restore(batch_first(out), self.ndim)
         if need is not None:
-            self.arg = arg
+            self.arg, self.kernels = arg, kernels
             self.geometry = (kernel_size, stride, dilation, (Ho, Wo), pads, xb.shape,
                              x.shape[2:])
         if not return_indices:
@@ -135,9 +109,9 @@ class MaxPooling(Function):
     def backward(self, g, *_):
         kernel_size, stride, dilation, out_hw, ((t, _), (l, _)), padded, (H, W) = \
             self.geometry
-        arg = self.arg
-        gxb = _scatter(as_image(g).transpose(1, 2, 3, 0), lambda k: arg == k, padded,
-                       kernel_size, stride, dilation, out_hw)
+        gb = as_image(g).transpose(1, 2, 3, 0)
+        gxb = self.kernels.route(gb, self.arg, padded, lambda weights: _scatter(
+            gb, weights, padded, kernel_size, stride, dilation, out_hw))
         return restore(batch_first(gxb[:, t:t + H, l:l + W]), self.ndim)
 
     def backward_graph(self, g, *_):
