@@ -22,6 +22,7 @@ GRADGRADCHECKED = ("EmbeddingBag",)  # the table's second-order checks
 INDEX = np.array([1, 4, 4, 0, 2, 5, 3, 1, 0])
 OFFSETS = np.array([0, 2, 2, 5])          # bags [1 4] [] [4 0 2] [5 3 1 0]
 MATRIX = np.array([[1, 2, 2], [0, 5, 3], [4, 4, 1]])
+PADDED = np.array([[1, 2, 2, 0], [2, 2, 2, 2], [4, 0, 2, 5]])    # padding 2; bag 1 all of it
 
 
 def bag_case(name, draw_shapes, index, offsets=None, **kw):
@@ -52,6 +53,11 @@ CASES = [
     bag_case("sum_per_sample_weights", [(6, 3), (9,)], INDEX, OFFSETS, mode="sum"),
     bag_case("sum_per_sample_weights_2d_padding", [(6, 2), (3, 3)], MATRIX, mode="sum",
              padding_idx=2),
+    bag_case("sum_per_sample_weights_2d_padding_only_bag", [(6, 2), (3, 4)], PADDED,
+             mode="sum", padding_idx=2),
+] + [
+    bag_case(f"{mode}_2d_padding", [(6, 3)], PADDED, mode=mode, padding_idx=2)
+    for mode in ("sum", "mean", "max")
 ]
 
 
@@ -67,6 +73,35 @@ def test_scale_grad_by_freq_divides_by_the_batch_count_like_embedding():
     F.embedding_bag(dl.tensor(MATRIX.ravel()), d_w, dl.tensor([0, 3, 6]), mode="mean",
                     scale_grad_by_freq=True).sum().backward()
     np.testing.assert_allclose(d_w.grad.numpy(), t_w.grad.numpy() / 3, rtol=1e-12)
+
+
+def test_padding_left_out_of_the_work_equals_every_entry_with_weight_0():
+    """The op drops the padding_idx entries before its gathers and scatters: the same as
+    summing every entry with the padding's weights 0 (output; ∂L/∂W, its padding row 0;
+    ∂L/∂w, 0 at the padding) and as PyTorch's, float64."""
+    rng = np.random.default_rng(5)
+    idx = rng.integers(0, 6, (6, 7))
+    idx[rng.random(idx.shape) < 0.5] = 2
+    idx[3] = 2                                                  # a bag of padding only
+    w, psw, g = rand(6, 3), rand(6, 7, seed=2), rand(6, 3, seed=3)
+    keep = dl.tensor((idx != 2).astype(np.float64))
+    results = []
+    for padding_idx in (2, None):
+        d_w, d_p = dl.tensor(w, requires_grad=True), dl.tensor(psw, requires_grad=True)
+        p = d_p if padding_idx is not None else d_p * keep
+        out = F.embedding_bag(dl.tensor(idx), d_w, mode="sum", per_sample_weights=p,
+                              padding_idx=padding_idx)
+        (out * dl.tensor(g)).sum().backward()
+        results.append([out.numpy(), d_w.grad.numpy(), d_p.grad.numpy()])
+    t_w, t_p = torch.tensor(w, requires_grad=True), torch.tensor(psw, requires_grad=True)
+    out = TF.embedding_bag(torch.tensor(idx), t_w, mode="sum", per_sample_weights=t_p,
+                           padding_idx=2)
+    (out * torch.tensor(g)).sum().backward()
+    want = [out.detach().numpy(), t_w.grad.numpy(), t_p.grad.numpy()]
+    for got in results:
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    assert not results[0][1][2].any() and not results[0][2][idx == 2].any()
 
 
 @pytest.mark.parametrize("case,check", op_params(CASES))

@@ -1,6 +1,8 @@
 """``dl.onnx.export``: every model ``deltaflow train`` builds and every layer the exporter
 claims, checked by ``onnx.checker`` (full check) and run by onnxruntime and by onnx's
-ReferenceEvaluator at batch sizes other than the example's, against deltaflow's outputs."""
+ReferenceEvaluator at batch sizes other than the example's, against deltaflow's outputs
+(the memory network also at other numbers of memory slots and sentence lengths, and
+through ``dl.onnx.load`` again)."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +17,7 @@ import deltaflow as dl  # noqa: E402
 import deltaflow.onnx  # noqa: E402, F401
 from deltaflow import nn  # noqa: E402
 from deltaflow.models import charlm, cnn, gan, mlp  # noqa: E402
+from deltaflow.models.memn2n import MemN2N  # noqa: E402
 from deltaflow.onnx import ExportError, converters  # noqa: E402
 from deltaflow.onnx.export import _flatten  # noqa: E402
 
@@ -456,3 +459,122 @@ def test_names_opset_range_and_metadata(tmp_path):
     assert {p.key: p.value for p in proto.metadata_props} == {"note": "hello"}
     assert {i.name for i in proto.graph.initializer} == {"weight", "bias"}
     assert model.training                            # the mode is restored
+
+
+# ------------------------------------------------------------------ EmbeddingBag, MemN2N
+V, D, MEMORY = 13, 6, 8   # the EmbeddingBag and MemN2N tests'
+
+
+def padded_ids(*shape, vocab=13, seed=0, pad=0.3):
+    """Word ids in 1..vocab−1 with about ``pad`` of them 0 (the padding)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, vocab, shape)
+    return np.where(rng.random(shape) < pad, 0, x).astype(np.int64)
+
+
+class Bags(nn.Module):
+    def __init__(self, **kw):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(V, D, **kw)
+
+    def forward(self, index, *weights):
+        return self.bag(index, per_sample_weights=weights[0] if weights else None)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 0])
+def test_embedding_bag_2d(tmp_path, mode, padding_idx):
+    dl.manual_seed(0)
+    model = Bags(mode=mode, padding_idx=padding_idx)
+    empty = padded_ids(4, 5, seed=2)
+    empty[1] = 0                                     # a bag of padding only: zeros
+    proto = check_export(tmp_path, model, (padded_ids(3, 5),),
+                         [(empty,), (padded_ids(6, 5, seed=1),)])
+    assert "Gather" in op_types(proto)
+
+
+def test_embedding_bag_per_sample_weights_and_padding(tmp_path):
+    dl.manual_seed(0)
+    model = Bags(mode="sum", padding_idx=0)
+    check_export(tmp_path, model, (padded_ids(3, 5), floats(3, 5)),
+                 [(padded_ids(7, 5, seed=1), floats(7, 5, seed=1))])
+
+
+def test_embedding_bag_with_offsets_is_refused(tmp_path):
+    class Offsets(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bag = nn.EmbeddingBag(V, D, mode="sum")
+
+        def forward(self, index):
+            return self.bag(index, dl.tensor(np.array([0, 2])))
+
+    with pytest.raises(ExportError, match="1-D input cut at offsets.*2-D input"):
+        dl.onnx.export(Offsets(), padded_ids(5), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+# ------------------------------------------------------------------ MemN2N
+def batch(n, slots, words, query_words=4, seed=0):
+    """Stories of left-aligned sentences (1..words words), the last slots of some stories
+    empty, their time indices (1 = the latest sentence, 0 = empty), a query."""
+    rng = np.random.default_rng(seed)
+    story = np.zeros((n, slots, words), dtype=np.int64)
+    time = np.zeros((n, slots), dtype=np.int64)
+    for b in range(n):
+        filled = int(rng.integers(1, slots + 1))
+        for i in range(filled):
+            length = int(rng.integers(1, words + 1))
+            story[b, i, :length] = rng.integers(1, V, length)
+        time[b, :filled] = np.arange(filled, 0, -1)
+    query = np.zeros((n, query_words), dtype=np.int64)
+    query[:, :3] = rng.integers(1, V, (n, 3))
+    return story, query, time
+
+
+AXES = {"story": {0: "batch", 1: "slots", 2: "words"}, "query": {0: "batch", 1: "query_words"},
+        "time": {0: "batch", 1: "slots"}}
+
+
+def memn2n(tying, pe, te, linear):
+    dl.manual_seed(1)
+    model = MemN2N(V, D, hops=3, memory_size=MEMORY, tying=tying, position_encoding=pe,
+                   temporal_encoding=te)
+    model.linear.data = np.array(linear)
+    return model.eval()
+
+
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+@pytest.mark.parametrize("pe, te", [(True, True), (False, True), (True, False), (False, False)])
+@pytest.mark.parametrize("linear", [False, True])
+def test_memn2n(tmp_path, tying, pe, te, linear):
+    model = memn2n(tying, pe, te, linear)
+    if linear and not te:            # no temporal encoding, no softmax over filled slots
+        with pytest.raises(ExportError, match="input 'time' does not reach the outputs"):
+            dl.onnx.export(model, batch(5, 4, 7, 6), tmp_path / "m.onnx",
+                           input_names=["story", "query", "time"], dynamic_axes=AXES)
+        return
+    others = [batch(5, 4, 5, seed=1), batch(1, 6, 3, 6, seed=2), batch(9, MEMORY, 7, seed=3)]
+    # the example's sizes are distinct and batch × slots changes between the exporter's
+    # two traces (2·3 = 3·2 would make the sentences' count look static)
+    proto = check_export(tmp_path, model, batch(5, 4, 7, 6), others,
+                         input_names=["story", "query", "time"], output_names=["logits"],
+                         dynamic_axes=AXES)
+    assert "Gather" in op_types(proto) and "ReduceSum" in op_types(proto)
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+            for i in proto.graph.input}
+    assert dims == {"story": ["batch", "slots", "words"], "query": ["batch", "query_words"],
+                    "time": ["batch", "slots"]}
+    loaded = dl.onnx.load(tmp_path / "model.onnx").eval()
+    story, query, time = others[0]
+    with dl.no_grad():
+        want = model(story, query, time).numpy()
+        got = loaded(dl.tensor(story), dl.tensor(query), dl.tensor(time)).numpy()
+    np.testing.assert_allclose(got, want, **TOL)
+
+
+def test_memn2n_export_at_the_batch_alone(tmp_path):
+    """The default dynamic axes (the batch only): other batch sizes, the example's slots
+    and sentence length."""
+    model = memn2n("adjacent", True, True, False)
+    check_export(tmp_path, model, batch(2, 4, 5), [batch(7, 4, 5, seed=4)])

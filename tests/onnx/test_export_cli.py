@@ -146,3 +146,75 @@ def test_gan_export_is_the_generator(tmp_path, capsys, arch):
         want = g(dl.tensor(z)).numpy()
     assert images.shape == (5, 1, 28, 28)
     np.testing.assert_allclose(images, want, rtol=1e-5, atol=1e-5)
+
+
+BABI_FILES = {
+    "qa1_single-supporting-fact_train.txt":
+        "1 Mary moved to the bathroom.\n2 John went to the hallway.\n"
+        "3 Where is Mary? \tbathroom\t1\n4 Daniel went back to the hallway.\n"
+        "5 Sandra moved to the garden.\n6 Where is Daniel? \thallway\t4\n"
+        "1 John travelled to the office.\n2 Where is John? \toffice\t1\n",
+    "qa1_single-supporting-fact_test.txt":
+        "1 Sandra went to the kitchen.\n2 Where is Sandra? \tkitchen\t1\n",
+    "qa8_lists-sets_train.txt":
+        "1 Mary got the milk there.\n2 Mary took the football there.\n"
+        "3 What is Mary carrying? \tmilk,football\t1 2\n",
+    "qa8_lists-sets_test.txt":
+        "1 John picked up the apple.\n2 What is John carrying? \tapple\t1\n",
+}
+
+
+@pytest.fixture(scope="module")
+def babi_run(tmp_path_factory):
+    """A per-task babi run of tasks 1 and 8 (two models) on a tiny story file."""
+    root = tmp_path_factory.mktemp("babi")
+    for name, text in BABI_FILES.items():
+        (root / name).write_text(text)
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["train", "--task", "babi", "--data", f"babi:{root}", "--tasks", "1,8",
+                 "--epochs", "2", "--linear-start", "1", "--embed-dim", "6", "--hops", "2",
+                 "--memory-size", "5", "--val-split", "0", "--out", str(out), "--name", "r",
+                 "--no-progress", "--no-plot"]) == 0
+    return out / "r"
+
+
+def test_babi_export_answers_like_the_member(babi_run, capsys, tmp_path):
+    """Task 8's model (--task 8) on word ids: batch, slots and sentence lengths other than
+    the example's; the vocabulary in the metadata turns the argmax into the answer."""
+    from deltaflow.data.babi import tokens
+    from deltaflow.tasks.babi import load_trained
+    target = tmp_path / "t8.onnx"
+    rc, out, err = cli(capsys, "export", babi_run, "--task", "8", "--output", target, "--check")
+    assert rc == 0 and err == "" and "agrees with deltaflow" in out
+    assert "bAbI task 8 (repeat 0) of the run's 2 member(s)" in out
+    onnx.checker.check_model(onnx.load(str(target)), full_check=True)
+    meta = metadata(target)
+    assert meta["deltaflow.task"] == "babi" and "oldest first" in meta["deltaflow.input"]
+    assert json.loads(meta["deltaflow.member"]) == {"tasks": [8], "repeat": 0}
+    vocab = json.loads(meta["deltaflow.vocab"])
+    sentences = ["Mary got the milk there.", "John took the football there.",
+                 "Mary moved to the bathroom."]
+    story = np.zeros((3, 3, 6), dtype=np.int64)          # 3 questions, 3 slots, 6 words
+    for i, s in enumerate(sentences):
+        words = [vocab.index(w) for w in tokens(s)]
+        story[:, i, :len(words)] = words
+    story[2, 2] = 0
+    time = np.array([[3, 2, 1], [3, 2, 1], [2, 1, 0]], dtype=np.int64)
+    query = np.array([[vocab.index(w) for w in tokens(q)] for q in
+                      ("What is Mary carrying?", "What is John carrying?",
+                       "Where is Mary there?")], dtype=np.int64)
+    logits, probs = session(target).run(None, {"story": story, "query": query, "time": time})
+    model, *_ = load_trained(babi_run)
+    with dl.no_grad():
+        want = model.members[model.keys.index(((8,), 0))](story, query, time).numpy()
+    np.testing.assert_allclose(logits, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    rc, out, _ = cli(capsys, "export", babi_run)                 # default: the first task's
+    assert rc == 0 and "bAbI task 1 (repeat 0)" in out
+    rc, _, err = cli(capsys, "export", babi_run, "--task", "2")
+    assert rc == 2 and "export:" in err and "not trained on task 2" in err
+
+
+def test_task_and_repeat_are_for_babi_runs(classify_run, capsys):
+    rc, _, err = cli(capsys, "export", classify_run, "--task", "1")
+    assert rc == 2 and "--task and --repeat choose a babi run's model" in err

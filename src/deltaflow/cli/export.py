@@ -1,11 +1,15 @@
-"""``deltaflow export RUN --format onnx [--opset N] [--output FILE] [--check]``: a trained
-run as an ONNX model that runs where deltaflow is not installed (onnxruntime, ...).
+"""``deltaflow export RUN --format onnx [--opset N] [--output FILE] [--task N] [--repeat R]
+[--check]``: a trained run as an ONNX model that runs where deltaflow is not installed
+(onnxruntime, ...).
 
 The graph takes what the run's own commands take: a classifier the raw samples that
 ``deltaflow predict`` reads (its standardisation is part of the graph) and gives
 ``logits`` and ``probabilities``; a character model character ids (and, for the LSTM, the
 state it carries) and gives next-character logits; a GAN its generator's noise and gives
-images in [−1, 1]. The batch (and a character model's sequence length) is dynamic. What
+images in [−1, 1]; a memory network (``--task babi``) one of its models (``--task N``,
+``--repeat R``, as ``deltaflow memory`` chooses) on word ids ``story``, ``query``, ``time``
+and gives answer logits and probabilities over the vocabulary. The batch (and a character
+model's sequence length, a memory network's slots and sentence lengths) is dynamic. What
 a caller must know (classes, vocabulary, preprocessing) is printed and stored in the
 model's ``metadata_props``. ``--check`` runs the file with onnxruntime, when installed,
 on an example batch and compares it with deltaflow.
@@ -29,6 +33,10 @@ def add_parser(subparsers, name):
     p.add_argument("--opset", type=int, default=17, metavar="N",
                    help="ONNX opset version (default 17)")
     p.add_argument("--output", metavar="FILE", help="where to write (default RUN/model.onnx)")
+    p.add_argument("--task", type=int, default=None, metavar="N",
+                   help="babi run: the model of bAbI task N (default: the run's first)")
+    p.add_argument("--repeat", type=int, default=None, metavar="R",
+                   help="babi run: repeat R instead of the one chosen by validation")
     p.add_argument("--check", action="store_true",
                    help="run the exported model with onnxruntime on an example batch and "
                         "compare it with deltaflow")
@@ -150,19 +158,89 @@ def _gan(path) -> Exportable:
                       {"deltaflow.input": note}, [note])
 
 
-TASKS = {"classify": _classify, "charlm": _charlm, "gan": _gan}
+def _babi(path, task=None, repeat=None) -> Exportable:
+    """One of the run's memory networks (``deltaflow memory``'s choice: the model of
+    ``task``, default the run's first, of the repeat chosen by validation or ``repeat``)
+    on word ids; the vocabulary is in the metadata (no bAbI files are read)."""
+    from .. import io, nn
+    from ..functional import softmax
+    from ..tasks.babi import Members
+    from ..train import run_folder as rf
+    from .memory import _member
+    run_dir, weights, meta = rf.open_trained(path, "babi")
+    model = Members(meta)
+    model.load_state_dict(io.load(weights))
+    results_file = run_dir / rf.RESULTS_NAME
+    results = json.loads(results_file.read_text()) if results_file.is_file() else None
+    task = meta["tasks"][0] if task is None else task
+    try:
+        m = _member(model, results, task, repeat, run_dir)
+    except UsageError as err:
+        raise UsageError("export" + str(err).removeprefix("memory")) from None
+    member, (tasks, rep) = model.members[m], model.keys[m]
+
+    class Answer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = member
+
+        def forward(self, story, query, time):
+            logits = self.model(story, query, time)
+            return logits, softmax(logits, dim=1)
+
+    vocab, memory = meta["vocab"], member.memory_size
+    rng = np.random.default_rng(0)
+    # sizes distinct from each other, batch × slots other at the exporter's other sizes
+    batch, slots = 5, min(4, memory)
+    story = rng.integers(1, len(vocab), (batch, slots, 7))
+    story[:, :, 3:] = 0                                     # sentences of 3 words
+    time = np.tile(np.arange(slots, 0, -1), (batch, 1))
+    story[1, -1], time[1, -1] = 0, 0                        # an empty slot
+    query = rng.integers(1, len(vocab), (batch, 6))
+    query[:, 3:] = 0
+    which = (f"the model of bAbI task{'s' if len(tasks) > 1 else ''} "
+             f"{','.join(map(str, tasks))} (repeat {rep})")
+    inputs = ("word ids int64, each word the index of its token in deltaflow.vocab "
+              "(deltaflow.data.babi.tokens: lower case, punctuation dropped; 0 = <nil>, "
+              "padding): story [batch, slots, words], the story's sentences before the "
+              f"question, oldest first, left-aligned, at most {memory} slots (the last "
+              f"{memory} sentences; empty slots all 0); query [batch, query_words]; time "
+              "[batch, slots] int64, the temporal index of each slot: 1 for the sentence "
+              "just before the question, 2 for the one before it, ..., 0 for an empty slot")
+    axes = {"story": {0: "batch", 1: "slots", 2: "words"}, "query": {0: "batch",
+            1: "query_words"}, "time": {0: "batch", 1: "slots"},
+            "logits": {0: "batch"}, "probabilities": {0: "batch"}}
+    notes = [f"model: {which} of the run's {len(model.keys)} member(s) (--task, --repeat "
+             f"for another)", f"inputs: {inputs}",
+             "answer: deltaflow.vocab[argmax(logits)]"]
+    return Exportable(
+        Answer().eval(), (story, query, time), ["story", "query", "time"],
+        ["logits", "probabilities"], axes,
+        {"deltaflow.vocab": json.dumps(vocab), "deltaflow.input": inputs,
+         "deltaflow.member": json.dumps({"tasks": list(tasks), "repeat": rep}),
+         "deltaflow.outputs": "logits [batch, vocabulary]; probabilities = "
+                              "softmax(logits); the answer is deltaflow.vocab[argmax]"},
+        notes)
 
 
-def prepare(path) -> Exportable:
-    """The :class:`Exportable` of the run (or checkpoint) ``path``."""
+TASKS = {"classify": _classify, "charlm": _charlm, "gan": _gan, "babi": _babi}
+
+
+def prepare(path, task=None, repeat=None) -> Exportable:
+    """The :class:`Exportable` of the run (or checkpoint) ``path``; ``task``, ``repeat``:
+    which memory network of a babi run."""
     from ..train import run_folder as rf
     run_dir, _ = rf.locate(path)
-    task = rf.open_run(run_dir).get("task")
-    if task not in TASKS:
-        raise ValueError(f"export: {run_dir} is a {task!r} run; export knows "
+    kind = rf.open_run(run_dir).get("task")
+    if kind not in TASKS:
+        raise ValueError(f"export: {run_dir} is a {kind!r} run; export knows "
                          f"{', '.join(sorted(TASKS))} runs")
-    spec = TASKS[task](path)
-    spec.metadata["deltaflow.task"] = task
+    member = {k: v for k, v in (("task", task), ("repeat", repeat)) if v is not None}
+    if member and kind != "babi":
+        raise UsageError(f"export: --task and --repeat choose a babi run's model; {run_dir} "
+                         f"is a {kind} run")
+    spec = TASKS[kind](path, **member)
+    spec.metadata["deltaflow.task"] = kind
     return spec
 
 
@@ -203,7 +281,7 @@ def run(args) -> int:
         raise UsageError(f"export: {err}") from None
     if args.opset < 1:
         raise UsageError(f"export: --opset must be positive, got {args.opset}")
-    spec = prepare(args.path)
+    spec = prepare(args.path, args.task, args.repeat)
     out = Path(args.output) if args.output else rf.locate(args.path)[0] / "model.onnx"
     export(spec.model, spec.inputs, out, opset_version=args.opset,
            input_names=spec.input_names, output_names=spec.output_names,

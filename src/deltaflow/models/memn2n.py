@@ -34,30 +34,31 @@ import numpy as np
 
 from .. import functional as Fn
 from .. import nn
-from ..backend import xp_of
 from ..nn import functional as F
 from ..tensor import Tensor
 
 TYING = ("adjacent", "layerwise")
 
 
-def position_weights(ids: np.ndarray, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+def position_weights(ids, dtype=np.float64) -> tuple[Tensor, Tensor]:
     """(a, b), each ids.shape: the position encoding is l_kj = a_j + (k/d)·b_j with
     a_j = 1 − j/J and b_j = 2j/J − 1, j = 1..J the place of each word in its sentence (the
-    last axis of ``ids``) of J non-nil words; a = b = 0 at nil words (padding)."""
-    xp = xp_of(ids)
-    words = (ids != 0).astype(dtype)
-    J = xp.maximum(words.sum(-1, keepdims=True), 1)
-    jJ = xp.arange(1, ids.shape[-1] + 1, dtype=dtype) / J      # j/J, ids.shape
-    return (1 - jJ) * words, (2 * jJ - 1) * words
+    last axis of ``ids``) of J non-nil words (j counts the words up to it); a = b = 0 at nil
+    words (padding). ``ids``: a Tensor (or an array); written with deltaflow ops, so that an
+    ONNX export records them (for any sentence length)."""
+    ids = ids if isinstance(ids, Tensor) else Tensor(np.asarray(ids))
+    words = (ids != 0).to(np.dtype(dtype))
+    J = Fn.clamp_min(words.sum(-1, keepdim=True), 1)
+    jw = words.cumsum(-1) / J * words                             # j/J at the words, else 0
+    return words - jw, 2 * jw - words
 
 
-def position_encoding(ids: np.ndarray, dim: int, dtype=np.float64) -> np.ndarray:
+def position_encoding(ids, dim: int, dtype=np.float64) -> np.ndarray:
     """l (ids.shape + (dim,)): l_kj = (1 − j/J) − (k/d)(1 − 2j/J), j = 1..J the place of each
     word in its sentence (the last axis of ``ids``) of J non-nil words, k = 1..d; 0 at nil
     words (padding). Computed as a_j + (k/d)·b_j (``position_weights``)."""
-    a, b = position_weights(ids, dtype)
-    l = b[..., None] * (xp_of(ids).arange(1, dim + 1, dtype=dtype) / dim)
+    a, b = (w.numpy() for w in position_weights(ids, dtype))
+    l = b[..., None] * (np.arange(1, dim + 1, dtype=dtype) / dim)
     l += a[..., None]
     return l
 
@@ -144,42 +145,41 @@ class MemN2N(nn.Module):
             parts.append(T[0] if len(T) == 1 else Fn.cat(T, dim=1))
         return parts[0] if len(parts) == 1 else Fn.cat(parts, dim=0)
 
-    def _bags(self, ids: np.ndarray, time=None, dtype=np.float64):
-        """The bags of ``_rows`` (one per sentence of ``ids``' last axis, in order):
-        ``(index, weights, offsets)`` with Σ_j l_j ⊙ E[x_j] = Σ_j a_j·E[x_j] + b_j·(E ⊙ k/d)[x_j]
-        (``position_weights``; a = 1, no b without position encoding) and T[t] (weight 1) for
-        the ``time`` of each sentence; nil words and empty slots (t = 0) are left out, so the
-        nil rows get no gradient and the padding costs nothing."""
-        V = self.vocab_size
+    def _bags(self, ids: Tensor, time: Tensor | None = None):
+        """The bags of ``_rows``, one row per sentence of ``ids``' last axis, in order:
+        ``(index, weights)`` (sentences, K) with Σ_k weights_k·R[index_k] =
+        Σ_j l_j ⊙ E[x_j] = Σ_j a_j·E[x_j] + b_j·(E ⊙ k/d)[x_j] (``position_weights``; without
+        position encoding weights=None: every entry counts once) and T[t] (weight 1) for
+        the ``time`` of each sentence. Index 0 (nil words, the second term's nil rows, empty
+        slots) is the bag sum's ``padding_idx``: left out, so the nil rows get no gradient
+        and the padding costs nothing. Built with deltaflow ops on the inputs, so that the
+        same code trains and exports."""
+        V, dtype = self.vocab_size, self.words[0].weight.dtype
         flat = ids.reshape(-1, ids.shape[-1])
-        word = flat != 0
+        index, weights = [flat], None
         if self.use_position:
-            a, b = position_weights(flat, dtype)
-            index, weights = [flat, (flat + V) * word], [a, b]
-        else:
-            index, weights = [flat], [word.astype(dtype)]
+            index.append(Fn.where(flat != 0, flat + V, 0))
+            weights = list(position_weights(flat, dtype))
         if time is not None and self.use_time:
             t = time.reshape(-1, 1)
-            index.append((t + len(index) * V) * (t != 0))
-            weights.append(np.ones(t.shape, dtype))
-        index, weights = np.concatenate(index, axis=1), np.concatenate(weights, axis=1)
-        keep = index != 0
-        counts = keep.sum(1)
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        return index[keep], weights[keep], offsets
+            filled = t != 0
+            index.append(Fn.where(filled, t + len(index) * V, 0))
+            if weights is not None:
+                weights.append(filled.to(dtype))
+        index = index[0] if len(index) == 1 else Fn.cat(index, dim=1)
+        return index, None if weights is None else Fn.cat(weights, dim=1)
 
     def _bag_sums(self, rows: Tensor, bags) -> Tensor:
         """(sentences, d): Σ over each bag of weights ⊙ rows[index] (one EmbeddingBag)."""
-        index, weights, offsets = bags
-        return F.embedding_bag(Tensor.constant(index), rows, Tensor.constant(offsets),
-                               mode="sum", per_sample_weights=Tensor.constant(weights))
+        index, weights = bags
+        return F.embedding_bag(index, rows, mode="sum", per_sample_weights=weights,
+                               padding_idx=0)
 
     def memories(self, story: Tensor, time: Tensor) -> tuple[Tensor, ...]:
         """(N, M, d) for each of ``memory_tables``: Σ_j l_ij ⊙ E[x_ij] + T[t_i], all of
         them from one bag sum over the tables side by side, then split."""
         tables = self.memory_tables
-        bags = self._bags(story.data, time.data, self.words[0].weight.dtype)
-        m = self._bag_sums(self._rows(tables, True), bags)
+        m = self._bag_sums(self._rows(tables, True), self._bags(story, time))
         m = m.reshape(story.shape[0], story.shape[1], len(tables) * self.embed_dim)
         return Fn.split(m, self.embed_dim, dim=2)
 
@@ -190,22 +190,18 @@ class MemN2N(nn.Module):
 
     def embed_query(self, query: Tensor) -> Tensor:
         """(N, d): u^1 = Σ_j l_j ⊙ B[q_j]."""
-        table = self.query_table
-        bags = self._bags(query.data, dtype=self.words[table].weight.dtype)
-        return self._bag_sums(self._rows([table], False), bags)
+        return self._bag_sums(self._rows([self.query_table], False), self._bags(query))
 
     def _hops(self, story, query, time):
         """Yield ``(p^k, u^{k+1})`` for k = 1..K."""
         u = self.embed_query(query)                                    # (N, d)
         memories = dict(zip(self.memory_tables, self.memories(story, time)))
-        empty = None
-        if not bool(self.linear.data):
-            bias = np.where(time.data == 0, -1e9, 0.0).astype(u.dtype.type)
-            empty = Tensor.constant(bias)
+        empty = None if bool(self.linear.data) else time == 0           # (N, M)
         for hop in range(1, self.hops + 1):
             keys, values = (memories[t] for t in self.tables(hop))
             scores = Fn.matmul(keys, u.unsqueeze(2)).squeeze(2)        # (N, M): u·m_i
-            p = scores if empty is None else Fn.softmax(scores + empty, dim=1)
+            p = scores if empty is None else Fn.softmax(Fn.masked_fill(scores, empty, -1e9),
+                                                        dim=1)
             o = Fn.matmul(p.unsqueeze(1), values).squeeze(1)            # (N, d): Σ p_i c_i
             u = (u if self.H is None else self.H(u)) + o
             yield p, u

@@ -7,11 +7,12 @@ from ..autograd.function import Function
 from ..backend import xp_of
 
 
-def scatter_rows(index, rows, n_rows):
+def scatter_rows(index, rows, n_rows, ordered=False):
     """out[i] = Σ rows[k] over k with index[k] = i, as an (n_rows, D) array.
 
-    On NumPy: sort the indices once, then one ``add.reduceat`` over runs of equal indices
-    (faster than ``np.add.at`` and deterministic); on CuPy: ``cupy.add.at``."""
+    On NumPy: sort the indices once (not when ``ordered``: ``index`` is non-decreasing
+    already), then one ``add.reduceat`` over runs of equal indices (faster than
+    ``np.add.at`` and deterministic); on CuPy: ``cupy.add.at``."""
     xp = xp_of(rows)
     out = xp.zeros((n_rows,) + rows.shape[1:], dtype=rows.dtype)
     if index.size == 0:
@@ -19,10 +20,11 @@ def scatter_rows(index, rows, n_rows):
     if xp is not np:  # pragma: no cover - GPU only
         xp.add.at(out, index, rows)
         return out
-    order = np.argsort(index, kind="stable")
-    sorted_idx = index[order]
-    starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
-    out[sorted_idx[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    if not ordered:
+        order = np.argsort(index, kind="stable")
+        index, rows = index[order], rows[order]
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    out[index[starts]] = np.add.reduceat(rows, starts, axis=0)
     return out
 
 
@@ -69,41 +71,66 @@ def _row_factors(index, n_rows, by_freq, padding_idx, dtype):
 
 
 class EmbeddingBag(Function):
-    """Reduce the looked-up rows W[index_k] of each bag b = bag_k (bag_k = n_bags: dropped):
-    sum y_b = Σ_k w_k·W[index_k] (w: ``per_sample_weights``, else 1), mean y_b = Σ_k W[index_k]
-    / n_b, max y_b,d = max_k W[index_k, d] (an empty bag gives 0);
-    ∂L/∂W[i] = Σ_{k: index_k = i} w_k·∂L/∂y_{bag_k} (mean: divided by n_b; max: only the first
-    k reaching the maximum, per column d; ``scale_grad_by_freq``: divided by the count of i),
-    ∂L/∂w_k = ∂L/∂y_{bag_k} · W[index_k]."""
+    """Reduce the looked-up rows W[index_k] of each bag b = bag_k: sum y_b = Σ_k w_k·W[index_k]
+    (w: ``per_sample_weights``, else 1), mean y_b = Σ_k W[index_k] / n_b, max
+    y_b,d = max_k W[index_k, d] (an empty bag gives 0); ∂L/∂W[i] = Σ_{k: index_k = i}
+    w_k·∂L/∂y_{bag_k} (mean: divided by n_b; max: only the first k reaching the maximum,
+    per column d; ``scale_grad_by_freq``: divided by the count of i),
+    ∂L/∂w_k = ∂L/∂y_{bag_k} · W[index_k].
+
+    ``index`` is a 2-D (B, L) array of B bags of L entries (bag_k = k // L) or a 1-D one cut
+    into bags at ``offsets`` (the start of each); entries equal to ``padding_idx`` belong to
+    no bag (∂L/∂w_k = 0 there) and are left out of all the work: the gathers and scatters
+    run over the kept entries only."""
 
     name = "embedding_bag"
 
-    def forward(self, weight, *per_sample_weights, index, bag, n_bags, mode="mean",
-                scale_grad_by_freq=False):
+    def forward(self, weight, *per_sample_weights, index, offsets=None, padding_idx=None,
+                mode="mean", scale_grad_by_freq=False):
         xp = xp_of(weight)
-        rows = weight[index]
-        counts = xp.bincount(bag, minlength=n_bags + 1)
-        self.index, self.bag, self.counts, self.shape = index, bag, counts, weight.shape
-        self.mode, self.scale = mode, scale_grad_by_freq
-        self.sample_weights = per_sample_weights[0] if per_sample_weights else None
-        self.weight = weight if self.sample_weights is not None else None  # for ∂L/∂w
+        flat = index.reshape(-1)
+        self.n_samples = flat.size
+        self.kept = None if padding_idx is None else xp.flatnonzero(flat != padding_idx)
+        at = xp.arange(flat.size) if self.kept is None else self.kept   # kept positions
+        if offsets is None:
+            n_bags, bag = index.shape[0], at // max(index.shape[1], 1)
+        else:
+            n_bags, bag = len(offsets), xp.searchsorted(offsets, at, side="right") - 1
+        sample = per_sample_weights[0] if per_sample_weights else None
+        if sample is not None:
+            self.sample_shape, sample = sample.shape, sample.reshape(-1)
+        if self.kept is not None:
+            flat = flat[self.kept]
+            sample = None if sample is None else sample[self.kept]
+        rows = weight[flat]
+        counts = xp.bincount(bag, minlength=n_bags)
+        self.index, self.bag, self.counts, self.shape = flat, bag, counts, weight.shape
+        self.mode, self.scale, self.sample_weights = mode, scale_grad_by_freq, sample
+        self.weight = weight if sample is not None else None        # for ∂L/∂w
         if mode == "max":
-            best = xp.full((n_bags + 1, weight.shape[1]), -xp.inf, dtype=weight.dtype)
+            best = xp.full((n_bags, weight.shape[1]), -xp.inf, dtype=weight.dtype)
             xp.maximum.at(best, bag, rows)
-            k = len(index)
+            k = len(flat)
             first = xp.full(best.shape, k, dtype=xp.int64)
             reaching = xp.where(rows == best[bag], xp.arange(k)[:, None], k)
             xp.minimum.at(first, bag, reaching)
-            self.nonempty = xp.flatnonzero(counts[:n_bags])
-            self.argmax_rows = index[first[self.nonempty]]      # (non-empty bags, D)
-            out = best[:n_bags]
-            out[counts[:n_bags] == 0] = 0
-            return out
-        if self.sample_weights is not None:
-            rows = rows * self.sample_weights[:, None]
-        out = scatter_rows(bag, rows, n_bags + 1)[:n_bags]
+            self.nonempty = xp.flatnonzero(counts)
+            self.argmax_rows = flat[first[self.nonempty]]           # (non-empty bags, D)
+            best[counts == 0] = 0
+            return best
+        if sample is not None:                               # rows: a copy (fancy index)
+            xp.multiply(rows, sample[:, None], out=rows, casting="same_kind")
+        out = scatter_rows(bag, rows, n_bags, ordered=True)  # the bags run in order
         if mode == "mean":
-            out /= xp.maximum(counts[:n_bags], 1)[:, None].astype(out.dtype)
+            out /= xp.maximum(counts, 1)[:, None].astype(out.dtype)
+        return out
+
+    def _all_samples(self, g_kept):
+        """∂L/∂w of every entry of the input (0 at the padding) from the kept entries'."""
+        if self.kept is None:
+            return g_kept
+        out = xp_of(g_kept).zeros(self.n_samples, dtype=g_kept.dtype)
+        out[self.kept] = g_kept
         return out
 
     def backward(self, g):
@@ -115,46 +142,49 @@ class EmbeddingBag(Function):
             grad = xp.bincount(flat, weights=g[self.nonempty].reshape(-1),
                                minlength=n_rows * dim)
             return grad.reshape(n_rows, dim).astype(g.dtype, copy=False)
-        g_rows = xp.concatenate([g, xp.zeros((1, dim), dtype=g.dtype)])[self.bag]
+        g_rows = g[self.bag]                                 # ∂L/∂y_{bag_k}, a copy
         if self.mode == "mean":
             g_rows /= xp.maximum(self.counts, 1)[self.bag, None].astype(g.dtype)
+        g_samples = None
+        if self.sample_weights is not None and need[1]:
+            g_kept = xp.einsum("kd,kd->k", g_rows, self.weight[self.index])
+            g_samples = self._all_samples(g_kept).reshape(self.sample_shape)
         gw = None
         if need[0]:
-            weighted = g_rows if self.sample_weights is None else \
-                g_rows * self.sample_weights[:, None]
-            gw = scatter_rows(self.index, weighted, n_rows)
+            if self.sample_weights is not None:
+                xp.multiply(g_rows, self.sample_weights[:, None], out=g_rows,
+                            casting="same_kind")
+            gw = scatter_rows(self.index, g_rows, n_rows)
             if self.scale:
-                kept = self.index[self.bag < len(self.counts) - 1]
-                gw /= xp.maximum(xp.bincount(kept, minlength=n_rows), 1)[:, None].astype(
+                gw /= xp.maximum(xp.bincount(self.index, minlength=n_rows), 1)[:, None].astype(
                     gw.dtype)
-        if self.sample_weights is None:
-            return gw
-        g_samples = (g_rows * self.weight[self.index]).sum(axis=1) if need[1] else None
-        return gw, g_samples
+        return gw if self.sample_weights is None else (gw, g_samples)
 
     def backward_graph(self, g):
         """Under ``create_graph``: the gradients of the bag sums as matrix products, y = A·R
         with the rows R = w ⊙ W[index] (sum, mean: A[b, k] = [bag_k = b], divided by n_b for
         a mean) or R = W[argmax rows, d] (max: A picks the non-empty bags), recomputed on
-        Tensors; ∂L/∂W then gets ``scale_grad_by_freq``'s 1/count factor."""
+        Tensors over the kept entries; ∂L/∂W then gets ``scale_grad_by_freq``'s 1/count
+        factor."""
         xp = xp_of(self.bag)
-        n_bags = len(self.counts) - 1
         if self.mode == "max":
             rows = self.nonempty
             cols, dim = xp.arange(len(rows)), self.shape[1]
             picks = lambda w: w[self.argmax_rows, xp.arange(dim)]  # noqa: E731
         else:
             rows, cols = self.bag, xp.arange(len(self.bag))
-            picks = lambda w, *sw: w[self.index] * sw[0][:, None] if sw \
-                else w[self.index]  # noqa: E731
-        bags = xp.zeros((n_bags + 1, len(cols)), dtype=g.dtype)
+
+            def picks(w, *sw):
+                if not sw:
+                    return w[self.index]
+                sw = sw[0].reshape(-1)
+                return w[self.index] * (sw if self.kept is None else sw[self.kept])[:, None]
+        bags = xp.zeros((len(self.counts), len(cols)), dtype=g.dtype)
         bags[rows, cols] = 1.0
         if self.mode == "mean":
             bags /= xp.maximum(self.counts, 1)[:, None]
-        bags = bags[:n_bags]
         grads = self.recompute_backward(lambda w, *sw: xp_of(w).matmul(bags, picks(w, *sw)), g)
         if self.scale and grads[0] is not None:
-            kept = self.index[self.bag < n_bags]
-            factors = _row_factors(kept, self.shape[0], True, None, g.dtype)
+            factors = _row_factors(self.index, self.shape[0], True, None, g.dtype)
             grads = (grads[0] * factors,) + grads[1:]
         return grads if self.sample_weights is not None else grads[0]

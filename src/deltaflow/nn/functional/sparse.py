@@ -58,37 +58,33 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
                               scale_grad_by_freq=scale_grad_by_freq)
 
 
-def _bags(op, idx, offsets, include_last_offset, padding_idx):
-    """The flat indices, the bag of each (n_bags for a ``padding_idx`` entry: left out), and
-    n_bags."""
-    xp = backend.xp_of(idx)
+def _offsets(op, idx, offsets, include_last_offset):
+    """The start of each bag of a 1-D ``idx`` (None for a 2-D one: bags of equal length),
+    checked."""
     if idx.ndim == 2:
         if offsets is not None:
             raise ValueError(f"{op}: if input is 2-D (bags of equal length), offsets has to be "
                              f"None, got {type(offsets).__name__}")
-        starts, include_last_offset = xp.arange(0, idx.size, max(idx.shape[1], 1)), False
-    elif idx.ndim == 1:
-        if offsets is None:
-            raise ValueError(f"{op}: a 1-D input needs offsets (the start of each bag)")
-        starts = _indices(offsets, op)
-        if starts.ndim != 1:
-            raise ValueError(f"{op}: offsets has to be 1-D, got shape {tuple(starts.shape)}")
-        starts = backend.to_device(starts, backend.device_of(idx))
-        if len(starts) and (int(starts[0]) != 0 or bool((starts[1:] < starts[:-1]).any())
-                            or int(starts[-1]) > idx.size):
-            raise ValueError(f"{op}: offsets must start at 0 and be non-decreasing up to the "
-                             f"input's length {idx.size}, got {starts.tolist()}")
-    else:
+        return None
+    if idx.ndim != 1:
         raise ValueError(f"{op}: input has to be 1-D or 2-D, got shape {tuple(idx.shape)}")
-    idx = idx.reshape(-1)
-    n_bags = len(starts) - 1 if include_last_offset else len(starts)
-    if include_last_offset and (n_bags < 0 or int(starts[-1]) != idx.size):
-        raise ValueError(f"{op}: with include_last_offset the last offset must be the input's "
-                         f"length {idx.size} (CSR format), got offsets {starts.tolist()}")
-    bag = xp.searchsorted(starts[:n_bags], xp.arange(idx.size), side="right") - 1
-    if padding_idx is not None:
-        bag[idx == padding_idx] = n_bags
-    return idx, bag.astype(np.int64), n_bags
+    if offsets is None:
+        raise ValueError(f"{op}: a 1-D input needs offsets (the start of each bag)")
+    starts = _indices(offsets, op)
+    if starts.ndim != 1:
+        raise ValueError(f"{op}: offsets has to be 1-D, got shape {tuple(starts.shape)}")
+    starts = backend.to_device(starts, backend.device_of(idx))
+    if len(starts) and (int(starts[0]) != 0 or bool((starts[1:] < starts[:-1]).any())
+                        or int(starts[-1]) > idx.size):
+        raise ValueError(f"{op}: offsets must start at 0 and be non-decreasing up to the "
+                         f"input's length {idx.size}, got {starts.tolist()}")
+    if include_last_offset:
+        if not len(starts) or int(starts[-1]) != idx.size:
+            raise ValueError(f"{op}: with include_last_offset the last offset must be the "
+                             f"input's length {idx.size} (CSR format), got offsets "
+                             f"{starts.tolist()}")
+        starts = starts[:-1]
+    return starts
 
 
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
@@ -115,12 +111,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             raise NotImplementedError(f"{op}: per_sample_weights is only supported for "
                                       f"mode='sum' (got mode={mode!r})")
     padding_idx = _check_lookup(op, idx, weight, padding_idx)
-    flat, bag, n_bags = _bags(op, idx, offsets, include_last_offset, padding_idx)
+    starts = _offsets(op, idx, offsets, include_last_offset)
     if max_norm is not None:
-        _renorm_(weight, flat, max_norm, norm_type)
-    samples = [] if per_sample_weights is None else [per_sample_weights.reshape(-1)]
-    return _E.EmbeddingBag.apply(weight, *samples, index=flat, bag=bag, n_bags=n_bags,
-                                 mode=mode, scale_grad_by_freq=scale_grad_by_freq)
+        _renorm_(weight, idx, max_norm, norm_type)
+    samples = [] if per_sample_weights is None else [per_sample_weights]
+    return _E.EmbeddingBag.apply(weight, *samples, index=idx, offsets=starts,
+                                 padding_idx=padding_idx, mode=mode,
+                                 scale_grad_by_freq=scale_grad_by_freq)
 
 
 def one_hot(tensor, num_classes=-1):

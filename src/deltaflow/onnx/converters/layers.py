@@ -1,4 +1,5 @@
-"""Layer ops: Linear, convolution, pooling, normalisation, Embedding, attention, resampling.
+"""Layer ops: Linear, convolution, pooling, normalisation, Embedding, EmbeddingBag, attention,
+resampling.
 
 1-D convolution and pooling run in deltaflow as images of height 1 (their options have a
 leading 1 or (0, 0)); ONNX gets the 1-D form. Conv3d, ConvTranspose3d and MaxPool3d are
@@ -19,6 +20,7 @@ from ...ops import pool as Pool
 from ...ops import upsample as U
 from ..graph import ExportError
 from . import converter
+from .elementwise import cast
 
 
 def _spatial(n, values):
@@ -166,6 +168,46 @@ def embedding(g, n):
     """y = W[index]: rows of the weight picked by the (input) indices."""
     return g.add("Gather", [n.inputs[0], n.value(n.options["index"], n.options_b["index"])],
                  axis=0)
+
+
+@converter(Emb.EmbeddingBag, dynamic=("index", "offsets"),
+           emits="Gather, Equal, Not, Cast, Mul, ReduceSum (mean: Div; max: Where, ReduceMax)")
+def embedding_bag(g, n):
+    """The bags of a 2-D index (B, L): R = W[index] (B, L, D), the entries equal to
+    ``padding_idx`` masked out (weight 0; −∞ for a max), then y_b = Σ_j w_bj·R_bj (sum),
+    that sum over the count of kept entries (mean) or max_j R_bj (max; an empty bag 0).
+    A 1-D index cut at offsets has bags of data-dependent sizes: refused."""
+    o, dtype = n.options, n.dtypes[0]
+    if o.get("offsets") is not None:
+        raise ExportError("embedding_bag of a 1-D input cut at offsets: the bags' sizes are "
+                          "data, which ONNX cannot gather by; pass the bags as a 2-D input "
+                          "(B, L) padded with padding_idx")
+    index = n.value(o["index"], n.options_b["index"])
+    rows = g.add("Gather", [n.inputs[0], index], axis=0)              # (B, L, D)
+    pad = o.get("padding_idx")
+    keep = None if pad is None else g.add("Not", [g.add(
+        "Equal", [index, g.scalar(pad, o["index"].dtype)])])           # (B, L) bool
+    mode = o.get("mode", "mean")
+    if mode == "max":
+        if keep is None:
+            return g.reduce("ReduceMax", rows, [1], False)
+        kept3 = g.add("Unsqueeze", [keep, g.ints([2])])
+        best = g.reduce("ReduceMax", g.add("Where", [kept3, rows, g.scalar(-np.inf, dtype)]),
+                        [1], False)
+        filled = g.reduce("ReduceMax", cast(g, keep, np.bool_, np.int64), [1], True)
+        return g.add("Where", [cast(g, filled, np.int64, np.bool_), best, g.scalar(0, dtype)])
+    weights = None if keep is None else cast(g, keep, np.bool_, dtype)
+    if len(n.inputs) > 1:                                  # per_sample_weights (sum only)
+        weights = n.inputs[1] if weights is None else g.add("Mul", [weights, n.inputs[1]])
+    if mode == "mean" and keep is None:
+        return g.reduce("ReduceMean", rows, [1], False)
+    if weights is not None:
+        rows = g.add("Mul", [rows, g.add("Unsqueeze", [weights, g.ints([2])])])
+    out = g.reduce("ReduceSum", rows, [1], False)
+    if mode == "sum":
+        return out
+    count = g.reduce("ReduceSum", weights, [1], True)                  # kept entries (B, 1)
+    return g.add("Div", [out, g.add("Max", [count, g.scalar(1, dtype)])])
 
 
 @converter(Att.ScaledDotProductAttention,
