@@ -555,9 +555,7 @@ def test_memn2n(tmp_path, tying, pe, te, linear):
                            input_names=["story", "query", "time"], dynamic_axes=AXES)
         return
     others = [batch(5, 4, 5, seed=1), batch(1, 6, 3, 6, seed=2), batch(9, MEMORY, 7, seed=3)]
-    # the example's sizes are distinct and batch × slots changes between the exporter's
-    # two traces (2·3 = 3·2 would make the sentences' count look static)
-    proto = check_export(tmp_path, model, batch(5, 4, 7, 6), others,
+    proto = check_export(tmp_path, model, batch(2, 3, 4, 4), others,
                          input_names=["story", "query", "time"], output_names=["logits"],
                          dynamic_axes=AXES)
     assert "Gather" in op_types(proto) and "ReduceSum" in op_types(proto)
@@ -578,3 +576,20 @@ def test_memn2n_export_at_the_batch_alone(tmp_path):
     and sentence length."""
     model = memn2n("adjacent", True, True, False)
     check_export(tmp_path, model, batch(2, 4, 5), [batch(7, 4, 5, seed=4)])
+
+
+def test_second_trace_sizes_keep_every_dynamic_product_apart():
+    """Trace B's sizes: equal example sizes get different ones, none equals its example
+    size, and no product of dynamic sizes (a reshape to batch × slots) is the same in both
+    traces (2·3 = 3·2) or shared with another product."""
+    from deltaflow.onnx.export import _distinguishable, _resized
+    xs = (dl.zeros(2, 3, 4, dtype=dl.int64), dl.zeros(2, 4, dtype=dl.int64),
+          dl.zeros(2, 3, dtype=dl.int64))
+    axes = {"story": {0: "batch", 1: "slots", 2: "words"}, "query": {0: "batch", 1: "q"},
+            "time": {0: "batch", 1: "slots"}}
+    resized, symbols = _resized(xs, ["story", "query", "time"], axes)
+    pairs = list(symbols)
+    assert len(pairs) == 4 and _distinguishable(pairs)
+    assert all(a != b for a, b in pairs)
+    assert resized[0].shape[1] == resized[2].shape[1]          # one symbol, one size
+    assert not _distinguishable([(2, 3), (3, 2)]) and not _distinguishable([(4, 3), (4, 3)])

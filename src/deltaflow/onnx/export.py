@@ -94,10 +94,43 @@ def _dynamic(dynamic_axes, input_names, output_names, inputs) -> tuple[dict, dic
     return ins, outs
 
 
+def _products(pairs) -> list[tuple[int, int]]:
+    """(Π a, Π b) over every non-empty subset of the (a, b) size pairs."""
+    out = []
+    for mask in range(1, 1 << len(pairs)):
+        a = b = 1
+        for k, (x, y) in enumerate(pairs):
+            if mask >> k & 1:
+                a, b = a * x, b * y
+        out.append((a, b))
+    return out
+
+
+def _distinguishable(pairs) -> bool:
+    """Whether every product of dynamic sizes changes between the traces and no two
+    products share a pair: a reshape to batch × slots must not look static (2·3 = 3·2)
+    nor be mistaken for another axis."""
+    products = _products(pairs)
+    return all(a != b for a, b in products) and len(set(products)) == len(products)
+
+
+def _trace_b_size(a: int, taken: list) -> int:
+    """Trace B's size of a dynamic axis of example size ``a``: a−1, a−2, … (sizes ≤ 2:
+    a+1, a+2, …; shrinking keeps indices inside tables sized for the example), the first
+    one that keeps all sizes :func:`_distinguishable` with those already ``taken``."""
+    candidates = [*range(a - 1, 2, -1), *range(a + 1, a + 64)] if a > 2 else \
+        range(a + 1, a + 64)
+    for b in candidates:
+        if _distinguishable([*taken, (a, b)]):
+            return b
+    raise ExportError(f"dl.onnx.export: no size for a second trace of a dynamic axis of "
+                      f"size {a} keeps the dynamic sizes {taken} apart; export with fewer "
+                      f"dynamic axes")
+
+
 def _resized(inputs, input_names, in_axes) -> tuple[tuple, dict]:
-    """Trace B's inputs: each dynamic axis resized (a+1 for sizes ≤ 2, else a−1; other
-    sizes where two symbols would share a pair) with its entries rotated by one; and
-    ``{(a, b): (symbol, input name, axis)}``."""
+    """Trace B's inputs: each dynamic axis resized (:func:`_trace_b_size`) with its
+    entries rotated by one; and ``{(a, b): (symbol, input name, axis)}``."""
     sizes: dict[str, int] = {}
     for name, x in zip(input_names, inputs):
         for axis, sym in in_axes.get(name, {}).items():
@@ -106,10 +139,7 @@ def _resized(inputs, input_names, in_axes) -> tuple[tuple, dict]:
                                  f"{sizes[sym]} and {x.shape[axis]} in the example inputs")
     new: dict[str, int] = {}
     for sym, a in sizes.items():
-        b = a + 1 if a <= 2 else a - 1
-        while (a, b) in {(sizes[s], v) for s, v in new.items()}:
-            b += 1
-        new[sym] = b
+        new[sym] = _trace_b_size(a, [(sizes[s], v) for s, v in new.items()])
     symbols, resized = {}, []
     for name, x in zip(input_names, inputs):
         data = x.data
