@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -26,6 +27,8 @@ _comm: Communicator | None = None
 # exception raised on the way out (a `finally: destroy_process_group()`) must still end it
 _job: Communicator | None = None
 _previous_excepthook = None
+#: seconds between a failing rank's last line on stderr and MPI_Abort
+ABORT_GRACE_SECONDS = 0.2
 
 
 class ReduceOp(enum.Enum):
@@ -142,6 +145,10 @@ def abort(reason: str, exit_code: int = 1):
     comm = _comm or _job or LocalCommunicator()
     print(f"deltaflow.distributed: rank {comm.rank} failed: {reason}", file=sys.stderr,
           flush=True)
+    # MPI_Abort tears the job down at once; the launcher forwards a rank's stderr from a
+    # pipe, and a CI run once lost this line (and the traceback's last one) that way:
+    # give it a moment to read them first
+    time.sleep(ABORT_GRACE_SECONDS)
     comm.abort(exit_code)
 
 
