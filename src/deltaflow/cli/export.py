@@ -162,21 +162,12 @@ def _babi(path, task=None, repeat=None) -> Exportable:
     """One of the run's memory networks (``deltaflow memory``'s choice: the model of
     ``task``, default the run's first, of the repeat chosen by validation or ``repeat``)
     on word ids; the vocabulary is in the metadata (no bAbI files are read)."""
-    from .. import io, nn
+    from .. import nn
     from ..functional import softmax
-    from ..tasks.babi import Members
-    from ..train import run_folder as rf
-    from .memory import _member
-    run_dir, weights, meta = rf.open_trained(path, "babi")
-    model = Members(meta)
-    model.load_state_dict(io.load(weights))
-    results_file = run_dir / rf.RESULTS_NAME
-    results = json.loads(results_file.read_text()) if results_file.is_file() else None
-    task = meta["tasks"][0] if task is None else task
-    try:
-        m = _member(model, results, task, repeat, run_dir)
-    except UsageError as err:
-        raise UsageError("export" + str(err).removeprefix("memory")) from None
+    from ..tasks.babi import load_members
+    from .memory import chosen_member
+    model, meta, run_dir, _ = load_members(path)
+    _, m = chosen_member(model, meta, run_dir, task, repeat, command="export")
     member, (tasks, rep) = model.members[m], model.keys[m]
 
     class Answer(nn.Module):

@@ -36,32 +36,32 @@ def add_parser(subparsers, name="memory"):
     return p
 
 
-def _member(model, results: dict | None, task: int, repeat, run_dir) -> int:
-    """Index of the member answering ``task``: the chosen repeat or ``repeat``."""
+def chosen_member(model, meta, run_dir, task=None, repeat=None, command="memory"):
+    """``(task, index of the member answering it)``: ``task`` (default the run's first), the
+    repeat chosen by validation (the run's results) or ``repeat``; errors name ``command``."""
+    from ..train import run_folder as rf
+    task = meta["tasks"][0] if task is None else task
     keys = model.keys
     groups = [k for k, _ in keys if task in k]
     if not groups:
-        raise UsageError(f"memory: {run_dir} was not trained on task {task}")
+        raise UsageError(f"{command}: {run_dir} was not trained on task {task}")
     group = groups[0]
     if repeat is None:
-        chosen = (results or {}).get("chosen", {})
-        repeat = chosen.get(",".join(map(str, group)), 0)
+        results_file = run_dir / rf.RESULTS_NAME
+        results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+        repeat = results.get("chosen", {}).get(",".join(map(str, group)), 0)
     for m, (k, r) in enumerate(keys):
         if k == group and r == repeat:
-            return m
-    raise UsageError(f"memory: {run_dir} has no repeat {repeat} (repeats: "
+            return task, m
+    raise UsageError(f"{command}: {run_dir} has no repeat {repeat} (repeats: "
                      f"{sorted({r for k, r in keys if k == group})})")
 
 
 def show(path, task=None, question=0, split="test", repeat=None) -> dict:
     """The story, attention per hop, answer and supporting facts of one question."""
     from ..tasks import babi
-    from ..train import run_folder as rf
     model, meta, store, _, run_dir, weights = babi.load_trained(path)
-    task = meta["tasks"][0] if task is None else task
-    results_file = run_dir / rf.RESULTS_NAME
-    results = json.loads(results_file.read_text()) if results_file.is_file() else None
-    m = _member(model, results, task, repeat, run_dir)
+    task, m = chosen_member(model, meta, run_dir, task, repeat)
     member = model.members[m]
     in_split = np.arange(store.n_train) if split == "train" \
         else np.arange(store.n_train, len(store.tasks))

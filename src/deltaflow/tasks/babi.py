@@ -423,13 +423,20 @@ def _spec(tasks) -> str:
 
 
 # ------------------------------------------------------------------ trained runs
-def load_trained(path):
-    """``(members in eval mode, meta, store, member splits, run folder, weights file)`` of a
-    trained babi run (a run folder or a checkpoint inside one)."""
+def load_members(path):
+    """``(members in eval mode, meta, run folder, weights file)`` of a trained babi run (a
+    run folder or a checkpoint inside one), without its bAbI data."""
     run_dir, weights, meta = rf.open_trained(path, "babi")
     model = Members(meta)
     model.load_state_dict(io.load(weights))
     model.eval()
+    return model, meta, run_dir, weights
+
+
+def load_trained(path):
+    """``(members in eval mode, meta, store, member splits, run folder, weights file)`` of a
+    trained babi run (a run folder or a checkpoint inside one)."""
+    model, meta, run_dir, weights = load_members(path)
     store = Store(data_root(meta["data"]), meta["tasks"], meta["memory_size"])
     if store.vocab != meta["vocab"]:
         raise ValueError(f"babi: {meta['data']} has other words than when {run_dir} was "
@@ -441,5 +448,6 @@ def load_trained(path):
     return (model, meta, store, [splits[k] for k, _ in model.keys], run_dir, weights)
 
 
-__all__ = ["BabiTask", "Batches", "Members", "Schedule", "Store", "load_trained",
+__all__ = ["BabiTask", "Batches", "Members", "Schedule", "Store", "load_members",
+           "load_trained",
            "noisy_time", "results", "setup", "table", "task_list"]
