@@ -593,3 +593,10 @@ def test_second_trace_sizes_keep_every_dynamic_product_apart():
     assert all(a != b for a, b in pairs)
     assert resized[0].shape[1] == resized[2].shape[1]          # one symbol, one size
     assert not _distinguishable([(2, 3), (3, 2)]) and not _distinguishable([(4, 3), (4, 3)])
+
+
+def test_no_second_trace_size_is_an_error_saying_so():
+    from deltaflow.onnx.export import _trace_b_size
+    with pytest.raises(ExportError, match="no size for a second trace of a dynamic axis of "
+                                          "size 3 keeps the dynamic sizes"):
+        _trace_b_size(3, [(4, 4)])          # a static-looking pair: nothing can fix it
