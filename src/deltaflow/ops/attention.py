@@ -5,6 +5,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from . import softmax_kernels
 
 
 def _row_sums(a, xp):
@@ -15,14 +16,11 @@ def _row_sums(a, xp):
 
 
 def _masked_softmax(s, xp):
-    """Row softmax that gives all-zero rows where every score is −∞ (a fully masked query)."""
-    m = s.max(axis=-1, keepdims=True)
-    m[~xp.isfinite(m)] = 0
-    e = xp.exp(xp.subtract(s, m, out=s), out=s)      # in place: no score-sized temporaries
-    total = _row_sums(e, xp)
-    total[total == 0] = 1
-    e *= xp.reciprocal(total, out=total)
-    return e
+    """Row softmax that gives all-zero rows where every score is −∞ (a fully masked query),
+    in place of s: exp(s − max) / Σ exp(s − max) (:mod:`.softmax_kernels`)."""
+    kernels = softmax_kernels.pick(s)
+    e = xp.exp(kernels.shift(s), out=s)
+    return kernels.normalize(e, _row_sums(e, xp))
 
 
 class ScaledDotProductAttention(Function):
@@ -78,9 +76,7 @@ class ScaledDotProductAttention(Function):
             rows = _row_sums(g * self.out, xp)
         else:
             rows = _row_sums(dp * probs, xp)
-        ds = dp
-        ds -= rows
-        ds *= probs
+        ds = softmax_kernels.pick(dp, rows, probs).grad(dp, rows, probs)
         dq = dk = None
         if need[0]:
             dq = xp.matmul(ds, k)
