@@ -29,6 +29,17 @@ def erf(x):
         return np.vectorize(math.erf, otypes=[x.dtype])(x)
 
 
+def _exp_half_square(z):
+    """e^{−z²/2}, in one buffer."""
+    e = z * z
+    e *= -0.5
+    return xp_of(z).exp(e, out=e)
+
+
+def _exact(z):
+    return xp_of(z) is not np or z.dtype == np.float64
+
+
 def normal_cdf_pdf(z):
     """Φ(z) = ½·erfc(−z/√2) and φ(z) = e^{−z²/2}/√(2π), computed together (they share
     e^{−z²/2}).
@@ -39,16 +50,24 @@ def normal_cdf_pdf(z):
     float32 ulps) and, as E is never subtracted from 1 on the left, the left tail keeps
     its relative accuracy (1.6·10⁻³ at z = −5, 2 % at z = −10, where ½(1 + erf) in
     float32 has lost every digit); about twenty vectorised passes, a sixth of SciPy's
-    erf time — or, with Numba, one fused loop after the exp pass
-    (:mod:`deltaflow.ops.gelu_kernels`, the same numbers).
+    erf time (:func:`deltaflow.ops.gelu_kernels.cdf_pdf`).
     """
-    xp = xp_of(z)
-    e = z * z
-    e *= -0.5
-    xp.exp(e, out=e)                                             # e^{−z²/2}
-    if xp is not np or z.dtype == np.float64:
+    e = _exp_half_square(z)
+    if _exact(z):
         return 0.5 * (1 + erf(z / _SQRT_2)), e * INV_SQRT_2PI
-    return gelu_kernels.pick(z).cdf_pdf(z, e)
+    return gelu_kernels.cdf_pdf(z, e)
+
+
+def gelu_and_slope(z):
+    """y = z·Φ(z) and f′(z) = z·φ(z) + Φ(z), with :func:`normal_cdf_pdf`'s Φ and φ; for
+    float32 with Numba, one fused loop after the exp pass (:mod:`deltaflow.ops.gelu_kernels`,
+    the same numbers)."""
+    if _exact(z):
+        cdf, pdf = normal_cdf_pdf(z)
+        slope = z * pdf
+        slope += cdf
+        return z * cdf, slope
+    return gelu_kernels.pick(z).gelu(z, _exp_half_square(z))
 
 
 def sigmoid(x):
@@ -120,8 +139,8 @@ class GELU(Function):
         if approximate == "tanh":
             self.t = xp.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z ** 3))
             return 0.5 * z * (1 + self.t)
-        self.cdf, self.pdf = normal_cdf_pdf(z)
-        return z * self.cdf
+        out, self.slope = gelu_and_slope(z)
+        return out
 
     def backward(self, g):
         z = self.z
@@ -129,8 +148,7 @@ class GELU(Function):
             t = self.t
             inner_d = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)
             return g * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * inner_d)
-        pdf, cdf = self.pdf, self.cdf
-        return gelu_kernels.pick(z, pdf, cdf, g).gelu_backward(z, pdf, cdf, g)
+        return g * self.slope
 
     def recompute_saved(self, saved):
         z = saved["z"]
@@ -138,14 +156,13 @@ class GELU(Function):
         if self.approximate == "tanh":
             saved["t"] = xp.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z ** 3))
         else:
-            saved["cdf"] = 0.5 * (1 + xp.erf(z / _SQRT_2))
-            saved["pdf"] = xp.exp(-0.5 * z * z) * INV_SQRT_2PI
+            saved["slope"] = 0.5 * (1 + xp.erf(z / _SQRT_2)) + \
+                z * (xp.exp(-0.5 * z * z) * INV_SQRT_2PI)
 
     def backward_graph(self, g):
         if self.approximate == "tanh":
             return super().backward_graph(g)
-        saved = self.saved_tensors()
-        return g * (saved["cdf"] + saved["z"] * saved["pdf"])
+        return g * self.saved_tensors()["slope"]
 
 
 class SiLU(Function):
