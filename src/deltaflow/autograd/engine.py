@@ -21,6 +21,7 @@ import sys
 import threading
 
 from ..backend import xp_of
+from ..sums import leading_sums
 from . import inplace, write_clock
 from .grad_mode import enable_grad, state
 
@@ -44,8 +45,11 @@ def unbroadcast(grad, shape):
 
 
 def _sum(grad, axes, keepdims):
-    """An array's own ``sum`` (the fast path), or the array namespace's for a Tensor."""
+    """An array's own ``sum`` (over leading axes a matrix-vector product,
+    :func:`deltaflow.sums.leading_sums`), or the array namespace's for a Tensor."""
     if hasattr(grad, "flags"):
+        if not keepdims and axes == tuple(range(len(axes))):
+            return leading_sums(grad, len(axes))
         return grad.sum(axis=axes, keepdims=keepdims)
     return xp_of(grad).sum(grad, axis=axes, keepdims=keepdims)
 

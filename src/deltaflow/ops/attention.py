@@ -5,14 +5,8 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from ..sums import row_sums
 from . import softmax_kernels
-
-
-def _row_sums(a, xp):
-    """Σ over the last axis, keepdims, as one matrix-vector product with ones (BLAS is 3–5×
-    faster than a reduction along short rows)."""
-    rows = a.reshape(-1, a.shape[-1]) @ xp.ones(a.shape[-1], dtype=a.dtype)
-    return rows.reshape(a.shape[:-1] + (1,))
 
 
 def _masked_softmax(s, xp):
@@ -20,7 +14,7 @@ def _masked_softmax(s, xp):
     in place of s: exp(s − max) / Σ exp(s − max) (:mod:`.softmax_kernels`)."""
     kernels = softmax_kernels.pick(s)
     e = xp.exp(kernels.shift(s), out=s)
-    return kernels.normalize(e, _row_sums(e, xp))
+    return kernels.normalize(e, row_sums(e))
 
 
 class ScaledDotProductAttention(Function):
@@ -73,9 +67,9 @@ class ScaledDotProductAttention(Function):
             dp *= self.keep
             dp *= 1.0 / (1.0 - self.p)
         if self.keep is None and g_weights is None:
-            rows = _row_sums(g * self.out, xp)
+            rows = row_sums(g * self.out)
         else:
-            rows = _row_sums(dp * probs, xp)
+            rows = row_sums(dp * probs)
         ds = softmax_kernels.pick(dp, rows, probs).grad(dp, rows, probs)
         dq = dk = None
         if need[0]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd.function import Function
+from ..sums import leading_sums
 
 
 def _product(a, b):
@@ -20,7 +21,7 @@ def _product(a, b):
 
 class Linear(Function):
     """y = x·Wᵀ + b  (x: (..., in), W: (out, in), b: (out,));
-    ∂L/∂x = g·W,  ∂L/∂W = gᵀ·x,  ∂L/∂b = Σ g over all rows.
+    ∂L/∂x = g·W,  ∂L/∂W = gᵀ·x,  ∂L/∂b = 1ᵀ·g (Σ g over all rows, :mod:`deltaflow.sums`).
 
     Leading dims of x are folded into rows, so forward and each weight gradient is one GEMM
     (no transposed copies: BLAS reads Wᵀ and gᵀ as views). y and ∂L/∂x are computed in the
@@ -48,7 +49,7 @@ class Linear(Function):
         if len(need) == 2:
             return gx, gw
         if need[2]:
-            gb = g2.sum(axis=0)
+            gb = leading_sums(g2)
         return gx, gw, gb
 
     def backward_graph(self, g):

@@ -1,7 +1,7 @@
 """The row softmax of attention and its backward, as NumPy/CuPy passes and as loops compiled
 by Numba when it is installed (see :mod:`deltaflow.jit`). Scores are viewed as (rows, K):
 one row per query, K keys. The exponential stays NumPy's vectorised pass and the row sums
-a BLAS matrix-vector product (:func:`deltaflow.ops.attention._row_sums`); what runs here is
+a BLAS matrix-vector product (:func:`deltaflow.sums.row_sums`); what runs here is
 the work between them, each loop doing the passes' operations in their order, so both give
 the same bits. (A row with a NaN score is all NaN either way: its sum is NaN. Only its
 maximum may differ, which NumPy takes as NaN and the loop from the other scores, with four
