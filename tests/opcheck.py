@@ -136,6 +136,16 @@ def check_op(case, check):
 
 
 # ------------------------------------------------------------------------ the checks
+def in_layout(array, order):
+    """``array``'s values laid out in memory in ``order``: "C", "F", or "K", the layout of
+    a convolution's output (its values in a batch-first-last copy, seen in the original
+    axis order: neither C- nor F-contiguous, but dense)."""
+    if order == "K":
+        return np.ascontiguousarray(np.moveaxis(array, 0, -1)).transpose(
+            (array.ndim - 1,) + tuple(range(array.ndim - 1)))
+    return np.asarray(array, order=order)
+
+
 def is_floating(array):
     return np.issubdtype(np.asarray(array).dtype, np.floating)
 

@@ -1,5 +1,6 @@
 """The fused loop of float32 GELU (deltaflow.ops.gelu_kernels, compiled by Numba) gives bit
-for bit the output and derivative of the NumPy passes, in C and F order, at the edges (±0,
+for bit the output and derivative of the NumPy passes, in C and F order and a
+convolution output's permuted layout, at the edges (±0,
 ±Inf, NaN, huge |z|) too; small, float64 or strided arrays take the NumPy passes."""
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ import pytest
 
 from deltaflow.ops import gelu_kernels
 from deltaflow.ops.activation import gelu_and_slope
+from opcheck import in_layout
 
 pytest.importorskip("numba")
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", ["C", "F", "K"])
 def test_fused_gelu_and_slope_are_bitwise_the_numpy_passes(order, set_jit):
     rng = np.random.default_rng(0)
-    z = (rng.standard_normal((256, 200)) * 4).astype(np.float32)
-    z[0, :8] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 1e-40]
-    z = np.asarray(z, order=order)
+    z = (rng.standard_normal((16, 16, 200)) * 4).astype(np.float32)
+    z[0, 0, :8] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 1e-40]
+    z = in_layout(z, order)
     set_jit(True)
     assert gelu_kernels.pick(z).compiled
     with np.errstate(over="ignore", invalid="ignore"):
@@ -48,12 +50,13 @@ def _gelu_grad(z, g, enabled, set_jit):
     return x.grad.numpy()
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", ["C", "F", "K"])
 def test_fused_gelu_backward_is_bitwise_the_numpy_passes(order, set_jit):
     rng = np.random.default_rng(1)
-    z = np.asarray((rng.standard_normal((256, 200)) * 4).astype(np.float32), order=order)
-    g = np.asarray(rng.standard_normal((256, 200)).astype(np.float32), order=order)
-    z[0, :3] = [np.nan, np.inf, -0.0]
-    g[1, :2] = [np.inf, np.nan]
+    z = (rng.standard_normal((16, 16, 200)) * 4).astype(np.float32)
+    g = rng.standard_normal((16, 16, 200)).astype(np.float32)
+    z[0, 0, :3] = [np.nan, np.inf, -0.0]
+    g[0, 1, :2] = [np.inf, np.nan]
+    z, g = in_layout(z, order), in_layout(g, order)
     fused, passes = (_gelu_grad(z, g, e, set_jit) for e in (True, False))
     np.testing.assert_array_equal(fused.view(np.uint32), passes.view(np.uint32))

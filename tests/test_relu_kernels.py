@@ -1,6 +1,7 @@
 """ReLU's fused backward (deltaflow.ops.relu_kernels, compiled by Numba) gives exactly the
 gradient of the NumPy passes and of PyTorch, NaN outputs and ±Inf gradients included, in
-C and F layouts; small or mixed-layout arrays take the NumPy passes."""
+C and F layouts and a convolution output's permuted layout; small or mixed-layout arrays
+take the NumPy passes."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,20 +9,21 @@ import pytest
 
 import deltaflow as dl
 from deltaflow.ops import relu_kernels
+from opcheck import in_layout
 
 pytest.importorskip("numba")
 
-SHAPE = (160, 256)                   # 40 960 elements: above relu_kernels.MIN_SIZE
+SHAPE = (16, 10, 16, 16)             # 40 960 elements: above relu_kernels.MIN_SIZE
 
 
 def _inputs(dtype, order):
     rng = np.random.default_rng(0)
     z = rng.standard_normal(SHAPE).astype(dtype)
     g = rng.standard_normal(SHAPE).astype(dtype)
-    z[0, :4] = [np.nan, 0.0, -0.0, np.inf]            # NaN passes g, 0 and -0 block it
-    g[1, :3] = [np.inf, -np.inf, np.nan]
-    z[1, :3] = [-1.0, 2.0, -3.0]                       # Inf where blocked: 0, not NaN
-    return np.asarray(z, order=order), np.asarray(g, order=order)
+    z[0, 0, 0, :4] = [np.nan, 0.0, -0.0, np.inf]      # NaN passes g, 0 and -0 block it
+    g[0, 0, 1, :3] = [np.inf, -np.inf, np.nan]
+    z[0, 0, 1, :3] = [-1.0, 2.0, -3.0]                 # Inf where blocked: 0, not NaN
+    return in_layout(z, order), in_layout(g, order)
 
 
 def _relu_grad(z, g, enabled, set_jit):
@@ -31,7 +33,7 @@ def _relu_grad(z, g, enabled, set_jit):
     return x.grad.numpy()
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", ["C", "F", "K"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_relu_backward_equals_numpy_passes(dtype, order, set_jit):
     z, g = _inputs(dtype, order)
@@ -39,10 +41,11 @@ def test_fused_relu_backward_equals_numpy_passes(dtype, order, set_jit):
     assert relu_kernels.pick(g, np.maximum(z, 0)).compiled
     passes = _relu_grad(z, g, False, set_jit)
     np.testing.assert_array_equal(fused, passes)
-    assert fused[0, 0] == g[0, 0] and fused[0, 1] == 0 and fused[1, 0] == 0
+    assert fused[0, 0, 0, 0] == g[0, 0, 0, 0] and fused[0, 0, 0, 1] == 0
+    assert fused[0, 0, 1, 0] == 0
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", ["C", "F", "K"])
 def test_fused_relu_backward_equals_torch(order, set_jit):
     torch = pytest.importorskip("torch")
     z, g = _inputs(np.float64, order)
@@ -56,6 +59,9 @@ def test_fused_relu_applies_only_to_large_arrays_of_one_layout(set_jit):
     a = np.zeros(SHAPE, np.float32)
     assert relu_kernels.pick(a, a).compiled
     assert relu_kernels.pick(a.T, a.T).compiled                          # both F-ordered
+    k = in_layout(a, "K")
+    assert relu_kernels.pick(k, np.empty_like(k)).compiled               # one permutation
+    assert not relu_kernels.pick(k, np.ascontiguousarray(k)).compiled
     assert not relu_kernels.pick(a, np.asfortranarray(a)).compiled
     assert not relu_kernels.pick(a[:, ::2], a[:, ::2]).compiled
     small = np.zeros(100, np.float32)

@@ -40,14 +40,29 @@ def enabled() -> bool:
 
 def shared_layout(first, *others):
     """"C" or "F" when ``first`` and ``others`` have one shape and dtype and are all
-    contiguous in that one order — a loop can then walk them flat, in memory order — else
-    None."""
+    contiguous in that one order, "K" when they are all one dense array with its axes
+    permuted, by the same strides (a convolution's batch-last output seen as NCHW) — a loop
+    can then walk each flat, in memory order (``ravel(order="K")`` is a view) — else None."""
     arrays = (first, *others)
     if any(a.shape != first.shape or a.dtype != first.dtype for a in others):
         return None
     if all(a.flags.c_contiguous for a in arrays):
         return "C"
-    return "F" if all(a.flags.f_contiguous for a in arrays) else None
+    if all(a.flags.f_contiguous for a in arrays):
+        return "F"
+    if all(a.strides == first.strides for a in others) and _dense(first):
+        return "K"
+    return None
+
+
+def _dense(a):
+    """Whether ``a`` fills its memory without gaps, in some order of its axes."""
+    step = a.itemsize
+    for stride, n in sorted((s, n) for s, n in zip(a.strides, a.shape) if n > 1):
+        if stride != step:
+            return False
+        step *= n
+    return True
 
 
 class Passes:
