@@ -7,9 +7,10 @@ The loop is one pass over memory as a select, PyTorch's ``threshold_backward``; 
 are NumPy's mask, negation, multiply and finiteness check (four passes; the multiply also
 needs a fallback for ±Inf in g, where g·0 would be NaN). ``pick(g, out)`` returns the loop
 when it applies: Numba present and enabled, NumPy float arrays of at least ``MIN_SIZE``
-elements (a small model never imports Numba), g and out contiguous in the same order (C,
-or F as :class:`deltaflow.ops.linear.Linear` may produce), so that the loop walks both
-flat in memory order.
+elements (a small model never imports Numba), g and out laid out alike (C, F as
+:class:`deltaflow.ops.linear.Linear` may produce, or a convolution's batch-last output seen
+as NCHW: :func:`deltaflow.jit.shared_layout`), so that the loop walks both flat in memory
+order.
 """
 from __future__ import annotations
 
