@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from . import col2im_kernels
 
 
 def out_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int,
@@ -91,13 +92,8 @@ def im2col(xb, kernel, stride, dilation, out_hw, groups=1, ones=False):
 
 def col2im(cols, padded_hw, stride, dilation):
     """Adjoint of :func:`im2col`: add the (C, kh, kw, Ho, Wo, N) columns back into a
-    (C, Hp, Wp, N) image, one strided slice per kernel offset (kh·kw vectorised adds)."""
-    C, kh, kw, Ho, Wo, N = cols.shape
-    out = xp_of(cols).zeros((C,) + tuple(padded_hw) + (N,), dtype=cols.dtype)
-    for p in range(kh):
-        for q in range(kw):
-            out[window_slice(p, q, stride, dilation, (Ho, Wo))] += cols[:, p, q]
-    return out
+    (C, Hp, Wp, N) image, kernel offset by kernel offset (:mod:`.col2im_kernels`)."""
+    return col2im_kernels.pick(cols).col2im(cols, padded_hw, stride, dilation)
 
 
 def as_image(x):
