@@ -9,7 +9,9 @@ off by default), a NumPy float32/float64 array, and the module's own size and la
 condition — and the passes otherwise. The op then calls the methods of what it got, one
 algorithm either way. Numba is imported, and the loops compiled or loaded from Numba's
 on-disk cache, on first use, never by ``import deltaflow``. Each loop does the operations
-of the passes in the same order (no fast-math), so both give the same numbers. Loops are
+of the passes in the same order (no fast-math), so both give the same numbers; where a
+loop sums in another order than the passes' BLAS products (LayerNorm's row sums), its
+module says so and its tests state the bound. Loops are
 compiled with ``error_model="numpy"``: a float division by zero gives ±inf/NaN as in NumPy
 instead of raising, which also lets LLVM vectorise loops that divide (Adam's update:
 0.9 → 0.1 ms on a 262 144-element parameter).
@@ -28,7 +30,7 @@ MIN_SIZE = 1 << 15          # smaller arrays keep the NumPy path: small models n
 def set_enabled(flag: bool) -> None:
     """Let ``pick`` return the compiled kernels (True, the default unless
     ``DELTAFLOW_NUMBA=0``) or always the NumPy/CuPy passes (False); both give the same
-    numbers."""
+    numbers (LayerNorm's: the same to rounding)."""
     global _enabled
     _enabled = bool(flag)
 
