@@ -18,6 +18,7 @@ from __future__ import annotations
 from ..autograd.function import Function
 from ..backend import xp_of
 from . import col2im_kernels
+from .linear import blas_product
 
 
 def out_size(size: int, kernel: int, stride: int, pad_lo: int, pad_hi: int,
@@ -112,7 +113,8 @@ class Convolution(Function):
         y[n,o,i,j] = b[o] + Σ_{c,p,q} w[o,c,p,q] · x_pad[n, g(o)·C/G + c, i·sh + p·dh, j·sw + q·dw]
 
     per group one GEMM  Y = [W b] · [cols(x); 1]  (the bias is the weight of a constant
-    input 1);  [∂L/∂W ∂L/∂b] = ∂L/∂Y · [cols(x); 1]ᵀ,  ∂L/∂x = col2im(Wᵀ · ∂L/∂Y).
+    input 1);  [∂L/∂W ∂L/∂b] = ∂L/∂Y · [cols(x); 1]ᵀ (in OpenBLAS's faster orientation,
+    :func:`~deltaflow.ops.linear.blas_product`),  ∂L/∂x = col2im(Wᵀ · ∂L/∂Y).
     ``padding`` is ((top, bottom), (left, right)).
     """
 
@@ -151,7 +153,8 @@ class Convolution(Function):
         has_bias = len(need) > 2                       # b was given (it may need no grad)
         if need[1]:
             cols, self.cols = self.cols, None
-            gwb = xp.matmul(gmat, cols.transpose(0, 2, 1))
+            gwb = (blas_product(gmat[0], cols[0].T)[None] if G == 1 else
+                   xp.matmul(gmat, cols.transpose(0, 2, 1)))
             del cols  # keep at most one column buffer alive
             K = gwb.shape[2] - int(has_bias)
             gw = gwb[:, :, :K].reshape(self.w_shape)

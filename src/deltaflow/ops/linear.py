@@ -5,7 +5,7 @@ from ..autograd.function import Function
 from ..sums import leading_sums
 
 
-def _product(a, b):
+def blas_product(a, b):
     """a·b for 2-D a (M, K) and b (K, N), computed as (bᵀ·aᵀ)ᵀ when M < N ≤ 2048.
 
     OpenBLAS splits a product over its threads better when the output has more rows than
@@ -25,12 +25,12 @@ class Linear(Function):
 
     Leading dims of x are folded into rows, so forward and each weight gradient is one GEMM
     (no transposed copies: BLAS reads Wᵀ and gᵀ as views). y and ∂L/∂x are computed in the
-    orientation OpenBLAS runs faster (:func:`_product`); ∂L/∂W always comes out C-ordered,
+    orientation OpenBLAS runs faster (:func:`blas_product`); ∂L/∂W always comes out C-ordered,
     the layout of W, so the optimizer's update loops read both in order."""
 
     def forward(self, x, weight, bias=None):
         rows = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-        y = _product(rows, weight.T)
+        y = blas_product(rows, weight.T)
         if bias is not None:
             y += bias
         self.rows, self.weight, self.x_shape = rows, weight, x.shape
@@ -41,7 +41,7 @@ class Linear(Function):
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         gx = gw = gb = None
         if need[0]:
-            gx = _product(g2, self.weight)
+            gx = blas_product(g2, self.weight)
             if len(self.x_shape) != 2:
                 gx = gx.reshape(self.x_shape)
         if need[1]:
