@@ -10,7 +10,7 @@ from __future__ import annotations
 
 DESCRIPTION = ("char-LSTM LM: vocab 65, embed 64, hidden 256, seq 64, batch 32, Adam: one "
                "training step")
-TARGET = 1.3
+TARGET = 1.0         # issue 21: every workload ≤ 1.0× PyTorch
 REFERENCE = "torch"
 UNIT = "step"
 STEPS_PER_CALL = 4        # steps per timed call (benchmarks.common.several_steps)

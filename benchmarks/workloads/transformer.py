@@ -10,7 +10,7 @@ from __future__ import annotations
 
 DESCRIPTION = ("char-Transformer LM: vocab 65, d_model 128, 4 heads, 2 pre-LN layers, MLP 4x, "
                "seq 64, batch 32, AdamW: one training step")
-TARGET = 1.3
+TARGET = 1.0         # issue 21: every workload ≤ 1.0× PyTorch
 REFERENCE = "torch"
 UNIT = "step"
 STEPS_PER_CALL = 4        # steps per timed call (benchmarks.common.several_steps)
