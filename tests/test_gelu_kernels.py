@@ -60,3 +60,19 @@ def test_fused_gelu_backward_is_bitwise_the_numpy_passes(order, set_jit):
     z, g = in_layout(z, order), in_layout(g, order)
     fused, passes = (_gelu_grad(z, g, e, set_jit) for e in (True, False))
     np.testing.assert_array_equal(fused.view(np.uint32), passes.view(np.uint32))
+
+
+@pytest.mark.parametrize("order", ["C", "F", "K"])
+def test_compiled_half_square_is_bitwise_the_passes(order, set_jit):
+    z = (np.random.default_rng(2).standard_normal((16, 16, 200)) * 4).astype(np.float32)
+    z[0, 0, :6] = [np.nan, np.inf, -np.inf, -0.0, 1e30, 1e-40]
+    z = in_layout(z, order)
+    set_jit(True)
+    compiled = gelu_kernels.pick(z)
+    set_jit(False)
+    passes = gelu_kernels.pick(z)
+    assert compiled.compiled and not passes.compiled
+    with np.errstate(over="ignore"):
+        got, want = compiled.half_square(z), passes.half_square(z)
+    assert got.strides == z.strides
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
