@@ -10,7 +10,7 @@ condition — and the passes otherwise. The op then calls the methods of what it
 algorithm either way. Numba is imported, and the loops compiled or loaded from Numba's
 on-disk cache, on first use, never by ``import deltaflow``. Each loop does the operations
 of the passes in the same order (no fast-math), so both give the same numbers; where a
-loop sums in another order than the passes' BLAS products (LayerNorm's row sums), its
+loop sums in another order than the passes (LayerNorm's row sums, the scatter of rows), its
 module says so and its tests state the bound. Loops are
 compiled with ``error_model="numpy"``: a float division by zero gives ±inf/NaN as in NumPy
 instead of raising, which also lets LLVM vectorise loops that divide (Adam's update:
@@ -30,7 +30,7 @@ MIN_SIZE = 1 << 15          # smaller arrays keep the NumPy path: small models n
 def set_enabled(flag: bool) -> None:
     """Let ``pick`` return the compiled kernels (True, the default unless
     ``DELTAFLOW_NUMBA=0``) or always the NumPy/CuPy passes (False); both give the same
-    numbers (LayerNorm's: the same to rounding)."""
+    numbers (LayerNorm's and the row scatter's: the same to rounding)."""
     global _enabled
     _enabled = bool(flag)
 

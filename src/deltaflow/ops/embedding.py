@@ -1,31 +1,15 @@
 """Embedding lookup: rows of a weight matrix selected by integer indices."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd.function import Function
 from ..backend import xp_of
+from . import scatter_kernels
 
 
 def scatter_rows(index, rows, n_rows, ordered=False):
-    """out[i] = Σ rows[k] over k with index[k] = i, as an (n_rows, D) array.
-
-    On NumPy: sort the indices once (not when ``ordered``: ``index`` is non-decreasing
-    already), then one ``add.reduceat`` over runs of equal indices (faster than
-    ``np.add.at`` and deterministic); on CuPy: ``cupy.add.at``."""
-    xp = xp_of(rows)
-    out = xp.zeros((n_rows,) + rows.shape[1:], dtype=rows.dtype)
-    if index.size == 0:
-        return out
-    if xp is not np:  # pragma: no cover - GPU only
-        xp.add.at(out, index, rows)
-        return out
-    if not ordered:
-        order = np.argsort(index, kind="stable")
-        index, rows = index[order], rows[order]
-    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
-    out[index[starts]] = np.add.reduceat(rows, starts, axis=0)
-    return out
+    """out[i] = Σ rows[k] over k with index[k] = i, as an (n_rows, D) array, in k's order
+    (``ordered``: ``index`` is non-decreasing already) (:mod:`.scatter_kernels`)."""
+    return scatter_kernels.pick(rows, index).scatter_rows(index, rows, n_rows, ordered)
 
 
 class Embedding(Function):
