@@ -14,8 +14,9 @@ e = e^{−z²/2}, which :func:`deltaflow.ops.activation.normal_cdf_pdf` computes
 The loop does the passes' operations with their constants, in order, so both give the same
 numbers: one pass over memory instead of about eighteen (GELU on the Transformer
 benchmark's (2048, 512) activations: see docs/performance.md).
-``pick(z)`` returns the loop for NumPy float32 arrays of at least ``MIN_SIZE`` elements,
-contiguous in C or F order (it walks z and e flat in memory order).
+``pick(z)`` returns the loops for NumPy float32 arrays of at least ``MIN_SIZE`` elements
+that are C, F or one dense permuted array (:func:`deltaflow.jit.shared_layout`: the loops
+walk z and e flat in memory order).
 """
 from __future__ import annotations
 

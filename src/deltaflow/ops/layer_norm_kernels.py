@@ -51,7 +51,7 @@ from ..backend import xp_of
 from ..jit import MIN_SIZE, Compiled, Kernels, Passes, shared_layout
 from ..sums import leading_sums
 
-LANES = 32      # partial sums per row sum (the folds below: 32 → 16 → 8 → 4 → 1)
+LANES = 32      # partial sums per row sum, folded pairwise: 32 → 16 → 8 → 4 → 2 → 1
 MIN_K = 16      # shorter rows keep the passes
 
 
@@ -71,7 +71,6 @@ def _forward(x, weight, bias, eps, inv_k, one, acc, xhat, inv_std, y):
     of the dtype): μ = Σ_j x_j · (1/K) and σ² = Σ_j (x_j − μ)² · (1/K) in lane sums,
     s = 1/√(σ² + ε) → inv_std[r], x̂_j = (x_j − μ)·s → xhat[r], y_j = x̂_j·γ_j + β_j → y[r]."""
     R, K = x.shape
-    half, quarter, eighth = LANES // 2, LANES // 4, LANES // 8
     for r in range(R):
         row = x[r]
         acc[:] = 0
@@ -79,26 +78,24 @@ def _forward(x, weight, bias, eps, inv_k, one, acc, xhat, inv_std, y):
             seg = row[i:i + LANES]
             for lane in range(seg.size):
                 acc[lane] += seg[lane]
-        for lane in range(half):                 # fold the lanes pairwise
-            acc[lane] += acc[lane + half]
-        for lane in range(quarter):
-            acc[lane] += acc[lane + quarter]
-        for lane in range(eighth):
-            acc[lane] += acc[lane + eighth]
-        mean = ((acc[0] + acc[2]) + (acc[1] + acc[3])) * inv_k
+        width = LANES // 2                       # fold the lanes pairwise
+        while width:
+            for lane in range(width):
+                acc[lane] += acc[lane + width]
+            width //= 2
+        mean = acc[0] * inv_k
         acc[:] = 0
         for i in range(0, K, LANES):
             seg = row[i:i + LANES]
             for lane in range(seg.size):
                 d = seg[lane] - mean
                 acc[lane] += d * d
-        for lane in range(half):
-            acc[lane] += acc[lane + half]
-        for lane in range(quarter):
-            acc[lane] += acc[lane + quarter]
-        for lane in range(eighth):
-            acc[lane] += acc[lane + eighth]
-        s = one / np.sqrt(((acc[0] + acc[2]) + (acc[1] + acc[3])) * inv_k + eps)
+        width = LANES // 2
+        while width:
+            for lane in range(width):
+                acc[lane] += acc[lane + width]
+            width //= 2
+        s = one / np.sqrt(acc[0] * inv_k + eps)
         inv_std[r] = s
         h = xhat[r]
         for j in range(K):
@@ -114,7 +111,6 @@ def _backward(g, xhat, weight, inv_std, inv_k, input_grad, param_grads, a, b, gx
     ``input_grad``, a_r = Σ_j γ_j·g_j · (1/K) and b_r = Σ_j γ_j·g_j·x̂_j · (1/K) in lane
     sums, then ∂L/∂x_j = ((γ_j·g_j − a_r) − x̂_j·b_r)·s_r → gx[r]."""
     R, K = g.shape
-    half, quarter, eighth = LANES // 2, LANES // 4, LANES // 8
     for r in range(R):
         if param_grads:
             for j in range(K):
@@ -129,17 +125,13 @@ def _backward(g, xhat, weight, inv_std, inv_k, input_grad, param_grads, a, b, gx
                     gh = ws[lane] * gs[lane]
                     a[lane] += gh
                     b[lane] += gh * hs[lane]
-            for lane in range(half):
-                a[lane] += a[lane + half]
-                b[lane] += b[lane + half]
-            for lane in range(quarter):
-                a[lane] += a[lane + quarter]
-                b[lane] += b[lane + quarter]
-            for lane in range(eighth):
-                a[lane] += a[lane + eighth]
-                b[lane] += b[lane + eighth]
-            ar = ((a[0] + a[2]) + (a[1] + a[3])) * inv_k
-            br = ((b[0] + b[2]) + (b[1] + b[3])) * inv_k
+            width = LANES // 2                   # fold the lanes pairwise
+            while width:
+                for lane in range(width):
+                    a[lane] += a[lane + width]
+                    b[lane] += b[lane + width]
+                width //= 2
+            ar, br = a[0] * inv_k, b[0] * inv_k
             s = inv_std[r]
             for j in range(K):
                 gx[r, j] = ((weight[j] * g[r, j] - ar) - xhat[r, j] * br) * s
