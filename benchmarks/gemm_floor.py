@@ -18,11 +18,20 @@ the workload's own shapes, not the CPU's peak: a library with a faster GEMM for 
 one that does a convolution without im2col, can go above 100%; the peak rate of a large
 square product (``peak_rate``) is reported beside it.
 
+With PyTorch installed the same shapes are also timed with ``torch.matmul`` (its BLAS:
+MKL/oneDNN in the x86 wheels), giving a second floor, ``reference``. A library's time
+beyond its own BLAS's floor is what it spends outside the products (elementwise work,
+memory traffic, per-op overhead, products slower in the step than alone): comparing
+deltaflow's time beyond NumPy's floor with PyTorch's beyond its own splits a ratio to
+PyTorch into the part the BLAS explains and the rest.
+
     python -m benchmarks.gemm_floor mlp cnn [--quick]   # JSON, one object per workload
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import json
 import math
 import time
@@ -117,25 +126,25 @@ def _shape(g: Gemm) -> tuple[int, int, int, int]:
     return g.m, g.n, g.k, g.batch
 
 
-def _best(a, b, out, repeats: int, min_time: float, clock) -> float:
-    import numpy as np
+def _best(product, repeats: int, min_time: float, clock) -> float:
     t0 = clock()
-    np.matmul(a, b, out=out)                         # warm-up, and the calibration
+    product()                                        # warm-up, and the calibration
     inner = max(1, math.ceil(min_time / max(clock() - t0, 1e-7)))
     best = math.inf
     for _ in range(repeats):
         t0 = clock()
         for _ in range(inner):
-            np.matmul(a, b, out=out)
+            product()
         best = min(best, (clock() - t0) / inner)
     return best
 
 
 def time_shape(m: int, n: int, k: int, batch: int = 1, repeats: int = 5,
-               min_time: float = 2e-3, clock=time.perf_counter) -> float:
+               min_time: float = 2e-3, clock=time.perf_counter, library: str = "numpy") -> float:
     """Best time in seconds (wall, or ``clock``: ``time.thread_time`` to match timings of
     single-threaded code in CPU time) of one float32 (m×k)·(k×n) product over ``batch``
-    stacked matrices, the better of the two orientations."""
+    stacked matrices, the better of the two orientations, by ``numpy.matmul`` or (``library``
+    "torch") ``torch.matmul``, each into a preallocated output."""
     import numpy as np
     rng = np.random.default_rng(0)
     lead = (batch,) if batch > 1 else ()
@@ -144,19 +153,26 @@ def time_shape(m: int, n: int, k: int, batch: int = 1, repeats: int = 5,
         a = rng.random(lead + (rows, k), dtype=np.float32)
         b = rng.random(lead + (k, cols), dtype=np.float32)
         out = np.empty(lead + (rows, cols), dtype=np.float32)
-        best = min(best, _best(a, b, out, repeats, min_time, clock))
-        del a, b, out
+        if library == "torch":
+            import torch
+            a, b, out = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+            matmul = torch.matmul
+        else:
+            matmul = np.matmul
+        product = functools.partial(matmul, a, b, out=out)
+        best = min(best, _best(product, repeats, min_time, clock))
+        del a, b, out, product
     return best
 
 
 def measure(gemms: list[Gemm], repeats: int = 5, min_time: float = 2e-3,
-            clock=time.perf_counter) -> dict:
+            clock=time.perf_counter, library: str = "numpy") -> dict:
     """Time every distinct shape once; ``{"gemms": [...], "flops", "floor_s", "rate"}``."""
     best: dict = {}
     for g in gemms:
         if _shape(g) not in best:
             best[_shape(g)] = time_shape(*_shape(g), repeats=repeats, min_time=min_time,
-                                         clock=clock)
+                                         clock=clock, library=library)
     return summarize(gemms, best)
 
 
@@ -188,8 +204,12 @@ def main(argv=None) -> int:
         mod = workloads.load(name)
         if not hasattr(mod, "gemms"):
             raise SystemExit(f"benchmarks.gemm_floor: workload {name!r} has no gemms()")
-        result = measure(mod.gemms(quick=args.quick), repeats=args.repeats,
-                         min_time=5e-4 if args.quick else 2e-3)
+        gemms, min_time = mod.gemms(quick=args.quick), 5e-4 if args.quick else 2e-3
+        result = measure(gemms, repeats=args.repeats, min_time=min_time)
+        if importlib.util.find_spec("torch") is not None:
+            ref = measure(gemms, repeats=args.repeats, min_time=min_time, library="torch")
+            result["reference"] = {"library": "torch", "floor_s": ref["floor_s"],
+                                   "rate": ref["rate"]}
         print(json.dumps({"workload": name, **result, "peak_rate": peak, "peak_n": peak_n}))
     return 0
 

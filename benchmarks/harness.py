@@ -338,6 +338,8 @@ def summarize(result: dict) -> list[dict]:
         if "floor_s" in floor and "median" in r:
             r["floor_s"] = floor["floor_s"]
             r["floor_share"] = floor["floor_s"] / r["median"]
+            own = floor.get("reference") if r["impl"] == "torch" else None
+            r["beyond_floor_s"] = r["median"] - (own or floor)["floor_s"]   # its own BLAS's
     return rows
 
 
@@ -402,27 +404,37 @@ def report(rows, references, info, command, load_start, load_end, repeats, warmu
 
 def floor_table(rows: list[dict], floors: dict) -> str:
     """Per workload with ``gemms()``: its matrix products per unit, NumPy's rate on their
-    shapes, the resulting floor, and each implementation's share of it (floor / median)."""
+    shapes, the resulting floor, each implementation's share of it (floor / median), the
+    floor of PyTorch's matmul on the same shapes when it was measured, and each
+    implementation's time beyond its own BLAS's floor (PyTorch: beyond PyTorch's floor)."""
     lines = ["GEMM floor (benchmarks/gemm_floor.py: NumPy float32 matmul of each workload's "
              "own forward + backward products, best of 5, measured after its rounds; "
-             "share = floor / median time per unit):", "",
+             "share = floor / median time per unit; PyTorch's matmul timed on the same "
+             "shapes; beyond = median − the floor of the implementation's own BLAS):", "",
              "| workload | GEMM work per unit | rate on its shapes (peak) | floor per unit | "
-             "share of the floor | floor target |", "|---|---:|---:|---:|---|---:|"]
+             "share of the floor | floor target | PyTorch's matmul: rate, floor | "
+             "beyond its BLAS's floor |", "|---|---:|---:|---:|---|---:|---:|---|"]
     for name, floor in floors.items():
         if "error" in floor:
-            lines.append(f"| {name} | {floor['error'].splitlines()[0]} | | | | |")
+            lines.append(f"| {name} | {floor['error'].splitlines()[0]} | | | | | | |")
             continue
         mine = [r for r in rows if r["workload"] == name]
         unit = mine[0]["unit"] if mine else "unit"
         shares = " · ".join(f"{r['impl']} {100 * r['floor_share']:.3g}%" for r in mine
                             if "floor_share" in r)
+        beyond = " · ".join(f"{r['impl']} {_fmt_time(r['beyond_floor_s'])}" for r in mine
+                            if "beyond_floor_s" in r)
         target = floor.get("target")
         df = next((r for r in mine if r["impl"] == "deltaflow" and "floor_share" in r), None)
         met = "" if target is None or df is None else (
             f"≥ {target:.0%}: " + ("yes" if df["floor_share"] >= target else "**NO**"))
+        ref = floor.get("reference")
+        theirs = (f"{ref['rate'] / 1e9:.0f} GFLOP/s, {_fmt_time(ref['floor_s'])}" if ref
+                  else "not measured")
         lines.append(f"| {name} | {floor['flops'] / 1e9:.3g} GFLOP/{unit} | "
                      f"{floor['rate'] / 1e9:.0f} GFLOP/s ({floor['peak_rate'] / 1e9:.0f} at "
-                     f"{floor['peak_n']}³) | {_fmt_time(floor['floor_s'])} | {shares} | {met} |")
+                     f"{floor['peak_n']}³) | {_fmt_time(floor['floor_s'])} | {shares} | {met} | "
+                     f"{theirs} | {beyond} |")
     return "\n".join(lines)
 
 

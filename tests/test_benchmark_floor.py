@@ -4,6 +4,7 @@ the floor arithmetic (floor = Σ count · time per product, rate = flops / floor
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -136,3 +137,15 @@ def test_command_line_reports_the_floor_as_json():
     depth = workloads.load("depth")
     assert out["workload"] == "depth" and out["floor_s"] > 0 and out["peak_rate"] > 0
     assert out["flops"] == gemm_floor.flops(depth.gemms(quick=True))
+    if importlib.util.find_spec("torch") is not None:    # PyTorch's matmul on the shapes
+        ref = out["reference"]
+        assert ref["library"] == "torch" and ref["floor_s"] > 0
+        assert ref["rate"] == pytest.approx(out["flops"] / ref["floor_s"])
+
+
+def test_torch_times_the_same_shapes():
+    pytest.importorskip("torch")
+    gemms = [Gemm("a", 16, 24, 32, count=2), Gemm("b", 8, 8, 8, batch=3)]
+    out = gemm_floor.measure(gemms, repeats=2, min_time=0, library="torch")
+    assert out["flops"] == gemm_floor.flops(gemms) and out["floor_s"] > 0
+    assert [r["count"] for r in out["gemms"]] == [2, 1]

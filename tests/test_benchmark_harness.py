@@ -57,7 +57,23 @@ def test_rss_ratio_and_share_of_the_gemm_floor():
     assert "| 256 MiB (0.50×) |" in harness.markdown_table(rows, {"w": "torch"})
     table = harness.floor_table(rows, {"w": {**floor, "target": 0.6}})
     assert "deltaflow 50% · torch 25%" in table and "≥ 60%: **NO**" in table
-    assert "400 GFLOP/epoch" in table and "1.000 s" in table
+    assert "400 GFLOP/epoch" in table and "1.000 s" in table and "not measured" in table
+    assert df["beyond_floor_s"] == pytest.approx(1.0) and ref["beyond_floor_s"] == 3.0
+
+
+def test_time_beyond_each_librarys_own_gemm_floor():
+    """PyTorch's time beyond the floor of its own matmul, everyone else's beyond NumPy's."""
+    module = SimpleNamespace(UNIT="step", REFERENCE="torch", TARGET=1.0)
+    floor = {"floor_s": 1.0, "flops": 4e11, "rate": 4e11, "peak_rate": 5e11, "peak_n": 2048,
+             "reference": {"library": "torch", "floor_s": 0.5, "rate": 8e11}}
+    rows = harness.summarize({"name": "w", "module": module, "floor": floor, "workers": [
+        _worker("deltaflow", [3.0, 3.0]), _worker("torch", [2.0, 2.0]),
+        _worker("numpy", [2.5, 2.5])]})
+    beyond = {r["impl"]: r["beyond_floor_s"] for r in rows}
+    assert beyond == pytest.approx({"deltaflow": 2.0, "torch": 1.5, "numpy": 1.5})
+    table = harness.floor_table(rows, {"w": floor})
+    assert "| 800 GFLOP/s, 500.00 ms |" in table
+    assert "| deltaflow 2.000 s · torch 1.500 s · numpy 1.500 s |" in table
 
 
 def test_each_implementation_reports_its_own_peak_rss():
