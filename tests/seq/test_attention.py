@@ -127,7 +127,21 @@ MHA_CASES = [
     dict(kw={}, self_attn=True, causal=True),
     dict(kw={"batch_first": True}, self_attn=True, bool_mask=True, padding=True),
     dict(kw={}, self_attn=False, float_mask=True, padding=True),
+    # batch_first inputs run batch-major inside (multi_head_attention_forward's docstring)
+    dict(kw={"batch_first": True, "kdim": 3, "vdim": 5}, self_attn=False, padding=True),
+    dict(kw={"batch_first": True, "add_bias_kv": True, "add_zero_attn": True},
+         self_attn=True),
+    dict(kw={"batch_first": True, "bias": False}, self_attn=False, average=False,
+         float_mask=True),
+    dict(kw={"batch_first": True}, self_attn=True, causal=True),
 ]
+
+
+def test_batch_first_inputs_are_seen_batch_major():
+    from deltaflow.nn.functional.attention import _lies_batch_major
+    x = dl.randn(3, 4, 8)                                   # (N, L, E)
+    assert _lies_batch_major(x.transpose(0, 1)) and not _lies_batch_major(x)
+    assert not _lies_batch_major(dl.randn(1, 4, 8).transpose(0, 1))   # one sequence
 
 
 @pytest.mark.parametrize("case", range(len(MHA_CASES)))

@@ -91,6 +91,12 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     :func:`scaled_dot_product_attention`, concatenated and projected by ``out_proj``.
     Returns ``(output (L, N, E), weights (N, L, S) averaged over heads, or (N, h, L, S), or
     None)``.
+
+    When the query lies batch-major in memory (the (L, N, E) transposed view a
+    ``batch_first`` module passes in), the work runs in that order, (N, L, E): the
+    projections read the inputs without a transposing copy, and each head's (L, hd) matrix
+    has its rows 3E floats apart instead of N·3E (at N·3E·4 bytes a multiple of 4 KiB, all
+    rows of a head fall into one L1 cache set). Same arithmetic, rows in another order.
     """
     op = "multi_head_attention"
     L, N, E = query.shape
@@ -98,6 +104,13 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     if E % num_heads:
         raise ValueError(f"{op}: embed_dim {E} is not divisible by num_heads {num_heads}")
     hd = E // num_heads
+    batch_major = _lies_batch_major(query)
+    seq_dim = 1 if batch_major else 0                  # the positions' axis of q, k, v
+    if batch_major:                                    # (N, L, E) views, identities kept
+        same_qk, same_kv = key is query, value is key
+        query = Fn.transpose(query, 0, 1)
+        key = query if same_qk else Fn.transpose(key, 0, 1)
+        value = key if same_kv else Fn.transpose(value, 0, 1)
     if q_proj_weight is None:
         if query is key and key is value:
             q, k, v = Fn.split(linear(query, in_proj_weight, in_proj_bias), E, dim=-1)
@@ -136,8 +149,9 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         zero = Tensor.constant(xp_of(k.data).zeros((1, 1, E), dtype=k.dtype))
         appended.append((zero, zero))
     for extra_k, extra_v in appended:
-        k = Fn.cat([k, Fn.expand(extra_k, 1, N, E)], dim=0)
-        v = Fn.cat([v, Fn.expand(extra_v, 1, N, E)], dim=0)
+        extent = (N, 1, E) if batch_major else (1, N, E)      # extra_k, extra_v: (1, 1, E)
+        k = Fn.cat([k, Fn.expand(extra_k, *extent)], dim=seq_dim)
+        v = Fn.cat([v, Fn.expand(extra_v, *extent)], dim=seq_dim)
         mask = None if mask is None else Fn.pad(mask, (0, 1))
         kpm = None if kpm is None else Fn.pad(kpm, (0, 1))
         S += 1
@@ -145,8 +159,10 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         kpm = Fn.reshape(kpm, N, 1, 1, S)
         mask = kpm if mask is None else mask + kpm
 
-    # (L, N, E) -> (N, h, L, hd)
+    # (L, N, E) or (N, L, E) -> (N, h, L, hd)
     def heads(t, n):
+        if batch_major:
+            return Fn.permute(Fn.reshape(t, N, n, num_heads, hd), 0, 2, 1, 3)
         return Fn.permute(Fn.reshape(t, n, N, num_heads, hd), 1, 2, 0, 3)
 
     q, k, v = heads(q, L), heads(k, S), heads(v, S)
@@ -156,11 +172,23 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
                                                     need_weights=True)
     else:
         out, weights = scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p), None
-    out = Fn.reshape(Fn.permute(out, 2, 0, 1, 3), L, N, E)
-    out = linear(out, out_proj_weight, out_proj_bias)
+    if batch_major:
+        out = Fn.reshape(Fn.permute(out, 0, 2, 1, 3), N, L, E)
+        out = Fn.transpose(linear(out, out_proj_weight, out_proj_bias), 0, 1)
+    else:
+        out = Fn.reshape(Fn.permute(out, 2, 0, 1, 3), L, N, E)
+        out = linear(out, out_proj_weight, out_proj_bias)
     if weights is not None and average_attn_weights:
         weights = Fn.mean(weights, dim=1)
     return out, weights
+
+
+def _lies_batch_major(t) -> bool:
+    """Whether an (L, N, E) tensor has its batch axis outermost in memory (a transposed
+    view of an (N, L, E) array)."""
+    strides = getattr(t.data, "strides", None)
+    return (t.ndim == 3 and strides is not None and min(t.shape[:2]) > 1
+            and abs(strides[1]) > abs(strides[0]))
 
 
 def _blocking_mask(mask, like: Tensor, op: str):
