@@ -106,6 +106,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     hd = E // num_heads
     batch_major = _lies_batch_major(query)
     seq_dim = 1 if batch_major else 0                  # the positions' axis of q, k, v
+    one_position = (N, 1, E) if batch_major else (1, N, E)
     if batch_major:                                    # (N, L, E) views, identities kept
         same_qk, same_kv = key is query, value is key
         query = Fn.transpose(query, 0, 1)
@@ -149,9 +150,8 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         zero = Tensor.constant(xp_of(k.data).zeros((1, 1, E), dtype=k.dtype))
         appended.append((zero, zero))
     for extra_k, extra_v in appended:
-        extent = (N, 1, E) if batch_major else (1, N, E)      # extra_k, extra_v: (1, 1, E)
-        k = Fn.cat([k, Fn.expand(extra_k, *extent)], dim=seq_dim)
-        v = Fn.cat([v, Fn.expand(extra_v, *extent)], dim=seq_dim)
+        k = Fn.cat([k, Fn.expand(extra_k, *one_position)], dim=seq_dim)   # extra: (1, 1, E)
+        v = Fn.cat([v, Fn.expand(extra_v, *one_position)], dim=seq_dim)
         mask = None if mask is None else Fn.pad(mask, (0, 1))
         kpm = None if kpm is None else Fn.pad(kpm, (0, 1))
         S += 1
