@@ -1,7 +1,7 @@
 """Max pooling's compiled 2 × 2 loops (deltaflow.ops.pool_kernels, Numba) give exactly the
-outputs, arg-maxes and gradients of the NumPy passes — NaN, ties, ±0 and ±Inf included,
-odd sizes, ceil_mode, strided inputs, float32 and float64 — and PyTorch's; other windows
-and small images take the passes."""
+outputs (with and without the arg-max), arg-maxes and gradients of the NumPy passes — NaN,
+ties, ±0 and ±Inf included, odd sizes, ceil_mode, strided inputs, float32 and float64 —
+and PyTorch's; other windows and small images take the passes."""
 from __future__ import annotations
 
 import numpy as np
@@ -61,6 +61,7 @@ def test_compiled_max_pool_equals_numpy_passes(dtype, shape, ceil_mode, set_jit)
     passes = _pool(x, g, False, set_jit, ceil_mode=ceil_mode)
     for a, b in zip(fused, passes):
         _same(a, b)
+    _same(fused[3], fused[0])                  # inference's max-only loop: training's y
     assert np.isnan(fused[0][0, 0, 0, 0]) and fused[1][0, 0, 0, 0] == 0
     assert fused[1][0, 1, 0, 0] == 0 and fused[1][1, 0, 0, 0] == 1     # x₁ = 4 ties x₂ = 4
 

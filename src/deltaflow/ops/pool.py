@@ -86,12 +86,9 @@ class MaxPooling(Function):
         views = [xb[window_slice(p, q, stride, dilation, (Ho, Wo))]
                  for p in range(kh) for q in range(kw)]
         need = self.needs_input_grad
-        if need is None and not return_indices:              # inference: no argmax
-            out = views[0].copy() if len(views) == 1 else xp.maximum(views[0], views[1])
-            for v in views[2:]:
-                xp.maximum(out, v, out=out)
-            return restore(batch_first(out), self.ndim)
         kernels = pool_kernels.pick(xb, (kernel_size, stride, dilation, padding))
+        if need is None and not return_indices:              # inference: no argmax
+            return restore(batch_first(kernels.max(xb, views, (Ho, Wo))), self.ndim)
         out, arg = kernels.max_argmax(xb, views, (Ho, Wo))
         y = restore(batch_first(out), self.ndim)
         if need is not None:
