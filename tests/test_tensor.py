@@ -224,3 +224,6 @@ def test_cuda_creation_seeding_and_in_place():
     x += 1
     x[1] = 5.0
     assert x.device == "cuda" and x.tolist() == [1.0, 5.0, 1.0]
+    for make in (dl.tril_indices, dl.triu_indices):
+        ij = make(4, 5, 1, device="cuda")
+        assert ij.device == "cuda" and ij.tolist() == make(4, 5, 1).tolist()

@@ -126,3 +126,61 @@ def test_state_dict_moves_between_devices():
     np.testing.assert_allclose(cpu[1].running_mean.numpy(), gpu[1].running_mean.numpy())
     gpu.load_state_dict({k: v.numpy() for k, v in cpu.state_dict().items()})
     assert gpu[0].weight.device == "cuda"
+
+
+def test_conv_pool_and_norm_layers_on_cuda():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Conv2d(4, 5, 3, stride=2, padding=1),
+                          nn.GroupNorm(1, 5), nn.AvgPool2d(2), nn.Flatten(),
+                          nn.Linear(5, 3)).double()
+    y = dl.tensor(np.array([0, 2, 1, 1]))
+    run_both(model, lambda: [rand(4, 3, 8, 8), y], F.cross_entropy)
+    model.eval()                         # inference pooling takes its own (max-only) kernel
+    run_both(model, lambda: [rand(4, 3, 8, 8, seed=5), y], F.cross_entropy)
+
+
+@pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
+def test_recurrent_layers_on_cuda(cell):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = getattr(nn, cell)(4, 6, num_layers=2, batch_first=True)
+            self.head = nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0][:, -1])
+
+    y = dl.tensor(np.array([0, 2, 1]))
+    run_both(Net().double(), lambda: [rand(3, 5, 4), y], F.cross_entropy)
+
+
+def test_attention_and_transformer_layer_on_cuda():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0,
+                                                    batch_first=True)
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.head(self.block(x).mean(1))
+
+    y = dl.tensor(np.array([0, 2, 1]))
+    run_both(Net().double(), lambda: [rand(3, 5, 8), y], F.cross_entropy)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_optimizer_steps_on_cuda_equal_cpu(name):
+    cpu = nn.Linear(5, 3).double()
+    gpu = copy.deepcopy(cpu).to("cuda")
+    kwargs = {"lr": 0.01, "weight_decay": 0.1} | ({"momentum": 0.9} if name == "SGD" else {})
+    for m in (cpu, gpu):
+        opt = getattr(dl.optim, name)(m.parameters(), **kwargs)
+        for step in range(3):
+            opt.zero_grad()
+            device = "cuda" if m is gpu else "cpu"
+            (m(rand(4, 5, seed=step).to(device)) ** 2).sum().backward()
+            opt.step()
+    for (n, p), q in zip(cpu.named_parameters(), gpu.parameters()):
+        assert q.device == "cuda"
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-9, err_msg=n)

@@ -94,8 +94,10 @@ def _index_arrays(index, like=None):
 
 def _int_index(index, x):
     """An index argument (Tensor, array or list) as an array on ``x``'s device."""
-    idx = index.data if isinstance(index, Tensor) else np.asarray(index)
-    return idx if backend.xp_of(x.data) is np else backend.to_device(idx, "cuda")
+    idx = index.data if isinstance(index, Tensor) else index
+    if backend.device_of(idx) == "cpu":
+        idx = np.asarray(idx)
+    return backend.to_device(idx, backend.device_of(x.data))
 
 
 def _as_float(x):

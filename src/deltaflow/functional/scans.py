@@ -7,6 +7,7 @@ from __future__ import annotations
 from .. import backend
 from ..ops import scan as Scan
 from ..tensor import Tensor
+from ..ufunc_methods import accumulate
 from ._common import _dim, _floating, values_indices
 from .arithmetic import sub
 from .indexing import gather, getitem
@@ -55,13 +56,12 @@ def _running_extreme(x, dim, mode):
     def run(t, d):
         xp = backend.xp_of(t.data)
         a = t.data
-        ufunc = xp.maximum if mode == "max" else xp.minimum
-        running = ufunc.accumulate(a, axis=d)
+        running = accumulate("maximum" if mode == "max" else "minimum", a, d)
         shape = [1] * a.ndim
         shape[d] = a.shape[d]
         positions = xp.arange(a.shape[d]).reshape(shape)
         reached = (a == running) | (xp.isnan(a) if a.dtype.kind == "f" else False)
-        idx = xp.maximum.accumulate(xp.where(reached, positions, 0), axis=d)
+        idx = accumulate("maximum", xp.where(reached, positions, 0), d)
         return values_indices(gather(t, d, Tensor.constant(idx)), Tensor.constant(idx))
     return _one_dim("cum" + mode, x, dim, run)
 

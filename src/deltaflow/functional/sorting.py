@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend
 from ..ops import reduce as R
 from ..tensor import Tensor
+from ..ufunc_methods import accumulate
 from ._common import _dim, _floating, _int_index, values_indices
 from .indexing import gather
 from .scans import _one_dim
@@ -150,7 +151,7 @@ def mode(x, dim=-1, keepdim=False):
         positions = xp.arange(t.shape[d]).reshape(shape)
         starts = xp.concatenate([xp.ones_like(xp.take(ranked, [0], axis=d), dtype=bool),
                                  xp.diff(ranked, axis=d) != 0], axis=d)
-        run_start = xp.maximum.accumulate(xp.where(starts, positions, 0), axis=d)
+        run_start = accumulate("maximum", xp.where(starts, positions, 0), d)
         run_length = positions - run_start + 1
         end = xp.expand_dims(run_length.argmax(axis=d), d)   # the first longest run's end
         return _picked(t, d, keepdim, xp.take_along_axis(order, end, axis=d))
@@ -214,7 +215,8 @@ def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=
     xp = backend.xp_of(seq)
     if sorter is not None:
         seq = xp.take_along_axis(seq, _int_index(sorter, sorted_sequence), axis=-1)
-    v = values.data if isinstance(values, Tensor) else xp.asarray(values, dtype=seq.dtype)
+    v = (backend.to_device(values.data, backend.device_of(seq)) if isinstance(values, Tensor)
+         else xp.asarray(values, dtype=seq.dtype))
     if seq.ndim > 1 and seq.shape[:-1] != v.shape[:-1]:
         raise RuntimeError(f"searchsorted: the sorted sequence of shape {tuple(seq.shape)} "
                            f"and the values of shape {tuple(v.shape)} must have the same "

@@ -15,6 +15,8 @@ One-dimensional inputs ``(N, C, L)`` run as images of height 1.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import xp_of
 from . import col2im_kernels
@@ -70,9 +72,12 @@ def windows(xb, kernel, stride, dilation, out_hw):
     xp = xp_of(xb)
     sc, sy, sx, sn = xb.strides
     (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = kernel, stride, dilation, out_hw
-    return xp.lib.stride_tricks.as_strided(
+    view = xp.lib.stride_tricks.as_strided(
         xb, shape=(xb.shape[0], kh, kw, Ho, Wo, xb.shape[3]),
-        strides=(sc, sy * dh, sx * dw, sy * sh, sx * sw, sn), writeable=False)
+        strides=(sc, sy * dh, sx * dw, sy * sh, sx * sw, sn))
+    if xp is np:                      # CuPy's arrays have no writeable flag
+        view.flags.writeable = False
+    return view
 
 
 def im2col(xb, kernel, stride, dilation, out_hw, groups=1, ones=False):

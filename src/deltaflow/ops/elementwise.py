@@ -395,6 +395,13 @@ def special_function(name, x):
     return getattr(special, name)
 
 
+def polygamma(n, a):
+    """ψ⁽ⁿ⁾(a) by :func:`special_function` (CuPy's polygamma takes n only as an array)."""
+    xp = xp_of(a)
+    on_gpu = xp is not np and hasattr(xp, "ndarray")
+    return special_function("polygamma", a)(xp.asarray(n) if on_gpu else n, a)
+
+
 class Erf(Function):
     """z = erf a = (2/√π) ∫₀ᵃ e^(−t²) dt;  ∂z/∂a = (2/√π) e^(−a²)."""
 
@@ -438,7 +445,7 @@ class Digamma(Function):
         return special_function("digamma", a)(a)
 
     def backward(self, g):
-        return g * special_function("polygamma", self.a)(1, self.a)
+        return g * polygamma(1, self.a)
 
 
 class Polygamma(Function):
@@ -446,10 +453,10 @@ class Polygamma(Function):
 
     def forward(self, a, n=1):
         self.a, self.n = a, n
-        return special_function("polygamma", a)(n, a).astype(a.dtype, copy=False)
+        return polygamma(n, a).astype(a.dtype, copy=False)
 
     def backward(self, g):
-        return g * special_function("polygamma", self.a)(self.n + 1, self.a)
+        return g * polygamma(self.n + 1, self.a)
 
 
 # ------------------------------------------------------------------- lerp

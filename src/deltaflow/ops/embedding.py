@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from ..ufunc_methods import reduce_at
 from . import scatter_kernels
 
 
@@ -93,11 +94,11 @@ class EmbeddingBag(Function):
         self.weight = weight if sample is not None else None        # for ∂L/∂w
         if mode == "max":
             best = xp.full((n_bags, weight.shape[1]), -xp.inf, dtype=weight.dtype)
-            xp.maximum.at(best, bag, rows)
+            reduce_at("maximum", best, bag, rows)
             k = len(flat)
             first = xp.full(best.shape, k, dtype=xp.int64)
             reaching = xp.where(rows == best[bag], xp.arange(k)[:, None], k)
-            xp.minimum.at(first, bag, reaching)
+            reduce_at("minimum", first, bag, reaching)
             self.nonempty = xp.flatnonzero(counts)
             self.argmax_rows = flat[first[self.nonempty]]           # (non-empty bags, D)
             best[counts == 0] = 0

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from ..ufunc_methods import assign_last, reduce_at
 
 
 def is_basic_index(index) -> bool:
@@ -169,7 +170,7 @@ class Scatter(Function):
         self.flat = _flat_positions(xp, x.shape, index, dim).reshape(-1)
         self.src_shape, self.part = src.shape, tuple(slice(0, n) for n in index.shape)
         out = x.copy()
-        out.reshape(-1)[self.flat] = src[self.part].reshape(-1)
+        assign_last(out.reshape(-1), self.flat, src[self.part].reshape(-1))
         return out
 
     def backward(self, g):
@@ -217,7 +218,7 @@ class ScatterReduce(Function):
         out = x.copy().reshape(-1)
         if not include_self:  # start from the reduction's identity (amax/amin: a member)
             out[flat] = s if reduce in ("amax", "amin") else self.IDENTITY[reduce]
-        getattr(xp, self.UFUNC[reduce]).at(out, flat, s)
+        reduce_at(self.UFUNC[reduce], out, flat, s)
         members = xp.bincount(flat, minlength=x.size) + int(include_self)
         if reduce == "mean":
             n = xp.maximum(members, 1).astype(out.dtype)
@@ -285,10 +286,10 @@ class ScatterReduce(Function):
         product found as Π(non-zero)/srcᵢ, or Π(non-zero) for p's only zero, or 0."""
         x, s, flat = self.x, self.s, self.flat
         src_product = xp.ones_like(x)
-        xp.multiply.at(src_product, flat, s)
+        reduce_at("multiply", src_product, flat, s)
         is_zero = s == 0
         nonzero_product = xp.ones_like(x)
-        xp.multiply.at(nonzero_product, flat, xp.where(is_zero, 1, s))
+        reduce_at("multiply", nonzero_product, flat, xp.where(is_zero, 1, s))
         zeros = xp.bincount(flat, weights=is_zero, minlength=x.size)[flat]
         others = nonzero_product[flat] * xp.where(
             is_zero, zeros == 1, (zeros == 0) / xp.where(is_zero, 1, s))

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import xp_of
+from ..ufunc_methods import accumulate
 
 
 def reverse_cumsum(xp, a, axis):
@@ -74,7 +75,7 @@ class LogCumSumExp(Function):
 
     def forward(self, x, dim):
         self.x, self.dim = x, dim
-        self.y = xp_of(x).logaddexp.accumulate(x, axis=dim)
+        self.y = accumulate("logaddexp", x, dim)
         return self.y
 
     def backward(self, g):
@@ -84,7 +85,7 @@ class LogCumSumExp(Function):
         def part(weights):  # Σ_{i≥k} wᵢ e^{xₖ − yᵢ} for w ≥ 0
             with np.errstate(divide="ignore"):
                 log_w = xp.log(weights)
-            tail = xp.flip(xp.logaddexp.accumulate(xp.flip(log_w - y, dim), axis=dim), dim)
+            tail = xp.flip(accumulate("logaddexp", xp.flip(log_w - y, dim), dim), dim)
             return xp.exp(x + tail)
 
         return part(xp.maximum(g, 0)) - part(xp.maximum(-g, 0))
