@@ -1,7 +1,7 @@
-"""ReLU's fused backward (deltaflow.ops.relu_kernels, compiled by Numba) gives exactly the
-gradient of the NumPy passes and of PyTorch, NaN outputs and ±Inf gradients included, in
-C and F layouts and a convolution output's permuted layout; small or mixed-layout arrays
-take the NumPy passes."""
+"""ReLU's compiled forward and backward loops (deltaflow.ops.relu_kernels, Numba) give
+exactly the output and gradient of the NumPy passes and of PyTorch, NaN, ±0 and ±Inf
+included, in C and F layouts and a convolution output's permuted layout (the output keeps
+the input's layout); small or mixed-layout arrays take the NumPy passes."""
 from __future__ import annotations
 
 import numpy as np
@@ -68,3 +68,28 @@ def test_fused_relu_applies_only_to_large_arrays_of_one_layout(set_jit):
     assert not relu_kernels.pick(small, small).compiled
     set_jit(False)
     assert not relu_kernels.pick(a, a).compiled
+
+
+@pytest.mark.parametrize("order", ["C", "F", "K"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_relu_forward_equals_numpy_maximum(dtype, order, set_jit):
+    z, _ = _inputs(dtype, order)
+    set_jit(True)
+    kernels = relu_kernels.pick(z)
+    assert kernels.compiled
+    out = kernels.forward(z)
+    want = np.maximum(z, 0)
+    assert out.strides == z.strides                        # the input's layout
+    assert out.tobytes(order="A") == in_layout(want, order).tobytes(order="A")  # bitwise
+    assert np.isnan(out[0, 0, 0, 0]) and np.signbit(out[0, 0, 0, 2]) == np.signbit(want[0, 0, 0, 2])
+    set_jit(False)
+    assert dl.nn.functional.relu(dl.tensor(z)).numpy().tobytes() == want.tobytes()
+
+
+def test_compiled_relu_forward_equals_torch(set_jit):
+    torch = pytest.importorskip("torch")
+    z, _ = _inputs(np.float32, "C")
+    set_jit(True)
+    got = dl.nn.functional.relu(dl.tensor(z)).numpy()
+    want = torch.relu(torch.tensor(z)).numpy()
+    np.testing.assert_array_equal(got, want)               # -0 == +0: PyTorch keeps -0

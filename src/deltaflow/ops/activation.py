@@ -82,9 +82,8 @@ class ReLU(Function):
     """f(z) = max(z, 0);  f′(z) = 0 if z ≤ 0 else 1 (a NaN passes the gradient, as PyTorch)."""
 
     def forward(self, z):
-        out = xp_of(z).maximum(z, 0)
-        self.out = out
-        return out
+        self.out = relu_kernels.pick(z).forward(z)
+        return self.out
 
     def backward(self, g):
         return relu_kernels.pick(g, self.out).backward(g, self.out)
