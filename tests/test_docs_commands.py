@@ -379,7 +379,18 @@ def _needs(cmd: Command, ws: Workspace):
         pytest.importorskip("sklearn")  # the digits ship with scikit-learn
     if cmd.argv[:1] == ["export"]:
         pytest.importorskip("onnx", reason="deltaflow export needs the onnx package")
+    if cmd.argv[:1] == ["graph"] and not _graph_output(cmd.argv).endswith(".dot") \
+            and shutil.which("dot") is None:
+        return "needs Graphviz's dot program to render (apt-get install graphviz)"
     return None
+
+
+def _graph_output(argv) -> str:
+    """The file a ``deltaflow graph`` command writes (its default: graph.svg)."""
+    for flag, value in zip(argv, argv[1:]):
+        if flag in ("--output", "-o"):
+            return value
+    return "graph.svg"
 
 
 def _substitute(cmd: Command, ws: Workspace, capsys) -> tuple[list, bool]:
