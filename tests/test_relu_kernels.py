@@ -66,6 +66,8 @@ def test_fused_relu_applies_only_to_large_arrays_of_one_layout(set_jit):
     assert not relu_kernels.pick(a[:, ::2], a[:, ::2]).compiled
     small = np.zeros(100, np.float32)
     assert not relu_kernels.pick(small, small).compiled
+    batch1 = np.zeros((1, 32, 28, 28), np.float32)        # a batch-1 convolution's output
+    assert relu_kernels.pick(batch1, batch1).compiled
     set_jit(False)
     assert not relu_kernels.pick(a, a).compiled
 

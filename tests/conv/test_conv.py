@@ -280,6 +280,63 @@ def test_at_most_one_column_buffer_is_alive():
         tracemalloc.stop()
 
 
+ROWS_GRID = list(itertools.product([(3, 3), (2, 3), (1, 1)], [1, (2, 1)], [0, (1, 2)],
+                                   [1, (1, 2)], [True, False]))
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,bias", ROWS_GRID)
+def test_conv2d_inference_by_rows_matches_torch(kernel, stride, padding, dilation, bias):
+    """Under no_grad a convolution of few images of many channels gathers channels-last
+    rows (ops.conv.im2row) instead of batch-last columns: same values as PyTorch in float64
+    (K summed in another order: to rounding)."""
+    from deltaflow.ops import conv as C
+    x, w, b = rand(1, 12, 6, 7, seed=1), rand(5, 12, *kernel, seed=2), rand(5, seed=3)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    with dl.no_grad():
+        y = F.conv2d(dl.tensor(x), dl.tensor(w), dl.tensor(b) if bias else None, **kw)
+    ref = TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b) if bias else None, **kw)
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
+    stride, dilation = ((v, v) if isinstance(v, int) else v for v in (stride, dilation))
+    assert C.rows_pay(x.shape, kernel, stride, dilation, y.shape[2:], 1)
+
+
+def test_conv1d_inference_by_rows_matches_torch():
+    x, w = rand(1, 16, 9, seed=1), rand(4, 16, 3, seed=2)
+    with dl.no_grad():
+        y = F.conv1d(dl.tensor(x), dl.tensor(w), stride=2, padding=1)
+    np.testing.assert_allclose(y.numpy(), TF.conv1d(torch.tensor(x), torch.tensor(w), stride=2,
+                                                    padding=1).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_by_rows_equals_by_columns_in_float32():
+    """The batch-1 CNN's second layer: the rows path (no_grad) against the columns path
+    (the same call recording a graph), float32. The products sum K = 289 terms in another
+    order; the bound is 2·K·ε32 times Σ|w|·|x| of each output."""
+    from deltaflow.ops import conv as C
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 32, 14, 14)).astype(np.float32)
+    w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    assert C.rows_pay(x.shape, (3, 3), (1, 1), (1, 1), (14, 14), 1)
+    with dl.no_grad():
+        rows = F.conv2d(dl.tensor(x), dl.tensor(w), dl.tensor(b), padding=1).numpy()
+    cols = F.conv2d(dl.tensor(x, requires_grad=True), dl.tensor(w), dl.tensor(b),
+                    padding=1).detach().numpy()
+    assert rows.dtype == np.float32
+    scale = TF.conv2d(torch.tensor(np.abs(x)), torch.tensor(np.abs(w)), torch.tensor(np.abs(b)),
+                      padding=1).numpy()
+    assert np.all(np.abs(rows - cols) <= 2 * 289 * np.finfo(np.float32).eps * scale)
+    assert not np.array_equal(rows, np.zeros_like(rows))
+
+
+def test_rows_pay_only_for_long_channel_runs():
+    from deltaflow.ops import conv as C
+    assert C.rows_pay((1, 32, 14, 14), (3, 3), (1, 1), (1, 1), (14, 14), 1)      # 96 > 14
+    assert not C.rows_pay((1, 1, 28, 28), (3, 3), (1, 1), (1, 1), (28, 28), 1)   # 3 < 28
+    assert not C.rows_pay((64, 32, 14, 14), (3, 3), (1, 1), (1, 1), (14, 14), 1)  # batch 64
+    assert not C.rows_pay((1, 32, 14, 14), (3, 3), (1, 1), (1, 1), (14, 14), 2)  # groups
+
+
 @pytest.mark.parametrize("kernel,stride,padding", [(1, 1, 0), (2, 2, 0), (3, 2, 1), (3, 1, 1)])
 def test_max_pool_inference_path_equals_training_path(kernel, stride, padding):
     """Under no_grad max pooling takes a max-only path (no argmax); same values, NaN

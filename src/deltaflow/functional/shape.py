@@ -8,6 +8,7 @@ Slicing (``narrow``, ``tensor_split`` ...) is in :mod:`.slicing`, ``pad`` in :mo
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from .conversion import clone
 # ------------------------------------------------------------------- reshapes and views
 def reshape(x, *shape):
     shape = _sizes(shape)
-    known = int(np.prod([n for n in shape if n != -1]))
+    known = math.prod(n for n in shape if n != -1)
     n = x.data.size
     if shape.count(-1) > 1 or builtins.any(s < -1 for s in shape) or (
             n != known if -1 not in shape else (known == 0 or n % known)):
@@ -36,7 +37,7 @@ def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
     s, e = _dim(start_dim, x.ndim, "flatten"), _dim(end_dim, x.ndim, "flatten")
-    shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1])),) + x.shape[e + 1:]
+    shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
     return x if shape == x.shape else S.Reshape.apply(x, shape=shape)
 
 

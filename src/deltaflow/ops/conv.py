@@ -96,6 +96,38 @@ def im2col(xb, kernel, stride, dilation, out_hw, groups=1, ones=False):
     return cols
 
 
+def im2row(x, kernel, stride, padding, dilation, out_hw, ones=False):
+    """The row buffer of a channels-last gather, for a batch of few images of many channels:
+    ``rows[n, i, j, p, q, c] = x_pad[n, c, i·sh + p·dh, j·sw + q·dw]`` as the
+    (N·Ho·Wo) × (kh·kw·C) matrix (with ``ones`` a last column of ones). With the channels
+    innermost a window row is one contiguous run of kw·C numbers (dw = 1), where the
+    batch-last :func:`im2col` copies runs of Wo·N (sw = 1): at batch 1 with 32 channels,
+    runs of 96 instead of 14."""
+    xp = xp_of(x)
+    N, C, H, W = x.shape
+    (t, b), (l, r) = padding
+    xc = xp.zeros((N, H + t + b, W + l + r, C), dtype=x.dtype)
+    xc[:, t:t + H, l:l + W] = x.transpose(0, 2, 3, 1)
+    sn, sy, sx, sc = xc.strides
+    (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = kernel, stride, dilation, out_hw
+    view = xp.lib.stride_tricks.as_strided(
+        xc, shape=(N, Ho, Wo, kh, kw, C), strides=(sn, sy * sh, sx * sw, sy * dh, sx * dw, sc))
+    K = kh * kw * C
+    rows = xp.empty((N * Ho * Wo, K + 1 if ones else K), dtype=x.dtype)
+    rows[:, :K].reshape(N, Ho, Wo, kh, kw, C)[...] = view
+    if ones:
+        rows[:, K] = 1
+    return rows
+
+
+def rows_pay(x_shape, kernel, stride, dilation, out_hw, groups):
+    """Whether :func:`im2row` copies longer runs than :func:`im2col` (one group only)."""
+    N, C = x_shape[:2]
+    run_rows = C * (kernel[1] if dilation[1] == 1 else 1)
+    run_cols = N * (out_hw[1] if stride[1] == 1 else 1)
+    return groups == 1 and run_rows > run_cols
+
+
 def col2im(cols, padded_hw, stride, dilation):
     """Adjoint of :func:`im2col`: add the (C, kh, kw, Ho, Wo, N) columns back into a
     (C, Hp, Wp, N) image, kernel offset by kernel offset (:mod:`.col2im_kernels`)."""
@@ -134,18 +166,38 @@ class Convolution(Function):
         (t, bo), (l, r) = padding
         Ho = out_size(H, kh, stride[0], t, bo, dilation[0])
         Wo = out_size(W, kw, stride[1], l, r, dilation[1])
+        need = self.needs_input_grad
+        if need is None and rows_pay(x.shape, (kh, kw), stride, dilation, (Ho, Wo), G):
+            return restore(self._by_rows(x, w4, b, stride, padding, dilation, (Ho, Wo)),
+                           self.ndim)
         cols = im2col(batch_last(x, padding), (kh, kw), stride, dilation, (Ho, Wo), G,
                       ones=b is not None)
         wmat = w4.reshape(G, O // G, K)
         if b is not None:
             wmat = xp.concatenate([wmat, b.reshape(G, O // G, 1)], axis=2)
         y = xp.matmul(wmat, cols).reshape(O, Ho, Wo, N)
-        need = self.needs_input_grad
         if need is not None:
             self.geometry = (stride, padding, dilation, G, (H, W), (H + t + bo, W + l + r))
             self.cols = cols if need[1] else None
             self.w = w4 if need[0] else None
         return restore(batch_first(y), self.ndim)
+
+    @staticmethod
+    def _by_rows(x, w4, b, stride, padding, dilation, out_hw):
+        """Inference on few images of many channels: Y = [cols(x)ᵀ 1] · [W b]ᵀ over the
+        channels-last :func:`im2row` buffer, K in (p, q, c) order; returns the
+        (N, O, Ho, Wo) view of the channels-last (N, Ho, Wo, O) result."""
+        xp = xp_of(x)
+        N = x.shape[0]
+        O, C, kh, kw = w4.shape
+        K = kh * kw * C
+        rows = im2row(x, (kh, kw), stride, padding, dilation, out_hw, ones=b is not None)
+        wmat = xp.empty((O, rows.shape[1]), dtype=w4.dtype)
+        wmat[:, :K].reshape(O, kh, kw, C)[...] = w4.transpose(0, 2, 3, 1)
+        if b is not None:
+            wmat[:, K] = b
+        y = xp.matmul(rows, wmat.T)
+        return y.reshape(N, *out_hw, O).transpose(0, 3, 1, 2)
 
     def backward(self, g):
         xp = xp_of(g)
