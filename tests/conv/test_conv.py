@@ -290,7 +290,7 @@ def test_conv2d_inference_by_rows_matches_torch(kernel, stride, padding, dilatio
     rows (ops.conv.im2row) instead of batch-last columns: same values as PyTorch in float64
     (K summed in another order: to rounding)."""
     from deltaflow.ops import conv as C
-    x, w, b = rand(1, 12, 6, 7, seed=1), rand(5, 12, *kernel, seed=2), rand(5, seed=3)
+    x, w, b = rand(1, 40, 6, 7, seed=1), rand(5, 40, *kernel, seed=2), rand(5, seed=3)
     kw = dict(stride=stride, padding=padding, dilation=dilation)
     with dl.no_grad():
         y = F.conv2d(dl.tensor(x), dl.tensor(w), dl.tensor(b) if bias else None, **kw)
@@ -301,7 +301,9 @@ def test_conv2d_inference_by_rows_matches_torch(kernel, stride, padding, dilatio
 
 
 def test_conv1d_inference_by_rows_matches_torch():
+    from deltaflow.ops import conv as C
     x, w = rand(1, 16, 9, seed=1), rand(4, 16, 3, seed=2)
+    assert C.rows_pay((1, 16, 1, 9), (1, 3), (1, 2), (1, 1), (1, 5), 1)   # as an image
     with dl.no_grad():
         y = F.conv1d(dl.tensor(x), dl.tensor(w), stride=2, padding=1)
     np.testing.assert_allclose(y.numpy(), TF.conv1d(torch.tensor(x), torch.tensor(w), stride=2,
@@ -333,6 +335,8 @@ def test_rows_pay_only_for_long_channel_runs():
     from deltaflow.ops import conv as C
     assert C.rows_pay((1, 32, 14, 14), (3, 3), (1, 1), (1, 1), (14, 14), 1)      # 96 > 14
     assert not C.rows_pay((1, 1, 28, 28), (3, 3), (1, 1), (1, 1), (28, 28), 1)   # 3 < 28
+    assert C.rows_pay((2, 32, 14, 14), (3, 3), (1, 1), (1, 1), (14, 14), 1)      # 96 ≥ 3·28
+    assert not C.rows_pay((3, 32, 14, 14), (3, 3), (1, 1), (1, 1), (14, 14), 1)  # 96 < 3·42
     assert not C.rows_pay((64, 32, 14, 14), (3, 3), (1, 1), (1, 1), (14, 14), 1)  # batch 64
     assert not C.rows_pay((1, 32, 14, 14), (3, 3), (1, 1), (1, 1), (14, 14), 2)  # groups
 
