@@ -139,6 +139,19 @@ def test_conv_pool_and_norm_layers_on_cuda():
     run_both(model, lambda: [rand(4, 3, 8, 8, seed=5), y], F.cross_entropy)
 
 
+def test_batch_one_convolution_by_rows_on_cuda():
+    """no_grad at batch 1 with many channels: the channels-last rows path (ops.conv.im2row)."""
+    from deltaflow.ops import conv as C
+    conv = nn.Conv2d(32, 8, 3, padding=1).double()
+    x = rand(1, 32, 6, 6, seed=7)
+    assert C.rows_pay(tuple(x.shape), (3, 3), (1, 1), (1, 1), (6, 6), 1)
+    with dl.no_grad():
+        cpu = conv(x).numpy()
+        gpu = copy.deepcopy(conv).to("cuda")(x.to("cuda"))
+    assert gpu.device == "cuda"
+    np.testing.assert_allclose(gpu.numpy(), cpu, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
 def test_recurrent_layers_on_cuda(cell):
     class Net(nn.Module):
