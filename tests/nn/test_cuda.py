@@ -139,6 +139,17 @@ def test_conv_pool_and_norm_layers_on_cuda():
     run_both(model, lambda: [rand(4, 3, 8, 8, seed=5), y], F.cross_entropy)
 
 
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_on_cuda(mode):
+    """Bags cut by offsets (an empty one included) and repeated indices: the max path takes
+    the per-bag segmented maximum (ufunc_methods.reduce_at), sum and mean the row scatter."""
+    bag = nn.EmbeddingBag(7, 3, mode=mode).double()
+    index = dl.tensor(np.array([1, 1, 4, 2, 6, 0, 4, 4, 3]))
+    offsets = dl.tensor(np.array([0, 3, 3, 6]))
+    run_both(bag, lambda: [index, offsets, rand(4, 3, seed=9)],
+             lambda out, target: ((out - target) ** 2).sum())
+
+
 def test_batch_one_convolution_by_rows_on_cuda():
     """no_grad at batch 1 with many channels: the channels-last rows path (ops.conv.im2row)."""
     from deltaflow.ops import conv as C
