@@ -9,7 +9,9 @@ matrix product per group ``Y = W · cols`` with ``W`` viewed as ``O × (C·kh·k
 NCHW. With the batch innermost, every shifted window slice is made of contiguous runs of
 ``Wo·N`` numbers (stride 1) or ``N`` numbers, so im2col, col2im and pooling move memory in
 long runs instead of row pieces of a few numbers. Elementwise ops keep the memory order,
-so the next convolution or pooling reads its input without a transpose too.
+so the next convolution or pooling reads its input without a transpose too. At batch 1 or
+2 those runs are short; inference then gathers channels-last rows instead (:func:`im2row`,
+runs of kw·C numbers) when they are at least 3× longer (:func:`rows_pay`).
 
 One-dimensional inputs ``(N, C, L)`` run as images of height 1.
 """
@@ -155,7 +157,9 @@ class Convolution(Function):
     per group one GEMM  Y = [W b] · [cols(x); 1]  (the bias is the weight of a constant
     input 1);  [∂L/∂W ∂L/∂b] = ∂L/∂Y · [cols(x); 1]ᵀ (in OpenBLAS's faster orientation,
     :func:`~deltaflow.ops.linear.blas_product`),  ∂L/∂x = col2im(Wᵀ · ∂L/∂Y).
-    ``padding`` is ((top, bottom), (left, right)).
+    ``padding`` is ((top, bottom), (left, right)). Under no_grad, for one or two images of
+    many channels (:func:`rows_pay`), the same product runs over channels-last rows
+    (:meth:`_by_rows`).
     """
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)),
