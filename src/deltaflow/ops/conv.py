@@ -106,17 +106,14 @@ def im2row(x, kernel, stride, padding, dilation, out_hw, ones=False):
     batch-last :func:`im2col` copies runs of Wo·N (sw = 1): at batch 1 with 32 channels,
     runs of 96 instead of 14."""
     xp = xp_of(x)
-    N, C, H, W = x.shape
-    (t, b), (l, r) = padding
-    xc = xp.zeros((N, H + t + b, W + l + r, C), dtype=x.dtype)
-    xc[:, t:t + H, l:l + W] = x.transpose(0, 2, 3, 1)
-    sn, sy, sx, sc = xc.strides
-    (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = kernel, stride, dilation, out_hw
-    view = xp.lib.stride_tricks.as_strided(
-        xc, shape=(N, Ho, Wo, kh, kw, C), strides=(sn, sy * sh, sx * sw, sy * dh, sx * dw, sc))
+    N, C = x.shape[:2]
+    (kh, kw), (Ho, Wo) = kernel, out_hw
+    # batch_last of the (C, N, H, W) view: the padded (N, Hp, Wp, C), channels innermost
+    xc = xp.ascontiguousarray(batch_last(x.transpose(1, 0, 2, 3), padding))
+    view = windows(xc, kernel, stride, dilation, out_hw)   # (N, kh, kw, Ho, Wo, C)
     K = kh * kw * C
     rows = xp.empty((N * Ho * Wo, K + 1 if ones else K), dtype=x.dtype)
-    rows[:, :K].reshape(N, Ho, Wo, kh, kw, C)[...] = view
+    rows[:, :K].reshape(N, Ho, Wo, kh, kw, C)[...] = view.transpose(0, 3, 4, 1, 2, 5)
     if ones:
         rows[:, K] = 1
     return rows
