@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import xp_of
+from ..backend import device_of, xp_of
 from .activation import erf
 
 
@@ -397,9 +397,8 @@ def special_function(name, x):
 
 def polygamma(n, a):
     """ψ⁽ⁿ⁾(a) by :func:`special_function` (CuPy's polygamma takes n only as an array)."""
-    xp = xp_of(a)
-    on_gpu = xp is not np and hasattr(xp, "ndarray")
-    return special_function("polygamma", a)(xp.asarray(n) if on_gpu else n, a)
+    on_gpu = device_of(a) == "cuda"
+    return special_function("polygamma", a)(xp_of(a).asarray(n) if on_gpu else n, a)
 
 
 class Erf(Function):
