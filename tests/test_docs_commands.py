@@ -379,18 +379,18 @@ def _needs(cmd: Command, ws: Workspace):
         pytest.importorskip("sklearn")  # the digits ship with scikit-learn
     if cmd.argv[:1] == ["export"]:
         pytest.importorskip("onnx", reason="deltaflow export needs the onnx package")
-    if cmd.argv[:1] == ["graph"] and not _graph_output(cmd.argv).endswith(".dot") \
+    if cmd.argv[:1] == ["graph"] and not _graph_writes_text(cmd.argv) \
             and shutil.which("dot") is None:
         return "needs Graphviz's dot program to render (apt-get install graphviz)"
     return None
 
 
-def _graph_output(argv) -> str:
-    """The file a ``deltaflow graph`` command writes (its default: graph.svg)."""
-    for flag, value in zip(argv, argv[1:]):
-        if flag in ("--output", "-o"):
-            return value
-    return "graph.svg"
+def _graph_writes_text(argv) -> bool:
+    """Whether a ``deltaflow graph`` command writes DOT text (to stdout with ``-``, or a
+    .dot/.gv file), which needs no Graphviz; its default output, graph.svg, is rendered."""
+    from deltaflow.viz.dot import TEXT
+    output = _value(argv, "--output") or _value(argv, "-o") or "graph.svg"
+    return output == "-" or output.endswith(TEXT)
 
 
 def _substitute(cmd: Command, ws: Workspace, capsys) -> tuple[list, bool]:
